@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench.sh [-n RUNS] [-o FILE.md] [-w "boot sha loop"] [-s "lbvm qemu qemu-icount"]
+# Boots Debian's 686 kernel with the test initramfs under lbvm and under QEMU
+# TCG (free-running and -icount shift=0), runs each workload RUNS times,
+# alternating the systems, and prints a markdown table of medians and ratios.
+# See bench/README.md.
+set -u
+runs=3 out= workloads="boot sha loop" systems="lbvm qemu qemu-icount"
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+while getopts "n:o:w:s:h" opt; do
+    case $opt in
+    n) runs=$OPTARG ;;
+    o) out=$OPTARG ;;
+    w) workloads=$OPTARG ;;
+    s) systems=$OPTARG ;;
+    *) usage ;;
+    esac
+done
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: -n wants a positive number" >&2; exit 1; }
+for w in $workloads; do case $w in boot|sha|loop) ;; *) echo "bench: unknown workload $w" >&2; exit 1 ;; esac; done
+for s in $systems; do case $s in lbvm|qemu|qemu-icount) ;; *) echo "bench: unknown system $s" >&2; exit 1 ;; esac; done
+
+. "$(dirname "$0")/../tests/boot/lib.sh"
+TEST_NAME=bench
+need_inputs
+need_lbvm
+case " $systems " in *" qemu"*)
+    command -v qemu-system-i386 >/dev/null || fail "qemu-system-i386 is not installed (apt-get install qemu-system-x86)" ;;
+esac
+build_initramfs "$WORK/initrd.cpio"
+CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1"
+
+# stamp: prefix each line of stdin with the host time it arrived (bash's clock)
+stamp() {
+    local line
+    while IFS= read -r line || [ -n "$line" ]; do
+        printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
+    done
+}
+
+# run_one SYSTEM WORKLOAD R: one run; appends "system workload r rc wall init done guest ticks" to $WORK/runs
+run_one() {
+    local s=$1 w=$2 r=$3 log=$WORK/$1-$2-$3 t0 t1 rc
+    local -a cmd
+    case $s in
+    lbvm) cmd=("$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/initrd.cpio" --append "lbvm.test=$w" --stats) ;;
+    qemu | qemu-icount)
+        cmd=(qemu-system-i386 -accel tcg -m 1024 -nographic -no-reboot -kernel "$KERNEL_686"
+             -initrd "$WORK/initrd.cpio" -append "$CMDLINE lbvm.test=$w")
+        [ "$s" = qemu-icount ] && cmd+=(-icount shift=0) ;;
+    esac
+    t0=$EPOCHREALTIME
+    timeout -k 10 "$LBVM_TEST_TIMEOUT" "${cmd[@]}" </dev/null 2>"$log.err" | stamp > "$log.console"
+    rc=${PIPESTATUS[0]}
+    t1=$EPOCHREALTIME
+    awk -v s="$s" -v w="$w" -v r="$r" -v rc="$rc" -v t0="$t0" -v t1="$t1" -v errf="$log.err" '
+        index($0, "LBVM-TEST: init reached") && !ti { ti = $1 }
+        index($0, "LBVM-TEST: done") && !td { td = $1 }
+        index($0, "LBVM-TEST: result init-uptime ") && g == "" { g = $NF }
+        index($0, "LBVM-TEST: result seconds ") { g = $NF }
+        index($0, "LBVM-TEST: error") { rc = "error" }
+        END {
+            ticks = "-"
+            while ((getline l < errf) > 0) if (l ~ /^lbvm: ticks /) { split(l, f, " "); ticks = f[3] }
+            if (!td && rc == 0) rc = "no-done"
+            printf "%s %s %s %s %.3f %s %s %s %s\n", s, w, r, rc, t1 - t0,
+                ti ? sprintf("%.3f", ti - t0) : "-", (ti && td) ? sprintf("%.3f", td - ti) : "-",
+                g != "" ? g : "-", ticks
+        }' "$log.console" >> "$WORK/runs"
+    tail -n1 "$WORK/runs" | awk '{ printf "  %-11s %-4s run %s: exit %s, %s s (init at %s s, init->done %s s, guest %s s)\n", $1, $2, $3, $4, $5, $6, $7, $8 }' >&2
+}
+
+: > "$WORK/runs"
+echo "bench: $runs run(s) of: $workloads; systems: $systems" >&2
+for w in $workloads; do
+    for r in $(seq 1 "$runs"); do
+        for s in $systems; do run_one "$s" "$w" "$r"; done
+    done
+done
+
+# median of the numeric values on stdin ("-" when there are none)
+median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# col SYSTEM WORKLOAD N: field N of the successful runs
+col() { awk -v s="$1" -v w="$2" -v n="$3" '$1 == s && $2 == w && $4 == 0 && $n != "-" { print $n }' "$WORK/runs"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
+
+{
+    echo "## lbvm benchmark: Debian $(cat "$CACHE/k686/RELEASE") kernel, test initramfs"
+    echo
+    echo "Host: $(nproc) CPUs, $(uname -m); $(qemu-system-i386 --version 2>/dev/null | head -n1 || echo 'no QEMU');" \
+         "$runs run(s) each, alternating; medians over the successful runs; times in seconds."
+    echo
+    echo "| workload | system | ok/runs | wall (whole process) | host time to init | host time init->done | guest seconds (result line) | lbvm ticks |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for w in $workloads; do
+        for s in $systems; do
+            ok=$(col "$s" "$w" 5 | wc -l)
+            ticks=$(col "$s" "$w" 9 | sort -u | paste -sd/ -)
+            echo "| $w | $s | $ok/$runs | $(col "$s" "$w" 5 | median) | $(col "$s" "$w" 6 | median) |" \
+                 "$(col "$s" "$w" 7 | median) | $(col "$s" "$w" 8 | median) | ${ticks:--} |"
+        done
+    done
+    echo
+    echo "| workload | lbvm/qemu wall | lbvm/qemu-icount wall | lbvm/qemu init->done | lbvm/qemu-icount init->done |"
+    echo "|---|---|---|---|---|"
+    for w in $workloads; do
+        lw=$(col lbvm "$w" 5 | median); ld=$(col lbvm "$w" 7 | median)
+        echo "| $w | $(ratio "$lw" "$(col qemu "$w" 5 | median)") | $(ratio "$lw" "$(col qemu-icount "$w" 5 | median)") |" \
+             "$(ratio "$ld" "$(col qemu "$w" 7 | median)") | $(ratio "$ld" "$(col qemu-icount "$w" 7 | median)") |"
+    done
+    failed=$(awk '$4 != 0' "$WORK/runs")
+    if [ -n "$failed" ]; then
+        echo
+        echo "Failed runs (system workload run exit): $(echo "$failed" | awk '{ printf "%s%s %s %s %s", NR > 1 ? "; " : "", $1, $2, $3, $4 }')"
+    fi
+} > "$WORK/table.md"
+cat "$WORK/table.md"
+if [ -n "$out" ]; then
+    cp "$WORK/table.md" "$out.tmp.$$" && mv "$out.tmp.$$" "$out" || { echo "bench: cannot write $out" >&2; exit 1; }
+fi

@@ -1,0 +1,1062 @@
+/* i386 CPU on Unicorn 2.1.x. Every Unicorn workaround of lbvm lives in this
+ * file; each is marked "QUIRK" and pinned by tests/unit/test_unicorn_quirks.c,
+ * which fails if the library changes under us.
+ *
+ * Design (measured choices in docs/architecture.md):
+ * - Virtual-TLB mode: lbvm walks the guest page tables itself in a TLB-fill
+ *   hook, sets accessed/dirty bits and raises #PF with its own error code.
+ * - Virtual time: a block hook adds the byte size of each translation block to
+ *   the clock before it runs. A pure function of the code executed, so every
+ *   run (and a resumed run) counts the same.
+ * - Exceptions and interrupts are delivered through the guest IDT by the host.
+ */
+#include "cpu.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicorn/unicorn.h>
+
+#define CR0_PE (1u << 0)
+#define CR0_WP (1u << 16)
+#define CR0_PG (1u << 31)
+#define CR4_PSE (1u << 4)
+#define CR4_PAE (1u << 5)
+#define EFLAGS_TF (1u << 8)
+#define EFLAGS_IF (1u << 9)
+#define EFLAGS_NT (1u << 14)
+#define EFLAGS_RF (1u << 16)
+#define EFLAGS_VM (1u << 17)
+#define PTE_P (1u << 0)
+#define PTE_RW (1u << 1)
+#define PTE_US (1u << 2)
+#define PTE_A (1u << 5)
+#define PTE_D (1u << 6)
+#define PTE_PS (1u << 7)
+#define PF_P 1u
+#define PF_W 2u
+#define PF_U 4u
+
+#define VEC_DE 0
+#define VEC_UD 6
+#define VEC_DF 8
+#define VEC_NP 11
+#define VEC_GP 13
+#define VEC_PF 14
+
+/* Physical page every unassigned access lands on (reads all-ones): the last
+ * page below 4 GiB, which no device uses. */
+#define UNASSIGNED_PAGE 0xfffff000ull
+
+enum { ACC_READ, ACC_WRITE, ACC_FETCH };
+
+struct CPUState {
+    uc_engine *uc;
+    uint8_t *ram;
+    uint64_t ram_size;
+    IoMap *io;
+    VClock *clock;
+    CPUIntrController ic;
+    int intr_level;
+
+    /* Run-loop state. stop_at is the clock value at which the block hook looks
+     * closer: the next deadline, or 0 while something else may need a stop. */
+    uint64_t stop_at;
+    bool in_emu;
+    bool hook_stopped;
+    bool stop_requested;
+    int pending_exc;          /* vector from the INTR / invalid-insn hooks, or -1 */
+    bool pf_pending;
+    uint32_t pf_addr, pf_err;
+    uint64_t last_tsc;
+
+    /* Code map: physical RAM pages ever fetched from (see cpu_tlb_fill). */
+    uint8_t *codepage;
+    uint32_t *wgen;           /* flush generation in which a page was last granted W */
+    uint32_t cur_gen;
+
+    /* QUIRK(error-code): offsets inside the uc_context blob, found by probing. */
+    long ctx_err_off, ctx_oldexc_off;
+    uc_context *ctx;
+
+    IoRange unassigned;       /* the all-ones page outside RAM and devices */
+    CPUStats stats;
+    char error[256];
+};
+
+static void cpu_fail(CPUState *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error, sizeof s->error, fmt, ap);
+    va_end(ap);
+}
+
+static inline uint32_t reg_get(CPUState *s, int reg)
+{
+    uint32_t v = 0;
+    uc_reg_read(s->uc, reg, &v);
+    return v;
+}
+
+static inline uc_err reg_set(CPUState *s, int reg, uint32_t v)
+{
+    return uc_reg_write(s->uc, reg, &v);
+}
+
+/* ---- physical memory helpers (RAM only; the walk never leaves RAM) ---- */
+
+static inline int phys_ok(CPUState *s, uint64_t pa, size_t len)
+{
+    return pa < s->ram_size && len <= s->ram_size - pa;
+}
+
+static inline uint32_t phys_ld32(CPUState *s, uint64_t pa)
+{
+    uint32_t v;
+    memcpy(&v, s->ram + pa, 4);
+    return v;
+}
+
+static inline uint64_t phys_ld64(CPUState *s, uint64_t pa)
+{
+    uint64_t v;
+    memcpy(&v, s->ram + pa, 8);
+    return v;
+}
+
+static inline void phys_st32(CPUState *s, uint64_t pa, uint32_t v)
+{
+    memcpy(s->ram + pa, &v, 4);
+}
+
+/* ---- page walk ----
+ * Returns 0 with *pa and *w_ok (whether a write may be granted now), or -1
+ * with *err set to the #PF error code. set_ad updates accessed/dirty bits as
+ * the CPU would; W is granted only once D is set, so the first store refills
+ * and sets D. A page-table entry outside RAM reads as not present. */
+typedef struct WalkCtx {
+    uint32_t cr0, cr3, cr4;
+} WalkCtx;
+
+static int cpu_walk(CPUState *s, const WalkCtx *w, uint32_t va, int acc, int user, int set_ad,
+                    uint64_t *pa, int *w_ok, uint32_t *err)
+{
+    int write = acc == ACC_WRITE;
+    int wp = (w->cr0 & CR0_WP) != 0;
+    int present = 0;
+    uint64_t e1a = 0, e2a = 0, e1 = 0, e2 = 0, base;
+    uint32_t flags, mask;
+    int large;
+
+    if (!(w->cr0 & CR0_PG)) {
+        *pa = va;
+        *w_ok = 1;
+        return 0;
+    }
+    if (w->cr4 & CR4_PAE) {
+        uint64_t pdpte_a = (w->cr3 & ~0x1fu) + ((va >> 30) & 3) * 8;
+        if (!phys_ok(s, pdpte_a, 8))
+            goto fault;
+        uint64_t pdpte = phys_ld64(s, pdpte_a);
+        if (!(pdpte & PTE_P))
+            goto fault;
+        e1a = (pdpte & 0xffffff000ull) + ((va >> 21) & 0x1ff) * 8;
+        if (!phys_ok(s, e1a, 8))
+            goto fault;
+        e1 = phys_ld64(s, e1a);
+        if (!(e1 & PTE_P))
+            goto fault;
+        large = (e1 & PTE_PS) != 0;
+        if (large) {
+            base = (e1 & 0xfffe00000ull) | (va & 0x1ff000);
+        } else {
+            e2a = (e1 & 0xffffff000ull) + ((va >> 12) & 0x1ff) * 8;
+            if (!phys_ok(s, e2a, 8))
+                goto fault;
+            e2 = phys_ld64(s, e2a);
+            if (!(e2 & PTE_P))
+                goto fault;
+            base = e2 & 0xffffff000ull;
+        }
+    } else {
+        e1a = (w->cr3 & ~0xfffu) + (va >> 22) * 4;
+        if (!phys_ok(s, e1a, 4))
+            goto fault;
+        e1 = phys_ld32(s, e1a);
+        if (!(e1 & PTE_P))
+            goto fault;
+        large = (e1 & PTE_PS) && (w->cr4 & CR4_PSE);
+        if (large) {
+            /* PSE-36 is not advertised: bits 13-20 are not address bits. */
+            base = (e1 & 0xffc00000u) | (va & 0x3ff000);
+        } else {
+            e2a = (e1 & ~0xfffull) + ((va >> 12) & 0x3ff) * 4;
+            if (!phys_ok(s, e2a, 4))
+                goto fault;
+            e2 = phys_ld32(s, e2a);
+            if (!(e2 & PTE_P))
+                goto fault;
+            base = e2 & 0xfffff000u;
+        }
+    }
+    present = 1;
+    /* Effective U/S and R/W are the AND over the levels (Intel SDM 4.6). */
+    mask = (uint32_t)(large ? e1 : (e1 & e2));
+    if (user && !(mask & PTE_US))
+        goto fault;
+    int writable = (mask & PTE_RW) || (!user && !wp);
+    if (write && !writable)
+        goto fault;
+    flags = (uint32_t)(large ? e1 : e2);
+    if (set_ad) {
+        if (!large && !((uint32_t)e1 & PTE_A))
+            phys_st32(s, e1a, (uint32_t)e1 | PTE_A);
+        uint32_t nf = flags | PTE_A | (write ? PTE_D : 0);
+        if (nf != flags)
+            phys_st32(s, large ? e1a : e2a, nf);
+        flags = nf;
+    }
+    *pa = base;
+    *w_ok = writable && (flags & PTE_D);
+    return 0;
+fault:
+    *err = (present ? PF_P : 0) | (write ? PF_W : 0) | (user ? PF_U : 0);
+    return -1;
+}
+
+static void walk_ctx(CPUState *s, WalkCtx *w)
+{
+    w->cr0 = reg_get(s, UC_X86_REG_CR0);
+    w->cr3 = reg_get(s, UC_X86_REG_CR3);
+    w->cr4 = reg_get(s, UC_X86_REG_CR4);
+}
+
+/* Host accesses to guest virtual memory at CPL 0 (IDT, GDT, TSS, stacks). */
+static int virt_rw(CPUState *s, uint32_t va, void *buf, size_t len, int write)
+{
+    WalkCtx w;
+    walk_ctx(s, &w);
+    uint8_t *b = buf;
+    while (len) {
+        uint64_t pa;
+        int w_ok;
+        uint32_t err;
+        size_t n = 0x1000 - (va & 0xfff);
+        if (n > len)
+            n = len;
+        if (cpu_walk(s, &w, va & ~0xfffu, write ? ACC_WRITE : ACC_READ, 0, write, &pa, &w_ok, &err) < 0)
+            return -1;
+        pa |= va & 0xfff;
+        if (!phys_ok(s, pa, n))
+            return -1;
+        if (write)
+            memcpy(s->ram + pa, b, n);
+        else
+            memcpy(b, s->ram + pa, n);
+        va += (uint32_t)n;
+        b += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int cpu_read_virt(CPUState *s, uint32_t va, void *buf, size_t len)
+{
+    return virt_rw(s, va, buf, len, 0);
+}
+
+/* ---- TLB fill hook ---- */
+
+static int in_sys_table(CPUState *s, uint32_t va)
+{
+    uc_x86_mmr t;
+    uc_reg_read(s->uc, UC_X86_REG_GDTR, &t);
+    if (va + 0xfffull >= (uint32_t)t.base && va <= (uint32_t)t.base + (uint64_t)t.limit)
+        return 1;
+    uc_reg_read(s->uc, UC_X86_REG_LDTR, &t);
+    return t.limit && va + 0xfffull >= (uint32_t)t.base && va <= (uint32_t)t.base + (uint64_t)t.limit;
+}
+
+static int phys_is_mmio(CPUState *s, uint64_t pa)
+{
+    for (int i = 0; i < s->io->n_mmio; i++)
+        if (pa >= s->io->mmio[i].base && pa < s->io->mmio[i].base + s->io->mmio[i].len)
+            return 1;
+    return 0;
+}
+
+/* QUIRK(vtlb-codemap): in 2.1.4's virtual-TLB mode an entry without execute
+ * permission is marked dirty after its first store even if its page holds
+ * translated code, and later stores through it skip the self-modifying-code
+ * check (stale code runs). So every entry for a page that was ever fetched
+ * from also gets EXEC, which keeps its stores on the checked path; when a page
+ * first becomes code while some entry may already be writable to it, the whole
+ * TLB is flushed. Granting EXEC to all pages instead would put every store on
+ * the slow path (2.1.2+ never marks an executable entry dirty). */
+static bool cpu_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb_entry *e, void *opaque)
+{
+    CPUState *s = opaque;
+    (void)uc;
+    uint32_t va = (uint32_t)vaddr & ~0xfffu;
+    int acc = type == UC_MEM_WRITE ? ACC_WRITE : type == UC_MEM_FETCH ? ACC_FETCH : ACC_READ;
+    WalkCtx w;
+    uint64_t pa;
+    int w_ok;
+    uint32_t err;
+
+    s->stats.tlb_fills[acc]++;
+    walk_ctx(s, &w);
+    /* The hook is not told the access's privilege: infer it from CPL; implicit
+     * supervisor accesses made at CPL 3 (descriptor loads) hit GDT/LDT pages. */
+    int user = s->in_emu && (reg_get(s, UC_X86_REG_CS) & 3) == 3;
+    if (user && (w.cr0 & CR0_PG) && in_sys_table(s, va))
+        user = 0;
+    if (cpu_walk(s, &w, va, acc, user, 1, &pa, &w_ok, &err) < 0) {
+        if (!s->in_emu) {
+            /* QUIRK(fill-outside-emu): failing a fill outside uc_emu_start would
+             * longjmp to a stale context. Host-side descriptor loads are
+             * checked by the delivery code first, so this is an lbvm bug. */
+            fprintf(stderr, "lbvm: internal error: unmapped host access at %#x\n", va);
+            e->paddr = UNASSIGNED_PAGE;
+            e->perms = UC_PROT_READ | UC_PROT_WRITE;
+            return true;
+        }
+        /* QUIRK(vtlb-fault): returning false makes uc_emu_start return
+         * UC_ERR_EXCEPTION with EIP on the faulting instruction; no guest #PF
+         * is raised and CR2 is not written: the run loop delivers it. The hook
+         * sees only the page, so CR2 is page-aligned. */
+        s->pf_pending = true;
+        s->pf_addr = (uint32_t)vaddr;
+        s->pf_err = err;
+        s->stats.page_faults++;
+        return false;
+    }
+    if (pa < s->ram_size) {
+        uint64_t pn = pa >> 12;
+        int perms = UC_PROT_READ | (w_ok ? UC_PROT_WRITE : 0);
+        if (acc == ACC_FETCH && !s->codepage[pn]) {
+            s->codepage[pn] = 1;
+            if (s->wgen[pn] == s->cur_gen) {
+                s->stats.code_flushes++;
+                uc_ctl_flush_tlb(s->uc);
+                s->cur_gen++;
+            }
+        }
+        if (s->codepage[pn])
+            perms |= UC_PROT_EXEC;
+        if (w_ok)
+            s->wgen[pn] = s->cur_gen;
+        e->paddr = pa;
+        e->perms = perms;
+        return true;
+    }
+    /* Outside RAM: a device's MMIO, or nothing (all-ones page). */
+    e->paddr = phys_is_mmio(s, pa) ? pa : UNASSIGNED_PAGE;
+    e->perms = UC_PROT_READ | UC_PROT_WRITE;
+    return true;
+}
+
+/* ---- hooks ---- */
+
+static void cpu_update_stop_at(CPUState *s)
+{
+    s->stop_at = (s->intr_level || s->stop_requested) ? 0 : vclock_next_deadline(s->clock);
+}
+
+/* Virtual time: the block's size in bytes is added before it runs. A block
+ * cut short by an exception still counts whole: the same on every run. */
+static void cpu_hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
+{
+    CPUState *s = opaque;
+    (void)addr;
+    if (__builtin_expect(s->clock->now >= s->stop_at, 0)) {
+        int stop = s->stop_requested || s->clock->now >= vclock_next_deadline(s->clock) ||
+                   (s->intr_level && (reg_get(s, UC_X86_REG_EFLAGS) & EFLAGS_IF));
+        if (stop) {
+            /* QUIRK(block-stop): uc_emu_stop from a block hook stops before the
+             * block runs, and the hook fires again for it on restart: so it is
+             * not counted now. */
+            s->hook_stopped = true;
+            uc_emu_stop(uc);
+            return;
+        }
+    }
+    s->clock->now += size ? size : 1;
+}
+
+static void cpu_hook_intr(uc_engine *uc, uint32_t intno, void *opaque)
+{
+    CPUState *s = opaque;
+    s->pending_exc = (int)intno;
+    uc_emu_stop(uc);
+}
+
+/* QUIRK(ud): invalid opcodes end uc_emu_start with UC_ERR_INSN_INVALID unless
+ * this hook takes them; EIP is left on the instruction: deliver #UD. */
+static bool cpu_hook_invalid(uc_engine *uc, void *opaque)
+{
+    CPUState *s = opaque;
+    s->pending_exc = VEC_UD;
+    uc_emu_stop(uc);
+    return true;
+}
+
+static uint32_t cpu_hook_in(uc_engine *uc, uint32_t port, int size, void *opaque)
+{
+    CPUState *s = opaque;
+    (void)uc;
+    return iomap_port_read(s->io, port, size == 4 ? 2 : size == 2 ? 1 : 0);
+}
+
+static void cpu_hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *opaque)
+{
+    CPUState *s = opaque;
+    (void)uc;
+    iomap_port_write(s->io, port, value, size == 4 ? 2 : size == 2 ? 1 : 0);
+}
+
+/* QUIRK(rdtsc): the kernel runs rdtsc even when CPUID hides the TSC; 2.1.2+
+ * lets us hook it (2.1.1 returns host ticks). The guest TSC is the virtual
+ * clock, made strictly increasing. */
+static int cpu_hook_rdtsc(uc_engine *uc, void *opaque)
+{
+    CPUState *s = opaque;
+    (void)uc;
+    uint64_t t = s->clock->now;
+    if (t <= s->last_tsc)
+        t = s->last_tsc + 1;
+    s->last_tsc = t;
+    s->stats.rdtsc++;
+    reg_set(s, UC_X86_REG_EAX, (uint32_t)t);
+    reg_set(s, UC_X86_REG_EDX, (uint32_t)(t >> 32));
+    return 1;
+}
+
+/* One consistent i686-class CPU: a Pentium III without SSE. Hidden: TSC (the
+ * kernel still runs rdtsc; see above), APIC (none emulated), SEP (Unicorn's
+ * sysenter only calls hooks), PGE, MTRR, MCE, MMX/SSE/FXSR, VME. */
+#define CPUID_FPU (1u << 0)
+#define CPUID_PSE (1u << 3)
+#define CPUID_MSR (1u << 5)
+#define CPUID_PAE (1u << 6)
+#define CPUID_CX8 (1u << 8)
+#define CPUID_CMOV (1u << 15)
+
+static int cpu_hook_cpuid(uc_engine *uc, void *opaque)
+{
+    CPUState *s = opaque;
+    (void)uc;
+    uint32_t leaf = reg_get(s, UC_X86_REG_EAX), a = 0, b = 0, c = 0, d = 0;
+    if (leaf == 0) {
+        a = 1;
+        b = 0x756e6547; /* "GenuineIntel" */
+        d = 0x49656e69;
+        c = 0x6c65746e;
+    } else if (leaf == 1) {
+        a = 0x683; /* family 6, model 8, stepping 3 */
+        d = CPUID_FPU | CPUID_PSE | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_CMOV;
+    }
+    /* Leaves above the maximum (and 0x80000000: no extended leaves) read 0. */
+    reg_set(s, UC_X86_REG_EAX, a);
+    reg_set(s, UC_X86_REG_EBX, b);
+    reg_set(s, UC_X86_REG_ECX, c);
+    reg_set(s, UC_X86_REG_EDX, d);
+    return 1;
+}
+
+static uint64_t cpu_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)
+{
+    IoRange *r = opaque;
+    (void)uc;
+    if (size == 8)
+        return iorange_read(r, offset, 2) | (uint64_t)iorange_read(r, offset + 4, 2) << 32;
+    return iorange_read(r, offset, size == 4 ? 2 : size == 2 ? 1 : 0);
+}
+
+static void cpu_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *opaque)
+{
+    IoRange *r = opaque;
+    (void)uc;
+    if (size == 8) {
+        iorange_write(r, offset, (uint32_t)value, 2);
+        iorange_write(r, offset + 4, (uint32_t)(value >> 32), 2);
+        return;
+    }
+    iorange_write(r, offset, (uint32_t)value, size == 4 ? 2 : size == 2 ? 1 : 0);
+}
+
+static uint32_t unassigned_read(void *opaque, uint32_t offset, int size_log2)
+{
+    IoMap *io = opaque;
+    (void)offset;
+    io->n_unassigned++;
+    return size_log2 == 2 ? 0xffffffffu : size_log2 == 1 ? 0xffff : 0xff;
+}
+
+static void unassigned_write(void *opaque, uint32_t offset, uint32_t val, int size_log2)
+{
+    IoMap *io = opaque;
+    (void)offset, (void)val, (void)size_log2;
+    io->n_unassigned++;
+}
+
+
+static void cpu_mmio_added(void *opaque, IoRange *r)
+{
+    CPUState *s = opaque;
+    uc_err e = uc_mmio_map(s->uc, r->base, r->len, cpu_mmio_read, r, cpu_mmio_write, r);
+    if (e != UC_ERR_OK)
+        fprintf(stderr, "lbvm: internal error: cannot map MMIO %s at %#llx: %s\n", r->name,
+                (unsigned long long)r->base, uc_strerror(e));
+}
+
+/* ---- QUIRK(error-code, exception-in-flight) ----
+ * The error code of #GP/#TS/#NP/#SS/#AC is not in Unicorn's API, and the
+ * "exception in flight" field (used to detect double faults) is never reset
+ * because Unicorn bypasses the IDT delivery that would reset it: the second
+ * unrelated exception then arrives as #DF. Both live in the opaque uc_context
+ * blob (a copy of QEMU's CPU state). Their offsets are found once by
+ * differential probing on a scratch engine: a #GP with error code 0x98, then a
+ * #PF with error code 3. */
+static void probe_intr(uc_engine *uc, uint32_t intno, void *opaque)
+{
+    (void)intno, (void)opaque;
+    uc_emu_stop(uc);
+}
+
+static int cpu_probe_context(CPUState *s)
+{
+    const size_t mem = 1 << 20;
+    uint8_t *m = calloc(1, mem);
+    uc_engine *uc = NULL;
+    uc_context *c[3] = { 0 };
+    uc_hook h;
+    int ok = 0;
+    if (!m || uc_open(UC_ARCH_X86, UC_MODE_32, &uc) != UC_ERR_OK)
+        goto out;
+    uc_mem_map_ptr(uc, 0, mem, UC_PROT_ALL, m);
+    uc_hook_add(uc, &h, UC_HOOK_INTR, (void *)probe_intr, NULL, 1, 0);
+    /* GDT at 0x1000: null, code 0x08, data 0x10. Page directory at 0x10000
+     * maps the first 4 MiB 1:1, except page 5 which is read-only. */
+    const uint32_t gdt[] = { 0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200 };
+    memcpy(m + 0x1000, gdt, sizeof gdt);
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t pte = (i << 12) | (i == 5 ? PTE_P : PTE_P | PTE_RW);
+        memcpy(m + 0x11000 + i * 4, &pte, 4);
+    }
+    uint32_t pde = 0x11000 | PTE_P | PTE_RW;
+    memcpy(m + 0x10000, &pde, 4);
+    const uint8_t gp[] = { 0x66, 0xb8, 0x98, 0x00, 0x8e, 0xd8, 0xf4 }; /* mov ax,0x98; mov ds,ax */
+    const uint8_t pf[] = { 0xa3, 0x00, 0x50, 0x00, 0x00, 0xf4 };       /* mov [0x5000],eax */
+    memcpy(m + 0x2000, gp, sizeof gp);
+    memcpy(m + 0x2100, pf, sizeof pf);
+    uc_x86_mmr gdtr = { 0, 0x1000, 23, 0 };
+    uint32_t v;
+    uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
+    v = CR0_PE;
+    uc_reg_write(uc, UC_X86_REG_CR0, &v);
+    v = 0x10;
+    uc_reg_write(uc, UC_X86_REG_SS, &v);
+    uc_reg_write(uc, UC_X86_REG_DS, &v);
+    v = 0x08;
+    uc_reg_write(uc, UC_X86_REG_CS, &v);
+    v = 0x9000;
+    uc_reg_write(uc, UC_X86_REG_ESP, &v);
+    v = 0x10000;
+    uc_reg_write(uc, UC_X86_REG_CR3, &v);
+    v = CR0_PG | CR0_WP | CR0_PE | 0x10;
+    uc_reg_write(uc, UC_X86_REG_CR0, &v);
+    size_t sz = uc_context_size(uc);
+    for (int i = 0; i < 3; i++)
+        if (uc_context_alloc(uc, &c[i]) != UC_ERR_OK)
+            goto out;
+    uc_context_save(uc, c[0]);
+    uc_emu_start(uc, 0x2000, 0, 0, 0);
+    uc_context_save(uc, c[1]);
+    uc_emu_start(uc, 0x2100, 0, 0, 0);
+    uc_context_save(uc, c[2]);
+    const uint8_t *b0 = (const void *)c[0], *b1 = (const void *)c[1], *b2 = (const void *)c[2];
+    for (size_t o = 0; o + 4 <= sz; o += 4) {
+        int32_t a0, a1, a2;
+        memcpy(&a0, b0 + o, 4);
+        memcpy(&a1, b1 + o, 4);
+        memcpy(&a2, b2 + o, 4);
+        if (s->ctx_oldexc_off < 0 && a0 == -1 && a1 == VEC_GP && a2 == VEC_DF)
+            s->ctx_oldexc_off = (long)o; /* the second fault shows the bug: #DF */
+        if (s->ctx_oldexc_off < 0 && a0 == -1 && a1 == VEC_GP && a2 == VEC_PF)
+            s->ctx_oldexc_off = (long)o;
+        if (s->ctx_err_off < 0 && a1 == 0x98 && a2 == 3)
+            s->ctx_err_off = (long)o;
+    }
+    ok = s->ctx_err_off >= 0 && s->ctx_oldexc_off >= 0;
+out:
+    for (int i = 0; i < 3; i++)
+        if (c[i])
+            uc_context_free(c[i]);
+    if (uc)
+        uc_close(uc);
+    free(m);
+    return ok ? 0 : -1;
+}
+
+/* Reads the pending exception's error code and marks no exception in flight. */
+static uint32_t cpu_take_error_code(CPUState *s)
+{
+    uint32_t err = 0;
+    int32_t none = -1;
+    uc_context_save(s->uc, s->ctx);
+    memcpy(&err, (uint8_t *)s->ctx + s->ctx_err_off, 4);
+    memcpy((uint8_t *)s->ctx + s->ctx_oldexc_off, &none, 4);
+    uc_context_restore(s->uc, s->ctx);
+    return err;
+}
+
+/* ---- IDT delivery ---- */
+
+static int has_error_code(int vec)
+{
+    return vec == VEC_DF || (vec >= 10 && vec <= 14) || vec == 17;
+}
+
+typedef struct Fault {
+    int vec;
+    uint32_t err;
+    uint32_t cr2;
+    bool pf;
+} Fault;
+
+static int desc_read(CPUState *s, uint16_t sel, uint32_t d[2])
+{
+    uc_x86_mmr t;
+    uc_reg_read(s->uc, (sel & 4) ? UC_X86_REG_LDTR : UC_X86_REG_GDTR, &t);
+    if ((uint32_t)(sel & ~7u) + 7 > t.limit)
+        return -1;
+    return virt_rw(s, (uint32_t)t.base + (sel & ~7u), d, 8, 0);
+}
+
+static uint32_t desc_base(const uint32_t d[2])
+{
+    return (d[0] >> 16) | ((d[1] & 0xff) << 16) | (d[1] & 0xff000000u);
+}
+
+/* Pushes through SS:ESP; on a fault fills f (#PF on the stack page). */
+static int push32(CPUState *s, uint32_t ss_base, uint32_t *esp, uint32_t v, Fault *f)
+{
+    uint32_t ne = *esp - 4;
+    if (virt_rw(s, ss_base + ne, &v, 4, 1) < 0) {
+        *f = (Fault){ VEC_PF, PF_W, ss_base + ne, true };
+        return -1;
+    }
+    *esp = ne;
+    return 0;
+}
+
+#define ERR_EXT 1u
+
+/* Delivers vector `vec` through the protected-mode IDT. soft: int n/int3/into
+ * (gate DPL checked against CPL). Returns 0, or -1 with the fault met while
+ * delivering, or -2 for what lbvm does not emulate (s->error set). */
+static int cpu_deliver(CPUState *s, int vec, int has_err, uint32_t err, int soft, Fault *f)
+{
+    uc_x86_mmr idtr, tr;
+    uint32_t cr0 = reg_get(s, UC_X86_REG_CR0);
+    uint32_t ext = soft ? 0 : ERR_EXT;
+    uint32_t gate[2], cd[2];
+
+    if (!(cr0 & CR0_PE)) {
+        cpu_fail(s, "interrupt %d in real mode (not emulated)", vec);
+        return -2;
+    }
+    uc_reg_read(s->uc, UC_X86_REG_IDTR, &idtr);
+    if ((uint32_t)vec * 8 + 7 > idtr.limit) {
+        *f = (Fault){ VEC_GP, (uint32_t)vec * 8 + 2 + ext, 0, false };
+        return -1;
+    }
+    if (virt_rw(s, (uint32_t)idtr.base + vec * 8, gate, 8, 0) < 0) {
+        *f = (Fault){ VEC_PF, 0, (uint32_t)idtr.base + vec * 8, true };
+        return -1;
+    }
+    int type = (gate[1] >> 8) & 0x1f, gdpl = (gate[1] >> 13) & 3;
+    uint32_t cs = reg_get(s, UC_X86_REG_CS), eip = reg_get(s, UC_X86_REG_EIP);
+    uint32_t ss = reg_get(s, UC_X86_REG_SS), esp = reg_get(s, UC_X86_REG_ESP);
+    uint32_t efl = reg_get(s, UC_X86_REG_EFLAGS);
+    int cpl = cs & 3;
+    if (soft && gdpl < cpl) {
+        *f = (Fault){ VEC_GP, (uint32_t)vec * 8 + 2, 0, false };
+        return -1;
+    }
+    if (!(gate[1] & 0x8000)) {
+        *f = (Fault){ VEC_NP, (uint32_t)vec * 8 + 2 + ext, 0, false };
+        return -1;
+    }
+    if (type != 0xe && type != 0xf) {
+        cpu_fail(s, "vector %d uses an IDT gate of type %d (only 32-bit interrupt/trap gates are emulated)",
+                 vec, type);
+        return -2;
+    }
+    if (efl & EFLAGS_VM) {
+        cpu_fail(s, "interrupt %d in virtual-8086 mode (not emulated)", vec);
+        return -2;
+    }
+    uint16_t sel = gate[0] >> 16;
+    uint32_t off = (gate[1] & 0xffff0000u) | (gate[0] & 0xffff);
+    if (!(sel & ~3u) || desc_read(s, sel, cd) < 0) {
+        *f = (Fault){ VEC_GP, (sel & ~3u) + ext, 0, false };
+        return -1;
+    }
+    int tdpl = (cd[1] >> 13) & 3;
+    if (tdpl < cpl) {
+        if (tdpl != 0) {
+            cpu_fail(s, "interrupt %d into ring %d (only rings 0 and 3 are emulated)", vec, tdpl);
+            return -2;
+        }
+        /* Stack switch from the 32-bit TSS: ESP0 at +4, SS0 at +8. */
+        uc_reg_read(s->uc, UC_X86_REG_TR, &tr);
+        uint32_t t[2], sd[2];
+        if (tr.limit < 11 || virt_rw(s, (uint32_t)tr.base + 4, t, 8, 0) < 0) {
+            *f = (Fault){ 10, (tr.selector & ~3u) + ext, 0, false };
+            return -1;
+        }
+        uint32_t esp0 = t[0], ss0 = t[1] & 0xffff;
+        if (!(ss0 & ~3u) || desc_read(s, (uint16_t)ss0, sd) < 0) {
+            *f = (Fault){ 10, (ss0 & ~3u) + ext, 0, false };
+            return -1;
+        }
+        /* Check the whole frame can be written before touching the CPU. */
+        uint32_t nesp = esp0, sb = desc_base(sd);
+        uint32_t frame[6];
+        int n = 0;
+        if (has_err)
+            frame[n++] = err;
+        frame[n++] = eip;
+        frame[n++] = cs;
+        frame[n++] = efl;
+        frame[n++] = esp;
+        frame[n++] = ss;
+        nesp -= 4 * n;
+        if (virt_rw(s, sb + nesp, frame, 4 * n, 1) < 0) {
+            *f = (Fault){ VEC_PF, PF_W, sb + nesp, true };
+            return -1;
+        }
+        /* QUIRK(ring-switch): at CPL 3 a CS write with a DPL-0 selector is
+         * refused. A real-mode segment load sets CPL 0: clear PE, load SS=0,
+         * set PE again, then load the ring-0 SS and CS. (The CR0 writes flush
+         * the TLB.) */
+        if (reg_set(s, UC_X86_REG_CR0, cr0 & ~CR0_PE) || reg_set(s, UC_X86_REG_SS, 0) ||
+            reg_set(s, UC_X86_REG_CR0, cr0) || reg_set(s, UC_X86_REG_SS, ss0)) {
+            cpu_fail(s, "cannot switch to ring 0 for vector %d", vec);
+            return -2;
+        }
+        reg_set(s, UC_X86_REG_ESP, nesp);
+    } else {
+        uint32_t sd[2], sb = 0;
+        if (desc_read(s, (uint16_t)ss, sd) == 0)
+            sb = desc_base(sd);
+        if (push32(s, sb, &esp, efl, f) || push32(s, sb, &esp, cs, f) || push32(s, sb, &esp, eip, f) ||
+            (has_err && push32(s, sb, &esp, err, f)))
+            return -1;
+        reg_set(s, UC_X86_REG_ESP, esp);
+    }
+    if (reg_set(s, UC_X86_REG_CS, sel) != UC_ERR_OK) {
+        cpu_fail(s, "cannot load CS %#x for vector %d", sel, vec);
+        return -2;
+    }
+    reg_set(s, UC_X86_REG_EIP, off);
+    efl &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
+    if (type == 0xe)
+        efl &= ~EFLAGS_IF;
+    reg_set(s, UC_X86_REG_EFLAGS, efl);
+    return 0;
+}
+
+/* Delivers an event; a fault while delivering becomes #DF, and one while
+ * delivering #DF is a triple fault (fatal). */
+static int cpu_raise(CPUState *s, int vec, int has_err, uint32_t err, int soft)
+{
+    Fault f;
+    for (int depth = 0;; depth++) {
+        int r = cpu_deliver(s, vec, has_err, err, soft, &f);
+        if (r == 0) {
+            if (soft)
+                s->stats.soft_ints++;
+            else if (vec < 32)
+                s->stats.exceptions[vec]++;
+            return 0;
+        }
+        if (r == -2)
+            return -1;
+        if (vec == VEC_DF || depth >= 2) {
+            cpu_fail(s, "triple fault (fault %d while delivering double fault)", f.vec);
+            return -1;
+        }
+        if (f.pf)
+            reg_set(s, UC_X86_REG_CR2, f.cr2);
+        /* A page fault or contributory fault during delivery: #DF(0). A benign
+         * first event (hardware interrupt, soft int) gets the fault itself. */
+        if (vec < 32 && vec != 1 && vec != 2 && vec != 3 && vec != 4 && vec != 5 && vec != 6 && vec != 7 &&
+            vec != 9 && vec != 16 && vec != 17 && vec != 18 && vec != 19) {
+            vec = VEC_DF;
+            has_err = 1;
+            err = 0;
+        } else {
+            vec = f.vec;
+            has_err = has_error_code(f.vec);
+            err = f.err;
+        }
+        soft = 0;
+    }
+}
+
+/* ---- run loop ---- */
+
+CPUExit cpu_run(CPUState *s)
+{
+    for (;;) {
+        if (s->stop_requested) {
+            s->stop_requested = false;
+            cpu_update_stop_at(s);
+            return CPU_EXIT_STOPPED;
+        }
+        if (s->clock->now >= vclock_next_deadline(s->clock))
+            return CPU_EXIT_DEADLINE;
+        if (s->intr_level && (reg_get(s, UC_X86_REG_EFLAGS) & EFLAGS_IF)) {
+            int vec = s->ic.ack(s->ic.opaque);
+            s->stats.hw_irqs++;
+            if (cpu_raise(s, vec, 0, 0, 0) < 0)
+                return CPU_EXIT_FATAL;
+            continue;
+        }
+        cpu_update_stop_at(s);
+        s->pending_exc = -1;
+        s->pf_pending = false;
+        s->hook_stopped = false;
+        s->in_emu = true;
+        uint32_t eip = reg_get(s, UC_X86_REG_EIP);
+        uc_err e = uc_emu_start(s->uc, eip, 0, 0, 0);
+        s->in_emu = false;
+        s->stats.emu_starts++;
+        if (e == UC_ERR_EXCEPTION && s->pf_pending && s->pending_exc < 0) {
+            reg_set(s, UC_X86_REG_CR2, s->pf_addr & ~0xfffu);
+            if (cpu_raise(s, VEC_PF, 1, s->pf_err, 0) < 0)
+                return CPU_EXIT_FATAL;
+            continue;
+        }
+        if (s->pending_exc >= 0) {
+            int vec = s->pending_exc;
+            /* int3 (3), into (4) and int n (>= 32: hardware interrupts never
+             * come from Unicorn) leave EIP after the instruction. */
+            int soft = vec == 3 || vec == 4 || vec >= 32;
+            uint32_t err = 0;
+            if (!soft)
+                err = cpu_take_error_code(s);
+            if (cpu_raise(s, vec, !soft && has_error_code(vec), err, soft) < 0)
+                return CPU_EXIT_FATAL;
+            continue;
+        }
+        if (e != UC_ERR_OK) {
+            cpu_fail(s, "emulation error at %#x: %s", reg_get(s, UC_X86_REG_EIP), uc_strerror(e));
+            return CPU_EXIT_FATAL;
+        }
+        if (s->hook_stopped || s->stop_requested)
+            continue;
+        /* QUIRK(hlt): hlt ends uc_emu_start with UC_ERR_OK and EIP after it. */
+        uint8_t op = 0;
+        uint32_t cs_base = 0, d[2];
+        if (desc_read(s, (uint16_t)reg_get(s, UC_X86_REG_CS), d) == 0)
+            cs_base = desc_base(d);
+        eip = reg_get(s, UC_X86_REG_EIP);
+        if (cpu_read_virt(s, cs_base + eip - 1, &op, 1) < 0 || op != 0xf4) {
+            cpu_fail(s, "emulation stopped at %#x for no known reason", eip);
+            return CPU_EXIT_FATAL;
+        }
+        s->stats.halts++;
+        if (!(reg_get(s, UC_X86_REG_EFLAGS) & EFLAGS_IF))
+            return CPU_EXIT_HALTED;
+        if (!s->intr_level) {
+            /* Idle: jump the clock to the next deadline. */
+            uint64_t next = vclock_next_deadline(s->clock);
+            if (next == VCLOCK_NEVER) {
+                cpu_fail(s, "hlt with no interrupt source armed: the guest would wait forever");
+                return CPU_EXIT_FATAL;
+            }
+            if (next > s->clock->now)
+                s->clock->now = next;
+        }
+    }
+}
+
+void cpu_set_intr(void *opaque, int irq_num, int level)
+{
+    CPUState *s = opaque;
+    (void)irq_num;
+    s->intr_level = level;
+    cpu_update_stop_at(s);
+}
+
+void cpu_deadline_changed(void *opaque)
+{
+    cpu_update_stop_at(opaque);
+}
+
+void cpu_request_stop(CPUState *s)
+{
+    s->stop_requested = true;
+    cpu_update_stop_at(s);
+}
+
+void cpu_set_intr_controller(CPUState *s, const CPUIntrController *ic)
+{
+    s->ic = *ic;
+}
+
+void cpu_invalidate_code(CPUState *s, uint64_t pa, uint64_t len)
+{
+    /* QUIRK(host-write): host writes to RAM do not invalidate translated
+     * code. uc_ctl_remove_cache takes virtual addresses, so drop everything
+     * when the range holds code. */
+    for (uint64_t p = pa >> 12; p <= (pa + len - 1) >> 12 && p < s->ram_size >> 12; p++)
+        if (s->codepage[p]) {
+            uc_ctl_flush_tb(s->uc);
+            return;
+        }
+}
+
+const char *cpu_error(CPUState *s)
+{
+    return s->error;
+}
+
+const CPUStats *cpu_stats(CPUState *s)
+{
+    return &s->stats;
+}
+
+void cpu_dump(CPUState *s, void *file)
+{
+    FILE *f = file;
+    fprintf(f, "  EIP=%08x EFLAGS=%08x CS=%04x SS=%04x DS=%04x ES=%04x FS=%04x GS=%04x\n",
+            reg_get(s, UC_X86_REG_EIP), reg_get(s, UC_X86_REG_EFLAGS), reg_get(s, UC_X86_REG_CS),
+            reg_get(s, UC_X86_REG_SS), reg_get(s, UC_X86_REG_DS), reg_get(s, UC_X86_REG_ES),
+            reg_get(s, UC_X86_REG_FS), reg_get(s, UC_X86_REG_GS));
+    fprintf(f, "  EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n",
+            reg_get(s, UC_X86_REG_EAX), reg_get(s, UC_X86_REG_EBX), reg_get(s, UC_X86_REG_ECX),
+            reg_get(s, UC_X86_REG_EDX), reg_get(s, UC_X86_REG_ESI), reg_get(s, UC_X86_REG_EDI),
+            reg_get(s, UC_X86_REG_EBP), reg_get(s, UC_X86_REG_ESP));
+    fprintf(f, "  CR0=%08x CR2=%08x CR3=%08x CR4=%08x ticks=%llu\n", reg_get(s, UC_X86_REG_CR0),
+            reg_get(s, UC_X86_REG_CR2), reg_get(s, UC_X86_REG_CR3), reg_get(s, UC_X86_REG_CR4),
+            (unsigned long long)s->clock->now);
+}
+
+/* ---- set-up ---- */
+
+int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,
+                          uint32_t boot_params, char *err, size_t errlen)
+{
+    uc_x86_mmr gdtr = { 0, gdt_base, gdt_limit, 0 }, idtr = { 0, 0, 0, 0 };
+    uc_err e = UC_ERR_OK;
+    /* Boot protocol 32-bit entry: protected mode, paging off, interrupts off,
+     * __BOOT_CS 0x10 and __BOOT_DS 0x18 flat, ESI -> boot_params,
+     * EBP/EDI/EBX zero. */
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_GDTR, &gdtr);
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_IDTR, &idtr);
+    if (!e) e = reg_set(s, UC_X86_REG_CR0, CR0_PE | 0x10);
+    static const int data_segs[] = { UC_X86_REG_SS, UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_FS, UC_X86_REG_GS };
+    for (size_t i = 0; i < sizeof data_segs / sizeof data_segs[0] && !e; i++)
+        e = reg_set(s, data_segs[i], 0x18);
+    if (!e) e = reg_set(s, UC_X86_REG_CS, 0x10);
+    if (!e) e = reg_set(s, UC_X86_REG_EIP, entry);
+    if (!e) e = reg_set(s, UC_X86_REG_ESI, boot_params);
+    if (!e) e = reg_set(s, UC_X86_REG_EFLAGS, 2);
+    static const int zero_regs[] = { UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX,
+                                     UC_X86_REG_EDI, UC_X86_REG_EBP, UC_X86_REG_ESP };
+    for (size_t i = 0; i < sizeof zero_regs / sizeof zero_regs[0] && !e; i++)
+        e = reg_set(s, zero_regs[i], 0);
+    if (e) {
+        snprintf(err, errlen, "cannot set up the boot CPU state: %s", uc_strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock, char *err, size_t errlen)
+{
+    CPUState *s = calloc(1, sizeof *s);
+    uc_hook h;
+    uc_err e;
+    unsigned maj, min;
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->ram = ram;
+    s->ram_size = ram_size;
+    s->io = io;
+    s->clock = clock;
+    s->pending_exc = -1;
+    s->ctx_err_off = s->ctx_oldexc_off = -1;
+    s->cur_gen = 1;
+    uc_version(&maj, &min);
+    if (maj < 2 || (maj == 2 && min < 1)) {
+        snprintf(err, errlen, "Unicorn %u.%u is too old: 2.1.2 or newer is needed", maj, min);
+        goto fail;
+    }
+    s->codepage = calloc(ram_size >> 12, 1);
+    s->wgen = calloc(ram_size >> 12, sizeof *s->wgen);
+    if (!s->codepage || !s->wgen) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (cpu_probe_context(s) < 0) {
+        snprintf(err, errlen, "this Unicorn build's CPU context layout is not understood "
+                              "(error-code probe failed)");
+        goto fail;
+    }
+    e = uc_open(UC_ARCH_X86, UC_MODE_32, &s->uc);
+    if (e) {
+        snprintf(err, errlen, "cannot start Unicorn: %s", uc_strerror(e));
+        goto fail;
+    }
+#define TRY(x) do { e = (x); if (e) { snprintf(err, errlen, "%s: %s", #x, uc_strerror(e)); goto fail; } } while (0)
+    TRY(uc_context_alloc(s->uc, &s->ctx));
+    TRY(uc_mem_map_ptr(s->uc, 0, ram_size, UC_PROT_ALL, ram));
+    s->unassigned = (IoRange){ UNASSIGNED_PAGE, 0x1000, io, unassigned_read, unassigned_write,
+                               IO_SIZE8 | IO_SIZE16 | IO_SIZE32, "unassigned" };
+    TRY(uc_mmio_map(s->uc, UNASSIGNED_PAGE, 0x1000, cpu_mmio_read, &s->unassigned, cpu_mmio_write,
+                    &s->unassigned));
+    TRY(uc_ctl_tlb_mode(s->uc, UC_TLB_VIRTUAL));
+    TRY(uc_hook_add(s->uc, &h, UC_HOOK_TLB_FILL, cpu_tlb_fill, s, 1, 0));
+    TRY(uc_hook_add(s->uc, &h, UC_HOOK_BLOCK, cpu_hook_block, s, 1, 0));
+    TRY(uc_hook_add(s->uc, &h, UC_HOOK_INTR, cpu_hook_intr, s, 1, 0));
+    TRY(uc_hook_add(s->uc, &h, UC_HOOK_INSN_INVALID, cpu_hook_invalid, s, 1, 0));
+    TRY(uc_hook_add(s->uc, &h, UC_HOOK_INSN, cpu_hook_in, s, 1, 0, UC_X86_INS_IN));
+    TRY(uc_hook_add(s->uc, &h, UC_HOOK_INSN, cpu_hook_out, s, 1, 0, UC_X86_INS_OUT));
+    TRY(uc_hook_add(s->uc, &h, UC_HOOK_INSN, cpu_hook_cpuid, s, 1, 0, UC_X86_INS_CPUID));
+    TRY(uc_hook_add(s->uc, &h, UC_HOOK_INSN, cpu_hook_rdtsc, s, 1, 0, UC_X86_INS_RDTSC));
+#undef TRY
+    io->mmio_added = cpu_mmio_added;
+    io->mmio_added_opaque = s;
+    for (int i = 0; i < io->n_mmio; i++)
+        cpu_mmio_added(s, &io->mmio[i]);
+    clock->deadline_changed = cpu_deadline_changed;
+    clock->deadline_opaque = s;
+    cpu_update_stop_at(s);
+    return s;
+fail:
+    cpu_free(s);
+    return NULL;
+}
+
+void cpu_free(CPUState *s)
+{
+    if (!s)
+        return;
+    if (s->ctx)
+        uc_context_free(s->ctx);
+    if (s->uc)
+        uc_close(s->uc);
+    free(s->codepage);
+    free(s->wgen);
+    free(s);
+}

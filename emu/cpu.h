@@ -1,0 +1,75 @@
+/* The CPU layer: an i386 CPU on Unicorn 2.1.x, with every workaround the
+ * library needs kept here (see cpu.c). It runs guest code against guest RAM
+ * (a host buffer), advances the virtual clock by the code it executes,
+ * dispatches I/O to the IoMap, and delivers exceptions and interrupts through
+ * the guest IDT itself (Unicorn never uses the IDT). */
+#ifndef LBVM_CPU_H
+#define LBVM_CPU_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "iomem.h"
+
+typedef struct CPUState CPUState;
+
+typedef enum CPUExit {
+    CPU_EXIT_DEADLINE,    /* the clock reached its next timer deadline */
+    CPU_EXIT_HALTED,      /* hlt with interrupts disabled: the guest stopped */
+    CPU_EXIT_STOPPED,     /* cpu_request_stop() was called (reset, power-off...) */
+    CPU_EXIT_FATAL,       /* triple fault or emulation error: cpu_error() says why */
+} CPUExit;
+
+/* Interrupt controller hooks: `pending` is the INTR line, `ack` the INTA cycle
+ * returning the vector. */
+typedef struct CPUIntrController {
+    int (*pending)(void *opaque);
+    int (*ack)(void *opaque);
+    void *opaque;
+} CPUIntrController;
+
+typedef struct CPUStats {
+    uint64_t exceptions[32];   /* per vector, delivered */
+    uint64_t soft_ints;        /* int n / int3 / into */
+    uint64_t hw_irqs;
+    uint64_t page_faults;
+    uint64_t tlb_fills[3];     /* read, write, fetch */
+    uint64_t code_flushes;     /* TLB flushes when a page first became code */
+    uint64_t emu_starts;
+    uint64_t rdtsc;
+    uint64_t halts;
+} CPUStats;
+
+/* Creates the CPU with `ram` mapped at physical 0. Returns NULL with a message
+ * in err on failure. */
+CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock,
+                   char *err, size_t errlen);
+void cpu_free(CPUState *s);
+void cpu_set_intr_controller(CPUState *s, const CPUIntrController *ic);
+/* SetIRQFunc for the interrupt controller's output (INTR level changed). */
+void cpu_set_intr(void *opaque, int irq_num, int level);
+/* The clock's deadline moved earlier: a running CPU must stop sooner. */
+void cpu_deadline_changed(void *opaque);
+/* Ask the run loop to return CPU_EXIT_STOPPED at the next block boundary. */
+void cpu_request_stop(CPUState *s);
+
+/* Linux 32-bit boot protocol entry: flat GDT already in RAM at gdt_base. */
+int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,
+                          uint32_t boot_params, char *err, size_t errlen);
+
+/* Runs guest code until one of the CPUExit reasons. */
+CPUExit cpu_run(CPUState *s);
+const char *cpu_error(CPUState *s);
+/* Writes a register dump (one block of lines) to f. */
+void cpu_dump(CPUState *s, void *file);
+const CPUStats *cpu_stats(CPUState *s);
+
+/* Translated code over guest-physical [pa, pa+len) must be dropped after a
+ * host write there (device DMA): Unicorn only notices guest stores. */
+void cpu_invalidate_code(CPUState *s, uint64_t pa, uint64_t len);
+
+/* Guest virtual memory as the kernel sees it now (host-side page walk, no
+ * side effects). Returns 0, or -1 if a page is not mapped. */
+int cpu_read_virt(CPUState *s, uint32_t va, void *buf, size_t len);
+#endif

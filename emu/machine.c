@@ -1,0 +1,199 @@
+/* Machine assembly and the top-level run loop. */
+#include "machine.h"
+
+#include <openssl/evp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pci.h"
+#include "pic.h"
+#include "pit.h"
+#include "rtc.h"
+#include "sysreset.h"
+#include "uart.h"
+
+#define COM1_BASE 0x3f8
+#define COM1_IRQ 4
+#define RTC_IRQ 8
+
+static void machine_console_out(void *opaque, const uint8_t *buf, size_t len)
+{
+    Machine *m = opaque;
+    fwrite(buf, 1, len, m->cfg.console);
+}
+
+static void machine_reset_request(void *opaque)
+{
+    Machine *m = opaque;
+    m->reset_requested = true;
+    cpu_request_stop(m->cpu);
+}
+
+static void machine_limit_expired(void *opaque)
+{
+    Machine *m = opaque;
+    m->limit_reached = true;
+    cpu_request_stop(m->cpu);
+}
+
+static int machine_pic_pending(void *opaque)
+{
+    return pic_intr_pending(opaque);
+}
+
+static int machine_pic_ack(void *opaque)
+{
+    return pic_read_irq(opaque);
+}
+
+/* Fill the CMOS bytes a PC BIOS would: memory sizes (in KiB above 1 MiB up
+ * to 64 MiB; in 64 KiB units above 16 MiB), as QEMU's pc.c does. */
+static void machine_fill_cmos(Machine *m)
+{
+    uint64_t kb = m->ram_size >> 10;
+    uint64_t ext = kb > 1024 ? kb - 1024 : 0;
+    if (ext > 0xfc00)
+        ext = 0xfc00;
+    rtc_set_cmos(m->rtc, 0x15, 0x80); /* base memory 640 KiB */
+    rtc_set_cmos(m->rtc, 0x16, 0x02);
+    rtc_set_cmos(m->rtc, 0x17, (uint8_t)ext);
+    rtc_set_cmos(m->rtc, 0x18, (uint8_t)(ext >> 8));
+    rtc_set_cmos(m->rtc, 0x30, (uint8_t)ext);
+    rtc_set_cmos(m->rtc, 0x31, (uint8_t)(ext >> 8));
+    uint64_t above16 = m->ram_size > (16 << 20) ? (m->ram_size - (16 << 20)) >> 16 : 0;
+    if (above16 > 0xffff)
+        above16 = 0xffff;
+    rtc_set_cmos(m->rtc, 0x34, (uint8_t)above16);
+    rtc_set_cmos(m->rtc, 0x35, (uint8_t)(above16 >> 8));
+    rtc_set_cmos(m->rtc, 0x14, 0x02); /* equipment: FPU present */
+}
+
+Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
+{
+    Machine *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->cfg = *cfg;
+    m->ram_size = cfg->ram_size;
+    /* Anonymous mapping: zero-filled, pages materialise on first touch. */
+    m->ram = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m->ram == MAP_FAILED) {
+        m->ram = NULL;
+        snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM", (unsigned long long)(m->ram_size >> 20));
+        goto fail;
+    }
+    vclock_init(&m->clock);
+    iomap_init(&m->io);
+    m->cpu = cpu_init(m->ram, m->ram_size, &m->io, &m->clock, err, errlen);
+    if (!m->cpu)
+        goto fail;
+    irq_init(&m->cpu_intr, cpu_set_intr, m->cpu, 0);
+    m->pic = pic_init(&m->io, &m->cpu_intr);
+    for (int i = 0; i < 16; i++)
+        irq_init(&m->irq[i], pic_set_irq, m->pic, i);
+    CPUIntrController ic = { machine_pic_pending, machine_pic_ack, m->pic };
+    cpu_set_intr_controller(m->cpu, &ic);
+    m->pit = pit_init(&m->io, &m->clock, &m->irq[0]);
+    m->uart = uart_init(&m->io, COM1_BASE, &m->irq[COM1_IRQ], machine_console_out, m);
+    m->rtc = rtc_init(&m->io, &m->clock, &m->irq[RTC_IRQ], cfg->rtc_epoch);
+    m->pci = pci_init(&m->io, machine_reset_request, m);
+    m->sysreset = sysreset_init(&m->io, machine_reset_request, m);
+    if (!m->pic || !m->pit || !m->uart || !m->rtc || !m->pci || !m->sysreset) {
+        snprintf(err, errlen, "internal error: a device failed to initialise");
+        goto fail;
+    }
+    for (int i = 0; i < 16; i++)
+        pci_bus_set_irq_sink(m->pci, i, &m->irq[i]);
+    machine_fill_cmos(m);
+    vtimer_init(&m->limit_timer, &m->clock, machine_limit_expired, m);
+    if (cfg->limit_ticks)
+        vtimer_mod(&m->clock, &m->limit_timer, cfg->limit_ticks);
+    return m;
+fail:
+    machine_free(m);
+    return NULL;
+}
+
+void machine_free(Machine *m)
+{
+    if (!m)
+        return;
+    cpu_free(m->cpu);
+    free(m->pic);
+    free(m->pit);
+    free(m->uart);
+    free(m->rtc);
+    free(m->pci);
+    free(m->sysreset);
+    if (m->ram)
+        munmap(m->ram, m->ram_size);
+    free(m);
+}
+
+/* Host keyboard input for the serial console (interactive use only: what
+ * arrives and when depends on the person typing). */
+static void machine_poll_input(Machine *m)
+{
+    uint8_t *pending = m->input;
+    int npending = m->n_input;
+    if (!m->cfg.console_input)
+        return;
+    if (npending == 0) {
+        struct pollfd p = { .fd = 0, .events = POLLIN };
+        if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
+            ssize_t n = read(0, pending, sizeof m->input);
+            if (n > 0)
+                npending = (int)n;
+            else
+                m->cfg.console_input = false;
+        }
+    }
+    if (npending) {
+        int took = uart_receive(m->uart, pending, npending);
+        memmove(pending, pending + took, (size_t)(npending - took));
+        npending -= took;
+    }
+    m->n_input = npending;
+}
+
+MachineEnd machine_run(Machine *m)
+{
+    for (;;) {
+        CPUExit r = cpu_run(m->cpu);
+        switch (r) {
+        case CPU_EXIT_DEADLINE:
+            vclock_run_timers(&m->clock);
+            machine_poll_input(m);
+            break;
+        case CPU_EXIT_HALTED:
+            return MACHINE_HALTED;
+        case CPU_EXIT_FATAL:
+            return MACHINE_FATAL;
+        case CPU_EXIT_STOPPED:
+            if (m->reset_requested)
+                return MACHINE_RESET;
+            if (m->limit_reached)
+                return MACHINE_LIMIT;
+            break;
+        }
+    }
+}
+
+void machine_ram_sha256(Machine *m, char out[65])
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    EVP_DigestUpdate(c, m->ram, m->ram_size);
+    EVP_DigestFinal_ex(c, md, &len);
+    EVP_MD_CTX_free(c);
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", md[i]);
+    out[64] = 0;
+}

@@ -1,0 +1,152 @@
+# Sourced by every tests/boot/test_*.sh (and bench/bench.sh): where things are,
+# the test inputs, the test initramfs, running lbvm, and assertions that say why.
+#
+# Environment (ctest sets the first three; by hand they default from this file's place):
+#   LBVM         path of the lbvm program         (default $LBVM_BUILD/lbvm)
+#   LBVM_SRC     repo root                        (default: two folders up from here)
+#   LBVM_BUILD   build folder                     (default $LBVM_SRC/build)
+#   LBVM_TEST_INPUTS  cache of fetched kernels etc. (default $LBVM_SRC/.cache/test-inputs)
+#   LBVM_TEST_LIMIT   guest seconds before a run is stopped (default 300)
+#   LBVM_TEST_TIMEOUT host seconds before a run is killed (default 600)
+#   LBVM_KEEP=1       keep the work folder even when the test passes
+
+set -u
+LBVM_SRC=${LBVM_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+LBVM_BUILD=${LBVM_BUILD:-$LBVM_SRC/build}
+LBVM=${LBVM:-$LBVM_BUILD/lbvm}
+LBVM_TEST_INPUTS=${LBVM_TEST_INPUTS:-$LBVM_SRC/.cache/test-inputs}
+LBVM_TEST_LIMIT=${LBVM_TEST_LIMIT:-300}
+LBVM_TEST_TIMEOUT=${LBVM_TEST_TIMEOUT:-600}
+TEST_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
+
+# Applets the guest's /init uses (busybox resolves them by argv[0]).
+LBVM_APPLETS="sh mount umount mkdir cat ls dd sha256sum poweroff reboot sleep dmesg uname"
+
+# --- reporting ------------------------------------------------------------
+# fail MESSAGE [FILE...]: print the reason (and the tail of each FILE), exit 1.
+fail() {
+    local msg=$1 f
+    shift
+    echo "FAIL: $TEST_NAME: $msg" >&2
+    for f in "$@"; do
+        [ -s "$f" ] || continue
+        echo "---- last lines of $f:" >&2
+        tail -n 25 "$f" | sed 's/^/    /' >&2
+    done
+    [ -n "${WORK:-}" ] && [ -d "$WORK" ] && echo "(work folder kept: $WORK)" >&2
+    WORK_KEEP=1
+    exit 1
+}
+note() { echo "$TEST_NAME: $*"; }
+pass() { echo "PASS: $TEST_NAME${1:+: $1}"; }
+
+# --- work folder ----------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/lbvm-$TEST_NAME.XXXXXX") || { echo "FAIL: cannot create a temporary folder" >&2; exit 1; }
+WORK_KEEP=${LBVM_KEEP:-}
+lbvm_cleanup() {
+    if [ -z "$WORK_KEEP" ]; then rm -rf "$WORK"; else echo "(work folder: $WORK)" >&2; fi
+}
+trap lbvm_cleanup EXIT
+
+# --- inputs ---------------------------------------------------------------
+# need_inputs: make sure the fetched kernels etc. are there (fetching them if
+# not); sets CACHE. Fails the test with the fetcher's reason.
+need_inputs() {
+    CACHE=$LBVM_TEST_INPUTS
+    if ! [ -s "$CACHE/VERSIONS" ] || ! [ -s "$CACHE/k686/vmlinuz" ] || ! [ -s "$CACHE/k686pae/vmlinuz" ] \
+       || ! [ -s "$CACHE/amd64/vmlinuz" ] || ! [ -s "$CACHE/busybox" ]; then
+        note "test inputs missing in $CACHE: fetching them"
+        bash "$LBVM_SRC/scripts/fetch-test-inputs.sh" "$CACHE" >"$WORK/fetch.out" 2>&1 \
+            || fail "test inputs could not be fetched: $(grep -h 'fetch-test-inputs:' "$WORK/fetch.out" | tail -n1)" "$WORK/fetch.out"
+    fi
+    KERNEL_686=$CACHE/k686/vmlinuz
+    KERNEL_686PAE=$CACHE/k686pae/vmlinuz
+    KERNEL_AMD64=$CACHE/amd64/vmlinuz
+    BUSYBOX=$CACHE/busybox
+}
+
+# need_lbvm: the program under test must exist.
+need_lbvm() {
+    [ -x "$LBVM" ] || fail "lbvm is not built: $LBVM is not an executable (build it, or set LBVM)"
+}
+
+# --- the test initramfs ---------------------------------------------------
+# make_test_root DIR: the guest's file tree (busybox + applet links, /init).
+make_test_root() {
+    local d=$1 a
+    mkdir -p "$d/bin" "$d/dev" "$d/proc" "$d/sys" "$d/tmp" || fail "cannot create $d"
+    cp "$BUSYBOX" "$d/bin/busybox" && chmod 755 "$d/bin/busybox" || fail "cannot copy busybox"
+    for a in $LBVM_APPLETS; do ln -sf busybox "$d/bin/$a"; done
+    cp "$LBVM_SRC/tests/boot/init.sh" "$d/init" && chmod 755 "$d/init" || fail "cannot copy init.sh"
+    chmod 755 "$d" "$d/bin" "$d/dev" "$d/proc" "$d/sys"
+    chmod 1777 "$d/tmp"
+}
+
+# build_initramfs OUT [EXTRA_DIR...]: the test initramfs through `lbvm mkinitramfs`
+# (extra trees override the test root).
+build_initramfs() {
+    local out=$1
+    shift
+    [ -d "$WORK/root" ] || make_test_root "$WORK/root"
+    "$LBVM" mkinitramfs -o "$out" "$WORK/root" "$@" >"$WORK/mkinitramfs.err" 2>&1 \
+        || fail "lbvm mkinitramfs failed (exit $?)" "$WORK/mkinitramfs.err"
+    [ -s "$out" ] || fail "lbvm mkinitramfs wrote no $out"
+}
+
+# --- running lbvm -----------------------------------------------------------
+# run_lbvm NAME ARGS...: `lbvm ARGS...` with stdout in $WORK/NAME.out, stderr in
+# $WORK/NAME.err, exit code in RC; killed after LBVM_TEST_TIMEOUT host seconds.
+run_lbvm() {
+    local name=$1
+    shift
+    RC=0
+    timeout -k 10 "$LBVM_TEST_TIMEOUT" "$LBVM" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null || RC=$?
+    [ "$RC" = 124 ] || [ "$RC" = 137 ] && fail "lbvm $* was still running after $LBVM_TEST_TIMEOUT host seconds" \
+        "$WORK/$name.out" "$WORK/$name.err"
+    return 0
+}
+
+# boot_guest NAME KERNEL INITRD TEST [EXTRA LBVM ARGS...]: boot with lbvm.test=TEST,
+# console in $WORK/NAME.console, --stats, the guest-time limit. Sets RC.
+boot_guest() {
+    local name=$1 kernel=$2 initrd=$3 test=$4
+    shift 4
+    local t0=$SECONDS
+    run_lbvm "$name" boot --kernel "$kernel" --initrd "$initrd" --append "lbvm.test=$test" \
+        --console "$WORK/$name.console" --stats --limit "$LBVM_TEST_LIMIT" "$@"
+    note "$name: exit $RC after $((SECONDS - t0)) s; $(stats_of "$name" | tr '\n' ' ')"
+}
+
+# stats_of NAME: the --stats lines of run NAME
+stats_of() { grep -E '^lbvm: (ticks|ram-sha256) ' "$WORK/$1.err"; }
+
+# expect_boot NAME: the run reached /init, finished its action and powered off.
+expect_boot() {
+    local name=$1 c=$WORK/$1.console
+    [ "$RC" = 4 ] && fail "$name: guest-time limit ($LBVM_TEST_LIMIT s) reached before the guest powered off" "$c" "$WORK/$name.err"
+    [ "$RC" = 2 ] && fail "$name: guest crashed (lbvm exit 2)" "$c" "$WORK/$name.err"
+    [ "$RC" = 3 ] && fail "$name: guest asked for a reset instead of powering off (lbvm exit 3)" "$c" "$WORK/$name.err"
+    [ "$RC" = 0 ] || fail "$name: lbvm exited $RC, expected 0" "$c" "$WORK/$name.err"
+    [ -s "$c" ] || fail "$name: the console file $c is empty" "$WORK/$name.err"
+    assert_contains "$c" "Linux version " "$name: no kernel banner on the console"
+    assert_contains "$c" "LBVM-TEST: init reached" "$name: the kernel never ran /init (no marker)"
+    assert_contains "$c" "LBVM-TEST: done" "$name: /init did not finish its action"
+    assert_not_contains "$c" "LBVM-TEST: error" "$name: /init reported an error"
+    assert_not_contains "$c" "Kernel panic" "$name: the kernel panicked"
+}
+
+# --- assertions -------------------------------------------------------------
+assert_contains() {      # FILE STRING REASON
+    grep -qF -- "$2" "$1" || fail "$3 (no \"$2\" in $(basename "$1"))" "$1"
+}
+assert_not_contains() {  # FILE STRING REASON
+    grep -qF -- "$2" "$1" && fail "$3 (found \"$2\" in $(basename "$1"))" "$1"
+    return 0
+}
+assert_same_file() {     # A B REASON
+    cmp -s "$1" "$2" || fail "$3: $(basename "$1") and $(basename "$2") differ: $(cmp "$1" "$2" 2>&1 | head -n1)" \
+        "$1" "$2"
+}
+assert_eq() {            # GOT WANT REASON
+    [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Bad input is refused before the guest runs: exit 1 and exactly one line on
+# stderr, starting with "lbvm: ", that names the problem.
+. "$(dirname "$0")/lib.sh"
+need_inputs
+need_lbvm
+build_initramfs "$WORK/initrd.cpio"
+
+# refused NAME REGEX REASON LBVM-ARGS...: exit 1, one "lbvm: " line matching REGEX (grep -iE)
+refused() {
+    local name=$1 re=$2 why=$3
+    shift 3
+    # a guard in case the input is wrongly accepted: do not boot for long
+    run_lbvm "$name" "$@" --limit 5
+    local e=$WORK/$name.err
+    [ "$RC" = 1 ] || fail "$name: lbvm exited $RC, expected 1 ($why)" "$e" "$WORK/$name.out"
+    [ "$(wc -l < "$e")" = 1 ] || fail "$name: expected exactly one line on stderr, got $(wc -l < "$e")" "$e"
+    grep -q '^lbvm: ' "$e" || fail "$name: the error line does not start with 'lbvm: '" "$e"
+    grep -qiE -- "$re" "$e" || fail "$name: the message does not say $why (wanted /$re/)" "$e"
+    note "$name: $(cat "$e")"
+}
+
+K=$KERNEL_686
+I=$WORK/initrd.cpio
+
+cp /etc/passwd "$WORK/passwd"
+refused not-a-kernel 'kernel|bzimage|boot.?protocol|hdrs|magic|signature|header' "that the file is not a kernel" \
+    boot --kernel "$WORK/passwd" --initrd "$I"
+
+head -c 100000 "$K" > "$WORK/truncated-vmlinuz"
+refused truncated 'truncat|short|incomplete|too small|end of file|size' "that the kernel is truncated" \
+    boot --kernel "$WORK/truncated-vmlinuz" --initrd "$I"
+
+refused amd64 '32-bit|32 bit|i386|x86-32' "that a 32-bit kernel is needed" \
+    boot --kernel "$KERNEL_AMD64" --initrd "$I"
+
+refused missing-initrd 'no-such-initrd\.img' "which initrd file is missing" \
+    boot --kernel "$K" --initrd "$WORK/no-such-initrd.img"
+
+# 80 MiB of initrd (sparse) cannot fit in 64 MiB of guest RAM
+truncate -s 80M "$WORK/big-initrd.img"
+refused initrd-too-big 'large|big|fit|exceed|too much|memory|--mem' "that the initrd does not fit in guest memory" \
+    boot --kernel "$K" --initrd "$WORK/big-initrd.img" --mem 64
+
+refused mem-32 'mem' "that --mem 32 is out of range" \
+    boot --kernel "$K" --initrd "$I" --mem 32
+grep -qE '64|3072' "$WORK/mem-32.err" || fail "mem-32: the message does not give the range 64..3072" "$WORK/mem-32.err"
+refused mem-4096 'mem' "that --mem 4096 is out of range" \
+    boot --kernel "$K" --initrd "$I" --mem 4096
+grep -qE '64|3072' "$WORK/mem-4096.err" || fail "mem-4096: the message does not give the range 64..3072" "$WORK/mem-4096.err"
+
+refused unknown-option 'frobnicate' "which option is unknown" \
+    boot --kernel "$K" --initrd "$I" --frobnicate
+
+refused missing-kernel 'kernel' "that --kernel is needed" \
+    boot --initrd "$I"
+
+refused missing-kernel-file 'no-such-vmlinuz' "which kernel file is missing" \
+    boot --kernel "$WORK/no-such-vmlinuz" --initrd "$I"
+pass
