@@ -59,6 +59,9 @@ run_one() {
         index($0, "LBVM-TEST: result init-uptime ") && g == "" { g = $NF }
         index($0, "LBVM-TEST: result seconds ") { g = $NF }
         index($0, "LBVM-TEST: error") { rc = "error" }
+        # wrong answers are failed runs, not fast ones
+        index($0, "LBVM-TEST: result sha256 ") && $NF != "3b6a07d0d404fab4e23b6d34bc6696a6a312dd92821332385e5af7c01c421351" { rc = "bad-sha256" }
+        index($0, "LBVM-TEST: result loop ") && $NF != 200000 { rc = "bad-loop" }
         END {
             ticks = "-"
             while ((getline l < errf) > 0) if (l ~ /^lbvm: ticks /) { split(l, f, " "); ticks = f[3] }

@@ -71,7 +71,8 @@ static void pic_update(PICState *s)
     uint8_t out = pic_get_irq(m, 1) >= 0;
     if (out != s->int_out) {
         s->int_out = out;
-        set_irq(s->cpu_intr, out);
+        if (s->cpu_intr)
+            set_irq(s->cpu_intr, out);
     }
 }
 

@@ -108,10 +108,10 @@ static uint64_t pit_next_rise(const PITChannel *c, uint64_t p)
     default:
         /* Periodic: every reload. A pending new count starts at a reload.
          * A count of 1 (illegal in modes 2, 3) leaves OUT constant. */
-        if (n < 2)
-            return VCLOCK_NEVER;
         if (c->next_reload && c->next_reload_at > p)
             return c->next_reload_at;
+        if (n < 2)
+            return VCLOCK_NEVER;
         if (p < c->start)
             return c->start + n;
         return c->start + ((p - c->start) / n + 1) * n;
@@ -134,8 +134,10 @@ static void pit_irq_timer_cb(void *opaque)
 {
     PITState *s = opaque;
     pit_sync(&s->ch[0], pit_clock(s));
-    set_irq(s->irq0, 1);
-    set_irq(s->irq0, 0);
+    if (s->irq0) {
+        set_irq(s->irq0, 1);
+        set_irq(s->irq0, 0);
+    }
     pit_arm_irq(s);
 }
 

@@ -67,6 +67,7 @@ typedef struct RTCState {
 RTCState *rtc_init(IoMap *map, VClock *clock, IRQSignal *irq8, int64_t epoch);
 /* RESET pin: clears PIE/AIE/UIE/SQWE and the flags; time and RAM stay. */
 void rtc_reset(RTCState *s);
-/* Fill a CMOS RAM byte before boot (memory size, equipment...). */
+/* Fill a CMOS RAM byte before boot (memory size, equipment...). Indices
+ * 0x00-0x0d and 0x32 act exactly like a guest write (they set the clock). */
 void rtc_set_cmos(RTCState *s, int index, uint8_t value);
 #endif

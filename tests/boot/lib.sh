@@ -33,7 +33,6 @@ fail() {
         echo "---- last lines of $f:" >&2
         tail -n 25 "$f" | sed 's/^/    /' >&2
     done
-    [ -n "${WORK:-}" ] && [ -d "$WORK" ] && echo "(work folder kept: $WORK)" >&2
     WORK_KEEP=1
     exit 1
 }

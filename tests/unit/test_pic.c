@@ -6,11 +6,13 @@
 
 static IoMap map;
 static PICState *pic;
-static int intr_level, intr_rises, intr_falls;
+static int intr_level, intr_rises, intr_falls, intr_redundant;
 
 static void cpu_set_intr(void *opaque, int n, int level)
 {
     (void)opaque; (void)n;
+    if (level == intr_level)
+        intr_redundant++;               /* only changes are signalled */
     if (level && !intr_level) intr_rises++;
     if (!level && intr_level) intr_falls++;
     intr_level = level;
@@ -49,6 +51,14 @@ static void test_init_and_mask(void)
     out8(0x21, 0x30); out8(0x21, 0x04); out8(0x21, 0x01);
     out8(0x21, 0xa5);                   /* now OCW1 */
     CHECK_EQ(in8(0x21), 0xa5);
+    out8(0x20, 0x13);                   /* single, ICW4: no ICW3 */
+    out8(0x21, 0x35);                   /* ICW2: low 3 bits ignored */
+    out8(0x21, 0x01);
+    out8(0x21, 0xfe);
+    CHECK_EQ(in8(0x21), 0xfe);
+    pulse(0);
+    CHECK_EQ(pic_read_irq(pic), 0x30);
+    out8(0x20, 0x20);
     linux_init();
     CHECK_EQ(in8(0x21), 0xff);
     CHECK_EQ(in8(0xa1), 0xff);
@@ -151,8 +161,33 @@ static void test_cascade(void)
     CHECK_EQ(slave_irr(), 0x08);
     out8(0xa1, 0xf7);
     CHECK_EQ(pic_read_irq(pic), 0x3b);
+
+    /* A higher slave request while the slave is in service: blocked by
+     * master IR2 in service, unless the master is in SFNM. */
+    out8(0xa1, 0xf5);                   /* IRQ9, IRQ11 */
+    pulse(9);
+    CHECK_EQ(slave_irr(), 0x02);
+    CHECK_EQ(intr_level, 0);
     out8(0xa0, 0x20);
     out8(0x20, 0x20);
+    CHECK_EQ(pic_read_irq(pic), 0x39);
+    out8(0xa0, 0x20);
+    out8(0x20, 0x20);
+    out8(0x20, 0x11); out8(0x21, 0x30); out8(0x21, 0x04);
+    out8(0x21, 0x11);                   /* ICW4: SFNM, 8086 */
+    out8(0x21, 0xfb);
+    pulse(11);
+    CHECK_EQ(pic_read_irq(pic), 0x3b);
+    pulse(9);
+    CHECK_EQ(intr_level, 1);
+    CHECK_EQ(pic_read_irq(pic), 0x39);  /* nested inside IRQ11 */
+    CHECK_EQ(slave_isr(), 0x0a);
+    CHECK_EQ(master_isr(), 0x04);
+    out8(0xa0, 0x20);
+    out8(0xa0, 0x20);
+    out8(0x20, 0x20);
+    CHECK_EQ(slave_isr(), 0);
+    CHECK_EQ(master_isr(), 0);
     out8(0x21, 0xff);
     out8(0xa1, 0xff);
 }
@@ -223,7 +258,10 @@ static void test_rotation(void)
     CHECK_EQ(intr_level, 0);
     out8(0x20, 0xe6);                   /* rotate on specific EOI 6: IRQ7 highest */
     CHECK_EQ(master_isr(), 0);
-    CHECK_EQ(pic_read_irq(pic), 0x31);  /* order 7,0,1,...: 1 before 4 */
+    pulse(7);
+    CHECK_EQ(pic_read_irq(pic), 0x37);  /* order 7,0,1,...,6 */
+    out8(0x20, 0x20);
+    CHECK_EQ(pic_read_irq(pic), 0x31);
     out8(0x20, 0x20);
     CHECK_EQ(pic_read_irq(pic), 0x34);
     out8(0x20, 0x20);
@@ -339,6 +377,7 @@ static void test_intr_transitions(void)
     out8(0x21, 0xfe);
     pulse(0);
     CHECK_EQ(pic_read_irq(pic), 0x08);
+    CHECK_EQ(intr_redundant, 0);
 }
 
 int main(void)

@@ -65,15 +65,16 @@ static void advance_to(uint64_t t)
 }
 
 /* Like advance_to, with an interrupt handler that reads register C at every
- * rising IRQ8; returns how many interrupts were taken. */
-static int run_handled(uint64_t t, uint8_t expect_c)
+ * rising IRQ8 and checks it against expect_c (bits in `ignore` aside);
+ * returns how many interrupts were taken. */
+static int run_handled(uint64_t t, uint8_t expect_c, uint8_t ignore)
 {
     int n = 0;
     while (vclock_next_deadline(&clk) <= t) {
         clk.now = vclock_next_deadline(&clk);
         vclock_run_timers(&clk);
         if (irq_level) {
-            CHECK_EQ(rd(RTC_REG_C), expect_c);
+            CHECK_EQ(rd(RTC_REG_C) & ~ignore, expect_c);
             CHECK_EQ(irq_level, 0);
             n++;
         }
@@ -203,6 +204,48 @@ static void test_calendar_sweep(void)
     CHECK(n > 1000);
 }
 
+/* Setting the time with SET: write every field of a known instant (binary,
+ * 24 h), resume, and the clock must read back that instant. */
+static void test_set_sweep(void)
+{
+    setup(0);
+    int bad = 0, n = 0;
+    for (uint64_t t = 0; t < (1ull << 33); t += 5555557 + (t % 86399)) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        int year = tm.tm_year + 1900;
+        wr(RTC_REG_B, RTC_B_SET | RTC_B_DM | RTC_B_24H);
+        wr(RTC_SECONDS, (uint8_t)tm.tm_sec);
+        wr(RTC_MINUTES, (uint8_t)tm.tm_min);
+        wr(RTC_HOURS, (uint8_t)tm.tm_hour);
+        wr(RTC_DAY_OF_MONTH, (uint8_t)tm.tm_mday);
+        wr(RTC_MONTH, (uint8_t)(tm.tm_mon + 1));
+        wr(RTC_YEAR, (uint8_t)(year % 100));
+        wr(RTC_CENTURY, (uint8_t)(year / 100));
+        wr(RTC_REG_B, RTC_B_DM | RTC_B_24H);
+        /* One day and one second later, read in BCD */
+        advance_to(clk.now + 86401 * SEC);
+        wr(RTC_REG_B, RTC_B_24H);
+        tt += 86401;
+        gmtime_r(&tt, &tm);
+        year = tm.tm_year + 1900;
+        uint8_t want[8] = { (uint8_t)tm.tm_sec, (uint8_t)tm.tm_min, (uint8_t)tm.tm_hour, (uint8_t)(tm.tm_wday + 1),
+                            (uint8_t)tm.tm_mday, (uint8_t)(tm.tm_mon + 1), (uint8_t)(year % 100),
+                            (uint8_t)(year / 100) };
+        static const int regs[8] = { RTC_SECONDS, RTC_MINUTES, RTC_HOURS, RTC_DAY_OF_WEEK,
+                                     RTC_DAY_OF_MONTH, RTC_MONTH, RTC_YEAR, RTC_CENTURY };
+        for (int i = 0; i < 8; i++)
+            if (rd(regs[i]) != (uint8_t)((want[i] / 10) << 4 | want[i] % 10)) {
+                if (bad++ < 5)
+                    fprintf(stderr, "set/readback mismatch at %llu reg %d\n", (unsigned long long)t, regs[i]);
+            }
+        n++;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(n > 1000);
+}
+
 static void test_uip(void)
 {
     setup(1700000000);
@@ -272,14 +315,14 @@ static void test_periodic(void)
     setup(0);
     wr(RTC_REG_A, RTC_A_DV_32K | 0x06);
     wr(RTC_REG_B, RTC_B_PIE | RTC_B_24H);
-    CHECK_EQ(run_handled(SEC, RTC_C_IRQF | RTC_C_PF), 1024);
-    CHECK_EQ(run_handled(2 * SEC, RTC_C_IRQF | RTC_C_PF), 1024);
+    CHECK_EQ(run_handled(SEC, RTC_C_IRQF | RTC_C_PF, RTC_C_UF), 1024);
+    CHECK_EQ(run_handled(2 * SEC, RTC_C_IRQF | RTC_C_PF, RTC_C_UF), 1024);
     /* RS = 15: 2 Hz; RS = 3: 8192 Hz */
     wr(RTC_REG_A, RTC_A_DV_32K | 0x0f);
     CHECK_EQ(vclock_next_deadline(&clk), 2 * SEC + 500 * MS);
-    CHECK_EQ(run_handled(4 * SEC, RTC_C_IRQF | RTC_C_PF), 4);
+    CHECK_EQ(run_handled(4 * SEC, RTC_C_IRQF | RTC_C_PF, RTC_C_UF), 4);
     wr(RTC_REG_A, RTC_A_DV_32K | 0x03);
-    CHECK_EQ(run_handled(5 * SEC, RTC_C_IRQF | RTC_C_PF), 8192);
+    CHECK_EQ(run_handled(5 * SEC, RTC_C_IRQF | RTC_C_PF, RTC_C_UF), 8192);
     /* RS = 0 or PIE off: no timer */
     wr(RTC_REG_A, RTC_A_DV_32K);
     CHECK_EQ(vclock_next_deadline(&clk), VCLOCK_NEVER);
@@ -292,7 +335,7 @@ static void test_periodic(void)
     CHECK_EQ(irq_level, 0);
     wr(RTC_REG_B, RTC_B_PIE | RTC_B_24H);
     CHECK_EQ(irq_level, 1);
-    CHECK_EQ(rd(RTC_REG_C), RTC_C_IRQF | RTC_C_PF);
+    CHECK_EQ(rd(RTC_REG_C), RTC_C_IRQF | RTC_C_PF | RTC_C_UF);   /* UF: updates happened too */
     CHECK_EQ(irq_level, 0);
 }
 
@@ -311,7 +354,7 @@ static void test_update_ended(void)
     CHECK_EQ(rd(RTC_REG_C), RTC_C_IRQF | RTC_C_UF);
     CHECK_EQ(irq_level, 0);
     /* Once per second */
-    CHECK_EQ(run_handled(6 * SEC + 500 * MS, RTC_C_IRQF | RTC_C_UF), 5);
+    CHECK_EQ(run_handled(6 * SEC + 500 * MS, RTC_C_IRQF | RTC_C_UF, 0), 5);
     CHECK_EQ(irq_rises, 6);
     CHECK_EQ(rise_time[5], 6 * SEC);
     CHECK_EQ(rd(RTC_SECONDS), 0x26);
@@ -335,7 +378,7 @@ static void test_alarm(void)
     wr(RTC_SECONDS_ALARM, 0xff);
     wr(RTC_MINUTES_ALARM, 0x14);
     CHECK_EQ(vclock_next_deadline(&clk), 40 * SEC);
-    CHECK_EQ(run_handled(100 * SEC + 1, RTC_C_IRQF | RTC_C_AF | RTC_C_UF), 60);
+    CHECK_EQ(run_handled(100 * SEC + 1, RTC_C_IRQF | RTC_C_AF | RTC_C_UF, 0), 60);
     CHECK_EQ(rise_time[1], 40 * SEC);
     /* An alarm no time can match arms nothing */
     wr(RTC_SECONDS_ALARM, 0x60);
@@ -380,8 +423,8 @@ static void test_set(void)
     CHECK_EQ(rd(RTC_REG_A), 0x26);
     advance_to(6 * SEC - 1000);
     CHECK_EQ(rd(RTC_REG_A), 0x26);      /* no UIP while SET */
-    /* Clearing SET runs from the written time; the divider phase is kept */
-    advance_to(5 * SEC + 300 * MS);
+    /* Clearing SET runs from the written time; the divider phase is kept,
+     * so the first update still comes at the next whole second */
     wr(RTC_REG_B, RTC_B_24H);
     check_time(0x30, 0x45, 0x12, 4, 0x25, 0x12, 0x24, 0x20);      /* Wed 2024-12-25 */
     advance_to(6 * SEC - 1);
@@ -390,7 +433,7 @@ static void test_set(void)
     CHECK_EQ(rd(RTC_SECONDS), 0x31);
     advance_to(8 * SEC);
     CHECK_EQ(rd(RTC_SECONDS), 0x33);
-    /* No update (UF) was seen while SET; a day later the date moved on */
+    /* A day later the date has moved on */
     advance_to(8 * SEC + 86400 * SEC);
     check_time(0x33, 0x45, 0x12, 5, 0x26, 0x12, 0x24, 0x20);
 
@@ -415,6 +458,24 @@ static void test_set(void)
     check_time(0x59, 0x59, 0x23, 6, 0x31, 0x12, 0x99, 0x19);
     advance_to(10 * SEC + 86400 * SEC);
     check_time(0x00, 0x00, 0x00, 7, 0x01, 0x01, 0x00, 0x20);
+
+    /* 12-hour writes: 12:30 AM is 00:30, 12:30 PM is 12:30. The bytes are
+     * taken in the mode in effect when SET drops, as on the chip. */
+    wr(RTC_REG_B, 0);
+    wr(RTC_REG_B, RTC_B_SET);
+    wr(RTC_HOURS, 0x12);
+    wr(RTC_MINUTES, 0x30);
+    wr(RTC_REG_B, 0);
+    wr(RTC_REG_B, RTC_B_24H);
+    CHECK_EQ(rd(RTC_HOURS), 0x00);
+    CHECK_EQ(rd(RTC_MINUTES), 0x30);
+    wr(RTC_REG_B, RTC_B_SET);
+    wr(RTC_HOURS, 0x92);
+    wr(RTC_REG_B, 0);
+    CHECK_EQ(rd(RTC_HOURS), 0x92);
+    wr(RTC_REG_B, RTC_B_24H);
+    CHECK_EQ(rd(RTC_HOURS), 0x12);
+    CHECK_EQ(rd(RTC_MINUTES), 0x30);
 
     /* Garbage from the guest (bad BCD, month 0x13) does not break anything */
     wr(RTC_REG_B, RTC_B_SET | RTC_B_24H);
@@ -515,6 +576,7 @@ int main(void)
     test_formats();
     test_rollover();
     test_calendar_sweep();
+    test_set_sweep();
     test_uip();
     test_periodic();
     test_update_ended();
