@@ -58,6 +58,14 @@ static const char usage_text[] =
     "2 the guest crashed (triple fault, emulation error), 3 the guest asked for a\n"
     "reset, 4 the guest-time limit was reached.\n";
 
+/* getopt's own messages are turned off (opterr = 0): one line of ours. */
+static int bad_option(char **argv)
+{
+    const char *opt = argv[optind - 1];
+    return fail(EXIT_USAGE, "%s option '%s' (see 'lbvm --help')",
+                optopt && strchr("kiamcloh", optopt) ? "missing value for" : "unknown", opt);
+}
+
 static int parse_u64(const char *s, uint64_t *out)
 {
     char *end;
@@ -138,7 +146,7 @@ static int cmd_boot(int argc, char **argv)
                 return fail(EXIT_USAGE, "--limit %s: give whole seconds of guest time, at least 1", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return 0;
-        default: return fail(EXIT_USAGE, "see 'lbvm --help'");
+        default: return bad_option(argv);
         }
     }
     if (optind < argc)
@@ -265,7 +273,7 @@ static int cmd_mkinitramfs(int argc, char **argv)
         switch (c) {
         case 'o': out = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
-        default: return fail(EXIT_USAGE, "see 'lbvm --help'");
+        default: return bad_option(argv);
         }
     }
     if (!out || optind >= argc)
@@ -285,6 +293,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return fail(EXIT_USAGE, "no command given (see 'lbvm --help')");
     const char *cmd = argv[1];
+    opterr = 0;
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(usage_text, stdout);
         return 0;
