@@ -5,7 +5,7 @@
 # alternating the systems, and prints a markdown table of medians and ratios.
 # See bench/README.md.
 set -u
-runs=3 out= workloads="boot sha loop" systems="lbvm qemu qemu-icount"
+runs=3 out='' workloads="boot sha loop" systems="lbvm qemu qemu-icount"
 usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
 while getopts "n:o:w:s:h" opt; do
     case $opt in
@@ -21,7 +21,6 @@ for w in $workloads; do case $w in boot|sha|loop) ;; *) echo "bench: unknown wor
 for s in $systems; do case $s in lbvm|qemu|qemu-icount) ;; *) echo "bench: unknown system $s" >&2; exit 1 ;; esac; done
 
 . "$(dirname "$0")/../tests/boot/lib.sh"
-TEST_NAME=bench
 need_inputs
 need_lbvm
 case " $systems " in *" qemu"*)
@@ -38,12 +37,15 @@ stamp() {
     done
 }
 
-# run_one SYSTEM WORKLOAD R: one run; appends "system workload r rc wall init done guest ticks" to $WORK/runs
+# run_one SYSTEM WORKLOAD R: one run; appends to $WORK/runs the fields
+#   1 system 2 workload 3 run 4 exit 5 wall 6 to-init 7 to-done 8 init->done 9 guest-seconds 10 ticks
 run_one() {
     local s=$1 w=$2 r=$3 log=$WORK/$1-$2-$3 t0 t1 rc
     local -a cmd
     case $s in
-    lbvm) cmd=("$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/initrd.cpio" --append "lbvm.test=$w" --stats) ;;
+    # line-buffered stdout, so each console line is timestamped when it is
+    # printed rather than when a stdio buffer fills
+    lbvm) cmd=(stdbuf -oL "$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/initrd.cpio" --append "lbvm.test=$w" --stats) ;;
     qemu | qemu-icount)
         cmd=(qemu-system-i386 -accel tcg -m 1024 -nographic -no-reboot -kernel "$KERNEL_686"
              -initrd "$WORK/initrd.cpio" -append "$CMDLINE lbvm.test=$w")
@@ -66,11 +68,11 @@ run_one() {
             ticks = "-"
             while ((getline l < errf) > 0) if (l ~ /^lbvm: ticks /) { split(l, f, " "); ticks = f[3] }
             if (!td && rc == 0) rc = "no-done"
-            printf "%s %s %s %s %.3f %s %s %s %s\n", s, w, r, rc, t1 - t0,
-                ti ? sprintf("%.3f", ti - t0) : "-", (ti && td) ? sprintf("%.3f", td - ti) : "-",
-                g != "" ? g : "-", ticks
+            printf "%s %s %s %s %.3f %s %s %s %s %s\n", s, w, r, rc, t1 - t0,
+                ti ? sprintf("%.3f", ti - t0) : "-", td ? sprintf("%.3f", td - t0) : "-",
+                (ti && td) ? sprintf("%.3f", td - ti) : "-", g != "" ? g : "-", ticks
         }' "$log.console" >> "$WORK/runs"
-    tail -n1 "$WORK/runs" | awk '{ printf "  %-11s %-4s run %s: exit %s, %s s (init at %s s, init->done %s s, guest %s s)\n", $1, $2, $3, $4, $5, $6, $7, $8 }' >&2
+    tail -n1 "$WORK/runs" | awk '{ printf "  %-11s %-4s run %s: exit %s, %s s (init at %s s, done at %s s, init->done %s s; guest %s s)\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' >&2
 }
 
 : > "$WORK/runs"
@@ -91,25 +93,28 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
     echo "## lbvm benchmark: Debian $(cat "$CACHE/k686/RELEASE") kernel, test initramfs"
     echo
     echo "Host: $(nproc) CPUs, $(uname -m); $(qemu-system-i386 --version 2>/dev/null | head -n1 || echo 'no QEMU');" \
-         "$runs run(s) each, alternating; medians over the successful runs; times in seconds."
+         "$runs run(s) each, alternating; medians over the successful runs; host seconds unless said."
     echo
-    echo "| workload | system | ok/runs | wall (whole process) | host time to init | host time init->done | guest seconds (result line) | lbvm ticks |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| workload | system | ok/runs | wall (whole process) | to init | to done | init->done | guest seconds | lbvm ticks |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for w in $workloads; do
         for s in $systems; do
             ok=$(col "$s" "$w" 5 | wc -l)
-            ticks=$(col "$s" "$w" 9 | sort -u | paste -sd/ -)
+            ticks=$(col "$s" "$w" 10 | sort -u | paste -sd/ -)
             echo "| $w | $s | $ok/$runs | $(col "$s" "$w" 5 | median) | $(col "$s" "$w" 6 | median) |" \
-                 "$(col "$s" "$w" 7 | median) | $(col "$s" "$w" 8 | median) | ${ticks:--} |"
+                 "$(col "$s" "$w" 7 | median) | $(col "$s" "$w" 8 | median) | $(col "$s" "$w" 9 | median) | ${ticks:--} |"
         done
     done
     echo
-    echo "| workload | lbvm/qemu wall | lbvm/qemu-icount wall | lbvm/qemu init->done | lbvm/qemu-icount init->done |"
-    echo "|---|---|---|---|---|"
+    echo "| workload | lbvm/qemu wall | lbvm/qemu-icount wall | lbvm/qemu to done | lbvm/qemu-icount to done | lbvm/qemu init->done | lbvm/qemu-icount init->done |"
+    echo "|---|---|---|---|---|---|---|"
     for w in $workloads; do
-        lw=$(col lbvm "$w" 5 | median); ld=$(col lbvm "$w" 7 | median)
-        echo "| $w | $(ratio "$lw" "$(col qemu "$w" 5 | median)") | $(ratio "$lw" "$(col qemu-icount "$w" 5 | median)") |" \
-             "$(ratio "$ld" "$(col qemu "$w" 7 | median)") | $(ratio "$ld" "$(col qemu-icount "$w" 7 | median)") |"
+        line="| $w |"
+        for f in 5 7 8; do
+            l=$(col lbvm "$w" $f | median)
+            line="$line $(ratio "$l" "$(col qemu "$w" $f | median)") | $(ratio "$l" "$(col qemu-icount "$w" $f | median)") |"
+        done
+        echo "$line"
     done
     failed=$(awk '$4 != 0' "$WORK/runs")
     if [ -n "$failed" ]; then

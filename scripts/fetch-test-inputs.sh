@@ -26,6 +26,13 @@ mkdir -p "$cache" || die "cannot create the cache folder $cache"
 cache=$(cd "$cache" && pwd)
 log=$cache/fetch.log
 
+# One fetcher at a time per cache (tests may run in parallel); the checks
+# below run after the lock is held, so a second fetcher finds the work done.
+if command -v flock >/dev/null; then
+    exec 9>"$cache/.lock" || die "cannot create $cache/.lock"
+    flock 9 || die "cannot lock $cache/.lock"
+fi
+
 # --- which outputs are missing? --------------------------------------------
 have() {
     case $1 in

@@ -27,9 +27,9 @@ cp /etc/passwd "$WORK/passwd"
 refused not-a-kernel 'kernel|bzimage|boot.?protocol|hdrs|magic|signature|header' "that the file is not a kernel" \
     boot --kernel "$WORK/passwd" --initrd "$I"
 
-head -c 100000 "$K" > "$WORK/truncated-vmlinuz"
+head -c 100000 "$K" > "$WORK/part-vmlinuz"
 refused truncated 'truncat|short|incomplete|too small|end of file|size' "that the kernel is truncated" \
-    boot --kernel "$WORK/truncated-vmlinuz" --initrd "$I"
+    boot --kernel "$WORK/part-vmlinuz" --initrd "$I"
 
 refused amd64 '32-bit|32 bit|i386|x86-32' "that a 32-bit kernel is needed" \
     boot --kernel "$KERNEL_AMD64" --initrd "$I"
@@ -38,9 +38,9 @@ refused missing-initrd 'no-such-initrd\.img' "which initrd file is missing" \
     boot --kernel "$K" --initrd "$WORK/no-such-initrd.img"
 
 # 80 MiB of initrd (sparse) cannot fit in 64 MiB of guest RAM
-truncate -s 80M "$WORK/big-initrd.img"
+truncate -s 80M "$WORK/i80.img"
 refused initrd-too-big 'large|big|fit|exceed|too much|memory|--mem' "that the initrd does not fit in guest memory" \
-    boot --kernel "$K" --initrd "$WORK/big-initrd.img" --mem 64
+    boot --kernel "$K" --initrd "$WORK/i80.img" --mem 64
 
 refused mem-32 'mem' "that --mem 32 is out of range" \
     boot --kernel "$K" --initrd "$I" --mem 32

@@ -62,7 +62,7 @@ RC=0; "$LBVM" mkinitramfs -o "$WORK/a.cpio" "$WORK/root" "$WORK/no-such-dir" 2>"
 assert_eq "$RC" 1 "exit code for a missing input folder"
 grep -q '^lbvm: .*no-such-dir' "$WORK/e.err" || fail "the error does not name the missing folder" "$WORK/e.err"
 assert_same_file "$WORK/a.cpio" "$WORK/keep.cpio" "a failed run must not touch the old output"
-ls "$WORK" | grep -q '^a\.cpio\..' && fail "a temporary file was left behind: $(ls "$WORK" | grep '^a\.cpio\.')"
+for f in "$WORK"/a.cpio.*; do [ -e "$f" ] && fail "a temporary file was left behind: $f"; done
 RC=0; "$LBVM" mkinitramfs "$WORK/root" 2>"$WORK/f.err" || RC=$?
 assert_eq "$RC" 1 "exit code without -o"
 grep -q '^lbvm: ' "$WORK/f.err" || fail "no 'lbvm: ' error without -o" "$WORK/f.err"

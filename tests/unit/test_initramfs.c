@@ -1,6 +1,8 @@
 /* initramfs_write: reproducible bytes, newc fields read back through
  * libarchive, override of earlier trees by later ones, and the error path. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "check.h"
 #include "initramfs.h"
 
