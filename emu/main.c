@@ -202,6 +202,9 @@ static int cmd_boot(int argc, char **argv)
         free(k);
         return fail(EXIT_USAGE, "cannot write console file %s: %s", console, strerror(errno));
     }
+    /* Line-buffered, so a person or a program watching sees each line as the
+     * guest prints it. */
+    setvbuf(con, NULL, _IOLBF, 1 << 16);
     MachineConfig cfg = {
         .ram_size = mem_mib << 20,
         .rtc_epoch = epoch,
