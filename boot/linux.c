@@ -3,7 +3,9 @@
  * arch/x86/include/uapi/asm/bootparam.h. */
 #include "linux.h"
 
+#include <lzma.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define HDR_SETUP_SECTS     0x1f1
@@ -23,6 +25,8 @@
 #define HDR_RELOCATABLE     0x234
 #define HDR_XLOADFLAGS      0x236
 #define HDR_CMDLINE_SIZE    0x238
+#define HDR_PAYLOAD_OFFSET  0x248
+#define HDR_PAYLOAD_LENGTH  0x24c
 #define HDR_PREF_ADDRESS    0x258
 #define HDR_INIT_SIZE       0x260
 
@@ -177,4 +181,93 @@ int linux_load(uint8_t *ram, uint64_t ram_size, const uint8_t *k, size_t n, uint
     layout->entry = info.load_addr;
     layout->boot_params = BOOT_PARAMS_ADDR;
     return 0;
+}
+
+/* ELF32 (the kernel's vmlinux): header and program header fields used. */
+#define EHDR_SIZE  52
+#define PHDR_SIZE  32
+#define PT_LOAD    1
+#define EM_386     3
+
+int linux_predecompress(uint8_t *ram, uint64_t ram_size, const uint8_t *k, size_t n,
+                        LinuxBootLayout *layout, char *err, size_t errlen)
+{
+    LinuxKernelInfo info;
+    if (linux_parse(k, n, &info, err, errlen) < 0)
+        return -1;
+    if (info.version < 0x20a || !k[HDR_RELOCATABLE] || info.load_addr != ld64(k + HDR_PREF_ADDRESS))
+        return 0;
+    uint64_t off = (uint64_t)info.setup_size + ld32(k + HDR_PAYLOAD_OFFSET);
+    uint64_t len = ld32(k + HDR_PAYLOAD_LENGTH);
+    static const uint8_t xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+    if (len < 16 || off > n || len > n - off || memcmp(k + off, xz_magic, 6) != 0)
+        return 0;
+    /* The build appends the decompressed size as 4 little-endian bytes. */
+    uint32_t out_size = ld32(k + off + len - 4);
+    if (out_size < EHDR_SIZE || out_size > info.init_size) {
+        snprintf(err, errlen, "kernel payload announces %u bytes decompressed, outside 52..%u", out_size,
+                 info.init_size);
+        return -1;
+    }
+    uint8_t *out = malloc(out_size);
+    if (!out) {
+        snprintf(err, errlen, "out of memory decompressing the kernel");
+        return -1;
+    }
+    size_t in_pos = 0, out_pos = 0;
+    uint64_t memlimit = 256 << 20;
+    lzma_ret r = lzma_stream_buffer_decode(&memlimit, 0, NULL, k + off, &in_pos, len - 4, out, &out_pos, out_size);
+    if (r != LZMA_OK || out_pos != out_size) {
+        free(out);
+        snprintf(err, errlen, "kernel payload is corrupt (XZ decoder: %s)",
+                 r == LZMA_OK ? "size differs from the announced one" : r == LZMA_DATA_ERROR ? "data error"
+                 : r == LZMA_FORMAT_ERROR ? "format error" : r == LZMA_BUF_ERROR ? "truncated" : "error");
+        return -1;
+    }
+    /* vmlinux: an ELF32 i386 image (relocations appended after it are not
+     * needed at the preferred address). */
+    const char *why = NULL;
+    uint32_t phoff = ld32(out + 28), entry = ld32(out + 24);
+    unsigned phnum = ld16(out + 44), phentsize = ld16(out + 42);
+    if (memcmp(out, "\177ELF", 4) || out[4] != 1 || out[5] != 1 || ld16(out + 18) != EM_386)
+        why = "not an i386 ELF image";
+    else if (phentsize != PHDR_SIZE || phnum == 0 || phoff > out_size ||
+             (uint64_t)phnum * PHDR_SIZE > out_size - phoff)
+        why = "bad program headers";
+    uint64_t lo = info.load_addr, hi = lo + info.init_size;
+    int entry_ok = 0;
+    for (unsigned i = 0; !why && i < phnum; i++) {
+        const uint8_t *ph = out + phoff + i * PHDR_SIZE;
+        if (ld32(ph) != PT_LOAD)
+            continue;
+        uint32_t p_off = ld32(ph + 4), paddr = ld32(ph + 12), filesz = ld32(ph + 16), memsz = ld32(ph + 20);
+        if (filesz > memsz || p_off > out_size || filesz > out_size - p_off || paddr < lo ||
+            (uint64_t)paddr + memsz > hi || (uint64_t)paddr + memsz > ram_size) {
+            why = "a segment lies outside the kernel's memory";
+            break;
+        }
+        if (entry >= paddr && entry < paddr + memsz)
+            entry_ok = 1;
+    }
+    if (!why && !entry_ok)
+        why = "the entry point is in no segment";
+    if (why) {
+        free(out);
+        snprintf(err, errlen, "decompressed kernel: %s", why);
+        return -1;
+    }
+    /* Replace the compressed image by the segments, as the guest's own
+     * decompressor would leave them (no relocation at the preferred address). */
+    memset(ram + lo, 0, info.payload_size);
+    for (unsigned i = 0; i < phnum; i++) {
+        const uint8_t *ph = out + phoff + i * PHDR_SIZE;
+        if (ld32(ph) != PT_LOAD)
+            continue;
+        uint32_t p_off = ld32(ph + 4), paddr = ld32(ph + 12), filesz = ld32(ph + 16), memsz = ld32(ph + 20);
+        memcpy(ram + paddr, out + p_off, filesz);
+        memset(ram + paddr + filesz, 0, memsz - filesz);
+    }
+    free(out);
+    layout->entry = entry;
+    return 1;
 }

@@ -31,3 +31,13 @@ int linux_parse(const uint8_t *k, size_t n, LinuxKernelInfo *info, char *err, si
 int linux_load(uint8_t *ram, uint64_t ram_size, const uint8_t *k, size_t n, uint64_t initrd_size,
                const char *cmdline, LinuxBootLayout *layout, char *err, size_t errlen);
 #endif
+
+/* Host-side decompression (optional, after linux_load): when the payload is
+ * XZ (Debian's kernels), decompress it on the host and place the kernel's ELF
+ * segments where the kernel's own decompressor would (its preferred address,
+ * so no relocation is needed), and point layout->entry at the kernel proper.
+ * The guest then skips its decompressor (billions of instructions). Returns 1
+ * if done, 0 if not applicable (other formats, or the kernel not at its
+ * preferred address), -1 with a one-line reason if the payload is corrupt. */
+int linux_predecompress(uint8_t *ram, uint64_t ram_size, const uint8_t *k, size_t n,
+                        LinuxBootLayout *layout, char *err, size_t errlen);

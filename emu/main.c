@@ -41,7 +41,7 @@ static const char usage_text[] =
     "  mkinitramfs   write a reproducible initramfs (newc cpio) from directories\n"
     "\n"
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
-    "          [--console FILE] [--stats] [--limit SECONDS]\n"
+    "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
     "  -k, --kernel FILE    32-bit Linux bzImage (boot protocol 2.06 or newer)\n"
     "  -i, --initrd FILE    initial RAM disk\n"
     "  -a, --append STRING  more kernel command line, after: " DEFAULT_CMDLINE "\n"
@@ -50,6 +50,8 @@ static const char usage_text[] =
     "  -s, --stats          at the end print the virtual time (ticks) and the\n"
     "                       SHA-256 of guest RAM on stderr\n"
     "  -l, --limit SECONDS  stop after this much guest time (exit code 4)\n"
+    "      --guest-decompress  let the kernel decompress itself (by default lbvm\n"
+    "                       unpacks an XZ kernel on the host and enters it directly)\n"
     "\n"
     "lbvm mkinitramfs -o FILE DIR [DIR...]\n"
     "  entries sorted, owner 0:0, mtime SOURCE_DATE_EPOCH (default 0)\n"
@@ -124,11 +126,12 @@ static int cmd_boot(int argc, char **argv)
         { "append", required_argument, 0, 'a' }, { "mem", required_argument, 0, 'm' },
         { "console", required_argument, 0, 'c' }, { "stats", no_argument, 0, 's' },
         { "limit", required_argument, 0, 'l' }, { "help", no_argument, 0, 'h' },
+        { "guest-decompress", no_argument, 0, 'G' },
         { 0, 0, 0, 0 },
     };
     const char *kernel = NULL, *initrd = NULL, *append = NULL, *console = NULL;
     uint64_t mem_mib = 1024, limit_s = 0;
-    int stats = 0, c;
+    int stats = 0, guest_decompress = 0, c;
     while ((c = getopt_long(argc, argv, "k:i:a:m:c:sl:h", opts, NULL)) != -1) {
         switch (c) {
         case 'k': kernel = optarg; break;
@@ -136,6 +139,7 @@ static int cmd_boot(int argc, char **argv)
         case 'a': append = optarg; break;
         case 'c': console = optarg; break;
         case 's': stats = 1; break;
+        case 'G': guest_decompress = 1; break;
         case 'm':
             if (parse_u64(optarg, &mem_mib) < 0 || mem_mib < MACHINE_MIN_RAM_MIB || mem_mib > MACHINE_MAX_RAM_MIB)
                 return fail(EXIT_USAGE, "--mem %s: give the guest RAM in MiB, from %d to %d", optarg,
@@ -219,6 +223,11 @@ static int cmd_boot(int argc, char **argv)
     }
     LinuxBootLayout lay;
     if (linux_load(m->ram, m->ram_size, k, klen, initrd_size, cmdline, &lay, err, sizeof err) < 0) {
+        free(k);
+        machine_free(m);
+        return fail(EXIT_USAGE, "%s: %s", kernel, err);
+    }
+    if (!guest_decompress && linux_predecompress(m->ram, m->ram_size, k, klen, &lay, err, sizeof err) < 0) {
         free(k);
         machine_free(m);
         return fail(EXIT_USAGE, "%s: %s", kernel, err);

@@ -31,6 +31,13 @@ head -c 100000 "$K" > "$WORK/part-vmlinuz"
 refused truncated 'truncat|short|incomplete|too small|end of file|size' "that the kernel is truncated" \
     boot --kernel "$WORK/part-vmlinuz" --initrd "$I"
 
+# A kernel whose XZ payload is damaged (bytes in its middle overwritten): the
+# host-side decompressor must refuse it with a clear message, not boot it.
+cp "$K" "$WORK/bad-payload-vmlinuz"
+printf 'lbvm-corrupts-this-kernel-payload' | dd of="$WORK/bad-payload-vmlinuz" bs=1 seek=2000000 conv=notrunc status=none
+refused corrupt-payload 'corrupt' "that the kernel payload is corrupt" \
+    boot --kernel "$WORK/bad-payload-vmlinuz" --initrd "$I"
+
 refused amd64 '32-bit|32 bit|i386|x86-32' "that a 32-bit kernel is needed" \
     boot --kernel "$KERNEL_AMD64" --initrd "$I"
 

@@ -10,3 +10,13 @@ expect_boot k686
 assert_contains "$WORK/k686.console" "Linux version $(cat "$CACHE/k686/RELEASE")" \
     "k686: the banner is not the one of the kernel given"
 pass "$(grep -m1 -o 'Linux version [^ ]*' "$WORK/k686.console")"
+
+# The same kernel decompressing itself in the guest (lbvm's default unpacks it
+# on the host): both ways must reach /init.
+boot_guest k686-guestxz "$KERNEL_686" "$WORK/initrd.cpio" boot --guest-decompress
+expect_boot k686-guestxz
+assert_contains "$WORK/k686-guestxz.console" "KASLR disabled" \
+    "k686 --guest-decompress: the kernel's own decompressor (which prints the KASLR line) did not run"
+assert_not_contains "$WORK/k686.console" "KASLR disabled" \
+    "k686: the kernel decompressed itself although lbvm unpacks it on the host"
+pass "guest decompression too"
