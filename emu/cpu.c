@@ -78,6 +78,7 @@ struct CPUState {
 
     /* QUIRK(error-code): offsets inside the uc_context blob, found by probing. */
     long ctx_err_off, ctx_oldexc_off;
+    long ctx_hflags_off;      /* QUIRK(ring-switch): CPL bits, or -1 */
     uc_context *ctx;
 
     IoRange unassigned;       /* the all-ones page outside RAM and devices */
@@ -526,6 +527,67 @@ static void probe_intr(uc_engine *uc, uint32_t intno, void *opaque)
     uc_emu_stop(uc);
 }
 
+/* QUIRK(ring-switch): find the CPL bits of QEMU's hflags inside the context
+ * blob. The scratch engine (paging on, flat ring-0 segments) irets to ring 3
+ * and faults there on hlt; the word whose low two bits went 0 -> 3 with all
+ * else equal is the candidate. It is used only if patching it back to 0 then
+ * lets ring-0 SS and CS loads succeed and a privileged instruction run. */
+static void cpu_probe_cpl(CPUState *s, uc_engine *uc, uint8_t *m, uc_context *cpl0, uc_context *scratch)
+{
+    /* GDT entries 3 and 4: flat ring-3 code (0x1b) and data (0x23). */
+    const uint32_t user[] = { 0x0000ffff, 0x00cffa00, 0x0000ffff, 0x00cff200 };
+    memcpy(m + 0x1000 + 24, user, sizeof user);
+    const uint32_t frame[] = { 0x2300, 0x1b, 0x2, 0x8000, 0x23 }; /* iret to 0x1b:0x2300 */
+    memcpy(m + 0x9000 - sizeof frame, frame, sizeof frame);
+    const uint8_t iret[] = { 0xcf };
+    const uint8_t user_code[] = { 0xf4 };                            /* hlt at CPL 3: #GP */
+    const uint8_t priv[] = { 0x0f, 0x20, 0xc0, 0xf4 };               /* mov eax,cr0; hlt */
+    memcpy(m + 0x2200, iret, sizeof iret);
+    memcpy(m + 0x2300, user_code, sizeof user_code);
+    memcpy(m + 0x2400, priv, sizeof priv);
+    uint32_t v = 0x9000 - sizeof frame;
+    uc_x86_mmr gdtr = { 0, 0x1000, 39, 0 };
+    uc_context_restore(uc, cpl0);
+    uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
+    uc_reg_write(uc, UC_X86_REG_ESP, &v);
+    uc_emu_start(uc, 0x2200, 0, 0, 0);
+    uint32_t cs = 0;
+    uc_reg_read(uc, UC_X86_REG_CS, &cs);
+    if ((cs & 3) != 3)
+        return;
+    uc_context_save(uc, scratch);
+    const uint8_t *b0 = (const void *)cpl0, *b3 = (const void *)scratch;
+    long found = -1;
+    for (size_t o = 0; o + 4 <= uc_context_size(uc); o += 4) {
+        uint32_t a0, a3;
+        memcpy(&a0, b0 + o, 4);
+        memcpy(&a3, b3 + o, 4);
+        if ((a0 & 3) == 0 && (a3 & 3) == 3 && ((a0 ^ a3) & ~3u) == 0 && a0 != 0) {
+            if (found >= 0)
+                return; /* ambiguous: keep the CR0.PE route */
+            found = (long)o;
+        }
+    }
+    if (found < 0)
+        return;
+    uint32_t hf;
+    memcpy(&hf, b3 + found, 4);
+    hf &= ~3u;
+    memcpy((uint8_t *)scratch + found, &hf, 4);
+    uc_context_restore(uc, scratch);
+    uint32_t ss0 = 0x10, cs0 = 0x08, esp = 0x9000, eip = 0x2400, eax = 0;
+    if (uc_reg_write(uc, UC_X86_REG_SS, &ss0) || uc_reg_write(uc, UC_X86_REG_ESP, &esp) ||
+        uc_reg_write(uc, UC_X86_REG_CS, &cs0))
+        return;
+    uc_reg_read(uc, UC_X86_REG_CS, &cs);
+    if (cs != cs0 || uc_emu_start(uc, eip, 0, 0, 0) != UC_ERR_OK)
+        return;
+    uc_reg_read(uc, UC_X86_REG_EAX, &eax);
+    uc_reg_read(uc, UC_X86_REG_EIP, &eip);
+    if (eip == 0x2404 && (eax & CR0_PG))
+        s->ctx_hflags_off = found;
+}
+
 static int cpu_probe_context(CPUState *s)
 {
     const size_t mem = 1 << 20;
@@ -591,6 +653,8 @@ static int cpu_probe_context(CPUState *s)
             s->ctx_err_off = (long)o;
     }
     ok = s->ctx_err_off >= 0 && s->ctx_oldexc_off >= 0;
+    if (ok)
+        cpu_probe_cpl(s, uc, m, c[0], c[1]);
 out:
     for (int i = 0; i < 3; i++)
         if (c[i])
@@ -740,12 +804,24 @@ static int cpu_deliver(CPUState *s, int vec, int has_err, uint32_t err, int soft
             *f = (Fault){ VEC_PF, PF_W, sb + nesp, true };
             return -1;
         }
-        /* QUIRK(ring-switch): at CPL 3 a CS write with a DPL-0 selector is
-         * refused. A real-mode segment load sets CPL 0: clear PE, load SS=0,
-         * set PE again, then load the ring-0 SS and CS. (The CR0 writes flush
-         * the TLB.) */
-        if (reg_set(s, UC_X86_REG_CR0, cr0 & ~CR0_PE) || reg_set(s, UC_X86_REG_SS, 0) ||
-            reg_set(s, UC_X86_REG_CR0, cr0) || reg_set(s, UC_X86_REG_SS, ss0)) {
+        /* QUIRK(ring-switch): at CPL 3 a CS or SS write with a DPL-0
+         * selector is refused. Preferred: clear the CPL bits of hflags in the
+         * context blob (found by cpu_probe_cpl), then load SS (which sets CPL
+         * from its DPL). Fallback: a real-mode segment load sets CPL 0: clear
+         * PE, load SS=0, set PE again; but each CR0 write flushes the TLB. */
+        int sw;
+        if (s->ctx_hflags_off >= 0) {
+            uint32_t hf;
+            uc_context_save(s->uc, s->ctx);
+            memcpy(&hf, (uint8_t *)s->ctx + s->ctx_hflags_off, 4);
+            hf &= ~3u;
+            memcpy((uint8_t *)s->ctx + s->ctx_hflags_off, &hf, 4);
+            sw = uc_context_restore(s->uc, s->ctx) || reg_set(s, UC_X86_REG_SS, ss0);
+        } else {
+            sw = reg_set(s, UC_X86_REG_CR0, cr0 & ~CR0_PE) || reg_set(s, UC_X86_REG_SS, 0) ||
+                 reg_set(s, UC_X86_REG_CR0, cr0) || reg_set(s, UC_X86_REG_SS, ss0);
+        }
+        if (sw) {
             cpu_fail(s, "cannot switch to ring 0 for vector %d", vec);
             return -2;
         }
@@ -771,8 +847,27 @@ static int cpu_deliver(CPUState *s, int vec, int has_err, uint32_t err, int soft
     return 0;
 }
 
-/* Delivers an event; a fault while delivering becomes #DF, and one while
- * delivering #DF is a triple fault (fatal). */
+/* Byte of guest code at CS:eip (0 if unreadable). */
+static uint8_t code_byte(CPUState *s, uint32_t eip)
+{
+    uint8_t op = 0;
+    uint32_t cs_base = 0, d[2];
+    if (desc_read(s, (uint16_t)reg_get(s, UC_X86_REG_CS), d) == 0)
+        cs_base = desc_base(d);
+    if (cpu_read_virt(s, cs_base + eip, &op, 1) < 0)
+        return 0;
+    return op;
+}
+
+static int is_contributory(int vec)
+{
+    return vec == VEC_DE || (vec >= 10 && vec <= VEC_GP);
+}
+
+/* Delivers an event; a fault while delivering is handled serially or becomes
+ * #DF as in SDM vol. 3 table 6-5, and one while delivering #DF is a triple
+ * fault (fatal). soft is the length of the int n / int3 / into instruction
+ * (EIP is past it), 0 for other events. */
 static int cpu_raise(CPUState *s, int vec, int has_err, uint32_t err, int soft)
 {
     Fault f;
@@ -787,16 +882,18 @@ static int cpu_raise(CPUState *s, int vec, int has_err, uint32_t err, int soft)
         }
         if (r == -2)
             return -1;
-        if (vec == VEC_DF || depth >= 2) {
+        if (vec == VEC_DF || depth >= 3) {
             cpu_fail(s, "triple fault (fault %d while delivering double fault)", f.vec);
             return -1;
         }
         if (f.pf)
             reg_set(s, UC_X86_REG_CR2, f.cr2);
-        /* A page fault or contributory fault during delivery: #DF(0). A benign
-         * first event (hardware interrupt, soft int) gets the fault itself. */
-        if (vec < 32 && vec != 1 && vec != 2 && vec != 3 && vec != 4 && vec != 5 && vec != 6 && vec != 7 &&
-            vec != 9 && vec != 16 && vec != 17 && vec != 18 && vec != 19) {
+        /* A fault raised by the software interrupt itself (gate DPL, not
+         * present, stack) is a fault on that instruction. */
+        if (soft)
+            reg_set(s, UC_X86_REG_EIP, reg_get(s, UC_X86_REG_EIP) - (uint32_t)soft);
+        if ((is_contributory(vec) && is_contributory(f.vec)) ||
+            (vec == VEC_PF && (f.vec == VEC_PF || is_contributory(f.vec)))) {
             vec = VEC_DF;
             has_err = 1;
             err = 0;
@@ -822,6 +919,13 @@ CPUExit cpu_run(CPUState *s)
         if (s->clock->now >= vclock_next_deadline(s->clock))
             return CPU_EXIT_DEADLINE;
         if (s->intr_level && (reg_get(s, UC_X86_REG_EFLAGS) & EFLAGS_IF)) {
+            /* sti's interrupt shadow: Unicorn ends the block after sti, so
+             * an interrupt would land before the next instruction. For
+             * "sti; hlt" (the idle loop) that loses the wake-up: the hlt
+             * starts, the interrupt ends it, and it returns past the hlt. */
+            uint32_t ip = reg_get(s, UC_X86_REG_EIP);
+            if (code_byte(s, ip) == 0xf4 && code_byte(s, ip - 1) == 0xfb)
+                reg_set(s, UC_X86_REG_EIP, ip + 1);
             int vec = s->ic.ack(s->ic.opaque);
             s->stats.hw_irqs++;
             if (cpu_raise(s, vec, 0, 0, 0) < 0)
@@ -847,7 +951,9 @@ CPUExit cpu_run(CPUState *s)
             int vec = s->pending_exc;
             /* int3 (3), into (4) and int n (>= 32: hardware interrupts never
              * come from Unicorn) leave EIP after the instruction. */
-            int soft = vec == 3 || vec == 4 || vec >= 32;
+            int soft = vec == 4 ? 1 : vec == 3 || vec >= 32 ? 2 : 0;
+            if (vec == 3 && code_byte(s, reg_get(s, UC_X86_REG_EIP) - 1) == 0xcc)
+                soft = 1;
             uint32_t err = 0;
             if (!soft)
                 err = cpu_take_error_code(s);
@@ -859,17 +965,21 @@ CPUExit cpu_run(CPUState *s)
             cpu_fail(s, "emulation error at %#x: %s", reg_get(s, UC_X86_REG_EIP), uc_strerror(e));
             return CPU_EXIT_FATAL;
         }
-        if (s->hook_stopped || s->stop_requested)
+        if (s->hook_stopped)
             continue;
         /* QUIRK(hlt): hlt ends uc_emu_start with UC_ERR_OK and EIP after it. */
-        uint8_t op = 0;
-        uint32_t cs_base = 0, d[2];
-        if (desc_read(s, (uint16_t)reg_get(s, UC_X86_REG_CS), d) == 0)
-            cs_base = desc_base(d);
         eip = reg_get(s, UC_X86_REG_EIP);
-        if (cpu_read_virt(s, cs_base + eip - 1, &op, 1) < 0 || op != 0xf4) {
+        if (code_byte(s, eip - 1) != 0xf4) {
+            if (s->stop_requested)
+                continue;
             cpu_fail(s, "emulation stopped at %#x for no known reason", eip);
             return CPU_EXIT_FATAL;
+        }
+        if (s->stop_requested) {
+            /* The stop was asked for in the hlt's block: report it first
+             * and run the hlt again on resume. */
+            reg_set(s, UC_X86_REG_EIP, eip - 1);
+            continue;
         }
         s->stats.halts++;
         if (!(reg_get(s, UC_X86_REG_EFLAGS) & EFLAGS_IF))
@@ -995,7 +1105,7 @@ CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock, ch
     s->io = io;
     s->clock = clock;
     s->pending_exc = -1;
-    s->ctx_err_off = s->ctx_oldexc_off = -1;
+    s->ctx_err_off = s->ctx_oldexc_off = s->ctx_hflags_off = -1;
     s->cur_gen = 1;
     uc_version(&maj, &min);
     if (maj < 2 || (maj == 2 && min < 1)) {

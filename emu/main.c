@@ -266,6 +266,18 @@ static int cmd_boot(int argc, char **argv)
         machine_ram_sha256(m, hex);
         fprintf(stderr, "lbvm: ticks %llu\n", (unsigned long long)m->clock.now);
         fprintf(stderr, "lbvm: ram-sha256 %s\n", hex);
+        const CPUStats *cs = cpu_stats(m->cpu);
+        uint64_t exc = 0;
+        for (int i = 0; i < 32; i++)
+            exc += cs->exceptions[i];
+        fprintf(stderr, "lbvm: events: %llu page faults, %llu other exceptions, %llu int/int3, %llu irqs, %llu halts, "
+                "%llu tlb fills (r/w/x %llu/%llu/%llu), %llu code flushes, %llu rdtsc, %llu emulation starts\n",
+                (unsigned long long)cs->exceptions[14], (unsigned long long)(exc - cs->exceptions[14]),
+                (unsigned long long)cs->soft_ints, (unsigned long long)cs->hw_irqs, (unsigned long long)cs->halts,
+                (unsigned long long)(cs->tlb_fills[0] + cs->tlb_fills[1] + cs->tlb_fills[2]),
+                (unsigned long long)cs->tlb_fills[0], (unsigned long long)cs->tlb_fills[1],
+                (unsigned long long)cs->tlb_fills[2], (unsigned long long)cs->code_flushes,
+                (unsigned long long)cs->rdtsc, (unsigned long long)cs->emu_starts);
     }
     if (con != stdout && fclose(con) != 0) {
         code = fail(code ? code : EXIT_USAGE, "cannot write console file %s: %s", console, strerror(errno));

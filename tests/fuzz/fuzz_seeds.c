@@ -1,0 +1,367 @@
+/* Writes the seed corpora of the fuzz targets (run by ctest before them):
+ *   fuzz_seeds DIR  ->  DIR/linux/<name>, DIR/ports/<name>
+ * Kernel seeds are bzImage headers (setup_header layout of the boot
+ * protocol) around a small payload; port seeds are the register sequences a
+ * kernel's drivers use, in the format of fuzz_ports.h. One kernel seed has
+ * an XZ payload holding a small ELF32 image (for linux_predecompress); its
+ * LZMA2 data is stored uncompressed and without a check, so mutations of the
+ * ELF headers still decode. */
+#define _GNU_SOURCE /* memmem */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lzma.h>
+
+#include "fuzz_ports.h"
+
+static const char *outdir;
+
+static void put(const char *sub, const char *name, const uint8_t *b, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", outdir, sub);
+    mkdir(path, 0777);
+    snprintf(path, sizeof path, "%s/%s/%s", outdir, sub, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(b, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "fuzz_seeds: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+static void st16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void st32(uint8_t *p, uint32_t v) { st16(p, (uint16_t)v); st16(p + 2, (uint16_t)(v >> 16)); }
+
+/* ---- kernels ---- */
+typedef struct KernelSeed {
+    const char *name;
+    uint8_t setup_sects;
+    uint16_t version;
+    uint8_t loadflags, relocatable;
+    uint16_t xloadflags;
+    uint32_t syssize_bytes, code32, pref, align, init_size, initrd_max, cmdline_size;
+} KernelSeed;
+
+static void kernel_seed(const KernelSeed *ks)
+{
+    unsigned sects = ks->setup_sects ? ks->setup_sects : 4;
+    size_t n = (sects + 1) * 512 + ks->syssize_bytes;
+    uint8_t *k = calloc(1, n);
+    if (!k)
+        exit(1);
+    k[0x1f1] = ks->setup_sects;
+    st32(k + 0x1f4, ks->syssize_bytes / 16);
+    st16(k + 0x1fe, 0xaa55);
+    k[0x200] = 0xeb;                /* jmp over the header */
+    k[0x201] = 0x66;
+    memcpy(k + 0x202, "HdrS", 4);
+    st16(k + 0x206, ks->version);
+    k[0x211] = ks->loadflags;
+    st32(k + 0x214, ks->code32);
+    st32(k + 0x22c, ks->initrd_max);
+    st32(k + 0x230, ks->align);
+    k[0x234] = ks->relocatable;
+    st16(k + 0x236, ks->xloadflags);
+    st32(k + 0x238, ks->cmdline_size);
+    st32(k + 0x258, ks->pref);
+    st32(k + 0x260, ks->init_size);
+    for (size_t i = (sects + 1) * 512; i < n; i++)
+        k[i] = (uint8_t)(i * 7);
+    put("linux", ks->name, k, n);
+    free(k);
+}
+
+/* A bzImage whose payload is XZ(vmlinux) plus the 4-byte decompressed size,
+ * at its preferred address, as Debian's kernels are. */
+static void xz_kernel_seed(void)
+{
+    const uint32_t pref = 0x1000000, elf_size = 0x2000;
+    uint8_t *elf = calloc(1, elf_size);
+    if (!elf)
+        exit(1);
+    uint32_t x = 12345;                 /* filler that does not compress */
+    for (uint32_t i = 0; i < elf_size; i++) {
+        x = x * 1103515245u + 12345u;
+        elf[i] = (uint8_t)(x >> 16);
+    }
+    memset(elf, 0, 0x74);
+    memcpy(elf, "\177ELF\1\1\1", 7);    /* ELFCLASS32, little-endian, version 1 */
+    st16(elf + 16, 2);                  /* ET_EXEC */
+    st16(elf + 18, 3);                  /* EM_386 */
+    st32(elf + 20, 1);
+    st32(elf + 24, pref + 0x100);       /* e_entry */
+    st32(elf + 28, 52);                 /* e_phoff */
+    st16(elf + 40, 52);
+    st16(elf + 42, 32);
+    st16(elf + 44, 2);
+    static const uint32_t ph[2][6] = {  /* type, offset, vaddr, paddr, filesz, memsz */
+        { 1, 0x1000, 0xc1000000u, 0x1000000, 0x800, 0x2000 },
+        { 1, 0x1800, 0xc1004000u, 0x1004000, 0x400, 0x400 },
+    };
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 6; j++)
+            st32(elf + 52 + 32 * i + 4 * j, ph[i][j]);
+
+    size_t cap = elf_size + 4096, xz_len = 0;
+    uint8_t *xz = malloc(cap);
+    if (!xz || lzma_easy_buffer_encode(0, LZMA_CHECK_NONE, NULL, elf, elf_size, xz, &xz_len, cap) != LZMA_OK) {
+        fprintf(stderr, "fuzz_seeds: XZ encoding failed\n");
+        exit(1);
+    }
+    if (!memmem(xz, xz_len, elf, 0x74))
+        fprintf(stderr, "fuzz_seeds: note: the ELF header is not stored verbatim in the XZ seed\n");
+    const uint32_t pad = 0x100, setup = 2 * 512;
+    uint32_t payload = pad + (uint32_t)xz_len + 4;
+    payload = (payload + 15) & ~15u;
+    uint8_t *k = calloc(1, setup + payload);
+    if (!k)
+        exit(1);
+    k[0x1f1] = 1;
+    st32(k + 0x1f4, payload / 16);
+    st16(k + 0x1fe, 0xaa55);
+    k[0x200] = 0xeb;
+    k[0x201] = 0x66;
+    memcpy(k + 0x202, "HdrS", 4);
+    st16(k + 0x206, 0x020f);
+    k[0x211] = 0x01;
+    st32(k + 0x214, 0x100000);
+    st32(k + 0x22c, 0x7fffffff);
+    st32(k + 0x230, 0x200000);
+    k[0x234] = 1;
+    st32(k + 0x238, 2047);
+    st32(k + 0x248, pad);               /* payload_offset */
+    st32(k + 0x24c, (uint32_t)xz_len + 4); /* payload_length */
+    st32(k + 0x258, pref);
+    st32(k + 0x260, 0x800000);
+    memcpy(k + setup + pad, xz, xz_len);
+    st32(k + setup + pad + xz_len, elf_size);
+    put("linux", "bzimage-xz-elf", k, setup + payload);
+    free(k);
+    free(xz);
+    free(elf);
+}
+
+/* ---- port sequences ---- */
+static uint8_t seq[4096];
+static size_t nseq;
+
+static int port_index(uint16_t port)
+{
+    for (int i = 0; i < FZ_NPORTS; i++)
+        if (fz_ports[i] == port)
+            return i;
+    return -1;
+}
+
+static void b1(uint8_t v) { seq[nseq++] = v; }
+static void port_spec(uint16_t port)
+{
+    int i = port_index(port);
+    if (i >= 0) {
+        b1((uint8_t)i);
+    } else {
+        b1(0xff);
+        b1((uint8_t)port);
+        b1((uint8_t)(port >> 8));
+    }
+}
+static void out(uint16_t port, uint32_t v, int size)
+{
+    b1(FZ_OP(FZ_WRITE, size));
+    port_spec(port);
+    for (int i = 0; i < 4; i++)
+        b1((uint8_t)(v >> (8 * i)));
+}
+static void outb(uint16_t port, uint8_t v) { out(port, v, 0); }
+static void in(uint16_t port, int size)
+{
+    b1(FZ_OP(FZ_READ, size));
+    port_spec(port);
+}
+static void advance(uint16_t n, int shift)
+{
+    b1(FZ_OP(FZ_ADVANCE, shift));
+    b1((uint8_t)n);
+    b1((uint8_t)(n >> 8));
+}
+static void inta(void) { b1(FZ_OP(FZ_INTA, 0)); }
+static void begin(uint32_t epoch)
+{
+    nseq = 0;
+    for (int i = 0; i < 4; i++)
+        b1((uint8_t)(epoch >> (8 * i)));
+    b1(0);
+}
+static void end(const char *name) { put("ports", name, seq, nseq); }
+
+/* The PIC initialisation Linux's init_8259A() does: vectors 0x30/0x38. */
+static void pic_setup(void)
+{
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
+    outb(0x20, 0x11);
+    outb(0x21, 0x30);
+    outb(0x21, 0x04);
+    outb(0x21, 0x01);
+    outb(0xa0, 0x11);
+    outb(0xa1, 0x38);
+    outb(0xa1, 0x02);
+    outb(0xa1, 0x01);
+    outb(0x21, 0x00);
+    outb(0xa1, 0x00);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: fuzz_seeds DIR\n");
+        return 2;
+    }
+    outdir = argv[1];
+    mkdir(outdir, 0777);
+
+    static const KernelSeed kernels[] = {
+        { "bzimage-2.15", 1, 0x020f, 0x01, 1, 0, 256, 0x100000, 0x1000000, 0x200000, 0x800000, 0x7fffffff, 2047 },
+        { "bzimage-2.06", 4, 0x0206, 0x01, 0, 0, 512, 0x100000, 0, 0, 0, 0x37ffffff, 255 },
+        { "bzimage-sects0", 0, 0x020a, 0x01, 1, 0, 64, 0x100000, 0x400000, 0x400000, 0x3000000, 0xffffffff, 4095 },
+        { "bzimage-huge-init", 1, 0x020c, 0x01, 1, 0, 256, 0x100000, 0x1000000, 0x200000, 0x3f000000, 0x7fffffff, 2047 },
+        { "bzimage-64bit", 1, 0x020c, 0x01, 1, 0x01, 256, 0x100000, 0x1000000, 0x200000, 0x800000, 0x7fffffff, 2047 },
+        { "zimage", 1, 0x0206, 0x00, 0, 0, 256, 0x10000, 0, 0, 0, 0x37ffffff, 255 },
+        { "low-initrd-max", 1, 0x020f, 0x01, 1, 0, 256, 0x100000, 0x1000000, 0x200000, 0x800000, 0x1200000, 2047 },
+        { "short-cmdline", 1, 0x020f, 0x01, 1, 0, 256, 0x100000, 0, 0x200000, 0x800000, 0x7fffffff, 16 },
+    };
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        kernel_seed(&kernels[i]);
+    xz_kernel_seed();
+
+    /* PIC + PIT: channel 0 periodic at 100 Hz, interrupts acknowledged with EOI. */
+    begin(1700000000);
+    pic_setup();
+    outb(0x43, 0x34);
+    outb(0x40, 0x9c);
+    outb(0x40, 0x2e);
+    for (int i = 0; i < 4; i++) {
+        advance(0x9896, 8);         /* ~10 ms */
+        inta();
+        outb(0x20, 0x20);
+    }
+    outb(0x43, 0x00);               /* latch */
+    in(0x40, 0);
+    in(0x40, 0);
+    outb(0x43, 0xe2);               /* read-back status of channel 0 */
+    in(0x40, 0);
+    outb(0x43, 0x30);               /* one-shot */
+    outb(0x40, 0x01);
+    outb(0x40, 0x00);
+    advance(0x1000, 0);
+    inta();
+    outb(0x61, 0x01);               /* channel 2 gate, mode 3 as the PIT calibration does */
+    outb(0x43, 0xb6);
+    outb(0x42, 0xff);
+    outb(0x42, 0xff);
+    in(0x61, 0);
+    advance(0x1000, 4);
+    in(0x61, 0);
+    end("pic-pit");
+
+    /* UART: 115200 8N1, FIFOs, interrupts, transmit, receive, loopback. */
+    begin(0);
+    pic_setup();
+    outb(0x3fb, 0x83);
+    outb(0x3f8, 0x01);
+    outb(0x3f9, 0x00);
+    outb(0x3fb, 0x03);
+    outb(0x3fa, 0xc7);
+    outb(0x3fc, 0x0b);
+    outb(0x3f9, 0x0f);
+    in(0x3fa, 0);
+    for (int i = 0; i < 20; i++)
+        outb(0x3f8, (uint8_t)('a' + i));
+    in(0x3fd, 0);
+    inta();
+    b1(FZ_OP(FZ_RX, 15));
+    for (int i = 0; i < 15; i++)
+        b1((uint8_t)('A' + i));
+    in(0x3fa, 0);
+    in(0x3f8, 0);
+    advance(0x100, 10);
+    in(0x3fa, 0);
+    outb(0x3fc, 0x1f);              /* loopback */
+    outb(0x3f8, 0x55);
+    in(0x3f8, 0);
+    in(0x3fe, 0);
+    out(0x3f8, 0x12345678, 2);      /* a dword spread over THR, IER, FCR, LCR */
+    end("uart");
+
+    /* RTC: read the time, periodic interrupt, alarm, SET, register C. */
+    begin(0x65000000);
+    pic_setup();
+    static const uint8_t regs[] = { 0x0a, 0x0b, 0x00, 0x02, 0x04, 0x06, 0x07, 0x08, 0x09, 0x32, 0x0d };
+    for (size_t i = 0; i < sizeof regs; i++) {
+        outb(0x70, regs[i]);
+        in(0x71, 0);
+    }
+    outb(0x70, 0x0a);
+    outb(0x71, 0x26);
+    outb(0x70, 0x0b);
+    outb(0x71, 0x42 | 0x20 | 0x10);
+    for (int i = 0; i < 4; i++) {
+        advance(0x4000, 10);
+        inta();
+        outb(0x70, 0x0c);
+        in(0x71, 0);
+        outb(0xa0, 0x20);
+        outb(0x20, 0x20);
+    }
+    outb(0x70, 0x0b);
+    outb(0x71, 0x86);               /* SET, binary, 24 h */
+    outb(0x70, 0x09);
+    outb(0x71, 99);
+    outb(0x70, 0x0b);
+    outb(0x71, 0x06);
+    advance(0xffff, 20);
+    outb(0x70, 0x09);
+    in(0x71, 0);
+    end("rtc");
+
+    /* PCI: probe 00:00.0 and an empty slot, size a BAR, reset control. */
+    begin(0);
+    out(0xcf8, 0x80000000, 2);
+    in(0xcfc, 2);
+    out(0xcf8, 0x80000008, 2);
+    in(0xcfc, 2);
+    out(0xcf8, 0x80000004, 2);
+    out(0xcfc, 0x00000007, 2);
+    in(0xcfe, 1);
+    out(0xcf8, 0x80000010, 2);
+    out(0xcfc, 0xffffffff, 2);
+    in(0xcfc, 2);
+    out(0xcf8, 0x80000800, 2);      /* 00:01.0: nothing */
+    in(0xcfc, 2);
+    out(0xcf8, 0x8000003c, 2);
+    out(0xcfd, 0x0b, 0);
+    in(0xcfc, 0);
+    in(0xc000, 2);
+    b1(FZ_OP(FZ_MMIO_READ, 2));
+    b1(0x10);
+    b1(0x00);
+    b1(0x00);
+    outb(0xcf9, 0x02);
+    outb(0xcf9, 0x06);              /* hard reset */
+    in(0xcf9, 0);
+    end("pci");
+
+    /* sysreset and the missing keyboard controller. */
+    begin(0);
+    in(0x64, 0);
+    in(0x60, 0);
+    outb(0x92, 0x02);
+    in(0x92, 0);
+    outb(0x64, 0xfe);
+    outb(0x92, 0x01);
+    end("sysreset");
+    return 0;
+}
