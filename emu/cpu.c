@@ -1038,6 +1038,11 @@ const char *cpu_error(CPUState *s)
     return s->error;
 }
 
+bool cpu_has_fast_ring_switch(const CPUState *s)
+{
+    return s->ctx_hflags_off >= 0;
+}
+
 const CPUStats *cpu_stats(CPUState *s)
 {
     return &s->stats;

@@ -64,6 +64,9 @@ const char *cpu_error(CPUState *s);
 /* Writes a register dump (one block of lines) to f. */
 void cpu_dump(CPUState *s, void *file);
 const CPUStats *cpu_stats(CPUState *s);
+/* Whether ring 3 -> 0 switches use the hflags patch (no TLB flush) rather
+ * than the CR0.PE fallback (see QUIRK(ring-switch) in cpu.c). */
+bool cpu_has_fast_ring_switch(const CPUState *s);
 
 /* Translated code over guest-physical [pa, pa+len) must be dropped after a
  * host write there (device DMA): Unicorn only notices guest stores. */

@@ -1446,8 +1446,21 @@ static void test_io(void)
     }
 }
 
+/* QUIRK(ring-switch): the CPL bits of QEMU's hflags must be found in this
+ * Unicorn's context blob; if the layout changes, lbvm falls back to a route
+ * that flushes the TLB on every interrupt from user mode (correct but slow),
+ * and this check says so. */
+static void test_fast_ring_switch(void)
+{
+    Vm v;
+    vm_new(&v, 0, 0);
+    CHECK(cpu_has_fast_ring_switch(v.cpu));
+    vm_free(&v);
+}
+
 int main(void)
 {
+    test_fast_ring_switch();
     test_page_faults();
     test_syscall();
     test_gp_ud();
