@@ -79,6 +79,7 @@ struct CPUState {
     /* QUIRK(error-code): offsets inside the uc_context blob, found by probing. */
     long ctx_err_off, ctx_oldexc_off;
     long ctx_hflags_off;      /* QUIRK(ring-switch): CPL bits, or -1 */
+    long ctx_isint_off;       /* QUIRK(soft-int): event raised by int n */
     uc_context *ctx;
 
     IoRange unassigned;       /* the all-ones page outside RAM and devices */
@@ -593,7 +594,7 @@ static int cpu_probe_context(CPUState *s)
     const size_t mem = 1 << 20;
     uint8_t *m = calloc(1, mem);
     uc_engine *uc = NULL;
-    uc_context *c[3] = { 0 };
+    uc_context *c[5] = { 0 };
     uc_hook h;
     int ok = 0;
     if (!m || uc_open(UC_ARCH_X86, UC_MODE_32, &uc) != UC_ERR_OK)
@@ -614,6 +615,10 @@ static int cpu_probe_context(CPUState *s)
     const uint8_t pf[] = { 0xa3, 0x00, 0x50, 0x00, 0x00, 0xf4 };       /* mov [0x5000],eax */
     memcpy(m + 0x2000, gp, sizeof gp);
     memcpy(m + 0x2100, pf, sizeof pf);
+    const uint8_t int0d[] = { 0xcd, 0x0d, 0xf4 };                      /* int 0x0d */
+    const uint8_t int80[] = { 0xcd, 0x80, 0xf4 };                      /* int 0x80 */
+    memcpy(m + 0x2500, int0d, sizeof int0d);
+    memcpy(m + 0x2600, int80, sizeof int80);
     uc_x86_mmr gdtr = { 0, 0x1000, 23, 0 };
     uint32_t v;
     uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
@@ -631,7 +636,7 @@ static int cpu_probe_context(CPUState *s)
     v = CR0_PG | CR0_WP | CR0_PE | 0x10;
     uc_reg_write(uc, UC_X86_REG_CR0, &v);
     size_t sz = uc_context_size(uc);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 5; i++)
         if (uc_context_alloc(uc, &c[i]) != UC_ERR_OK)
             goto out;
     uc_context_save(uc, c[0]);
@@ -639,7 +644,13 @@ static int cpu_probe_context(CPUState *s)
     uc_context_save(uc, c[1]);
     uc_emu_start(uc, 0x2100, 0, 0, 0);
     uc_context_save(uc, c[2]);
+    uc_emu_start(uc, 0x2500, 0, 0, 0);
+    uc_context_save(uc, c[3]);
+    uc_emu_start(uc, 0x2600, 0, 0, 0);
+    uc_context_save(uc, c[4]);
     const uint8_t *b0 = (const void *)c[0], *b1 = (const void *)c[1], *b2 = (const void *)c[2];
+    const uint8_t *b3 = (const void *)c[3], *b4 = (const void *)c[4];
+    int n_int = 0;
     for (size_t o = 0; o + 4 <= sz; o += 4) {
         int32_t a0, a1, a2;
         memcpy(&a0, b0 + o, 4);
@@ -651,12 +662,23 @@ static int cpu_probe_context(CPUState *s)
             s->ctx_oldexc_off = (long)o;
         if (s->ctx_err_off < 0 && a1 == 0x98 && a2 == 3)
             s->ctx_err_off = (long)o;
+        /* QUIRK(soft-int): "raised by int n" is 0 after the faults and 1
+         * after int 0x0d and int 0x80. */
+        int32_t a3, a4;
+        memcpy(&a3, b3 + o, 4);
+        memcpy(&a4, b4 + o, 4);
+        if (a1 == 0 && a2 == 0 && a3 == 1 && a4 == 1) {
+            s->ctx_isint_off = (long)o;
+            n_int++;
+        }
     }
-    ok = s->ctx_err_off >= 0 && s->ctx_oldexc_off >= 0;
+    if (n_int != 1)
+        s->ctx_isint_off = -1;
+    ok = s->ctx_err_off >= 0 && s->ctx_oldexc_off >= 0 && s->ctx_isint_off >= 0;
     if (ok)
         cpu_probe_cpl(s, uc, m, c[0], c[1]);
 out:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 5; i++)
         if (c[i])
             uc_context_free(c[i]);
     if (uc)
@@ -665,15 +687,18 @@ out:
     return ok ? 0 : -1;
 }
 
-/* Reads the pending exception's error code and marks no exception in flight. */
-static uint32_t cpu_take_error_code(CPUState *s)
+/* Reads the pending exception's error code and whether `int n` raised it,
+ * and marks no exception in flight. */
+static uint32_t cpu_take_error_code(CPUState *s, int *is_int)
 {
     uint32_t err = 0;
-    int32_t none = -1;
+    int32_t none = -1, isint = 0;
     uc_context_save(s->uc, s->ctx);
     memcpy(&err, (uint8_t *)s->ctx + s->ctx_err_off, 4);
+    memcpy(&isint, (uint8_t *)s->ctx + s->ctx_isint_off, 4);
     memcpy((uint8_t *)s->ctx + s->ctx_oldexc_off, &none, 4);
     uc_context_restore(s->uc, s->ctx);
+    *is_int = isint != 0;
     return err;
 }
 
@@ -892,8 +917,8 @@ static int cpu_raise(CPUState *s, int vec, int has_err, uint32_t err, int soft)
          * present, stack) is a fault on that instruction. */
         if (soft)
             reg_set(s, UC_X86_REG_EIP, reg_get(s, UC_X86_REG_EIP) - (uint32_t)soft);
-        if ((is_contributory(vec) && is_contributory(f.vec)) ||
-            (vec == VEC_PF && (f.vec == VEC_PF || is_contributory(f.vec)))) {
+        if (!soft && ((is_contributory(vec) && is_contributory(f.vec)) ||
+            (vec == VEC_PF && (f.vec == VEC_PF || is_contributory(f.vec))))) {
             vec = VEC_DF;
             has_err = 1;
             err = 0;
@@ -949,14 +974,19 @@ CPUExit cpu_run(CPUState *s)
         }
         if (s->pending_exc >= 0) {
             int vec = s->pending_exc;
-            /* int3 (3), into (4) and int n (>= 32: hardware interrupts never
-             * come from Unicorn) leave EIP after the instruction. */
-            int soft = vec == 4 ? 1 : vec == 3 || vec >= 32 ? 2 : 0;
-            if (vec == 3 && code_byte(s, reg_get(s, UC_X86_REG_EIP) - 1) == 0xcc)
-                soft = 1;
+            /* Vectors >= 32 only come from int n (lbvm delivers hardware
+             * interrupts itself); below 32 the context says whether int n,
+             * int3 or into raised it (EIP is then past the instruction). */
             uint32_t err = 0;
-            if (!soft)
-                err = cpu_take_error_code(s);
+            int is_int = 1;
+            if (vec < 32)
+                err = cpu_take_error_code(s, &is_int);
+            int soft = 0;
+            if (is_int) {
+                uint32_t ip = reg_get(s, UC_X86_REG_EIP);
+                uint8_t op = code_byte(s, ip - 1);
+                soft = (vec == 4 && op == 0xce) || (vec == 3 && op == 0xcc) ? 1 : 2;
+            }
             if (cpu_raise(s, vec, !soft && has_error_code(vec), err, soft) < 0)
                 return CPU_EXIT_FATAL;
             continue;
@@ -1110,7 +1140,7 @@ CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock, ch
     s->io = io;
     s->clock = clock;
     s->pending_exc = -1;
-    s->ctx_err_off = s->ctx_oldexc_off = s->ctx_hflags_off = -1;
+    s->ctx_err_off = s->ctx_oldexc_off = s->ctx_hflags_off = s->ctx_isint_off = -1;
     s->cur_gen = 1;
     uc_version(&maj, &min);
     if (maj < 2 || (maj == 2 && min < 1)) {

@@ -600,6 +600,34 @@ static void test_syscall(void)
     printf("  DPL-0 gate from ring 3: vector %u err %#x eip %#x (int at %#x)\n", rd32(R_VEC), rd32(R_FRAME),
            rd32(R_FRAME + 4), int_eip);
     vm_free(&v);
+
+    /* QUIRK(soft-int): int 0x0e from ring 3 through the DPL-0 #PF gate is a
+     * #GP(0x0e * 8 + 2), not a page fault (the context says int n raised it). */
+    vm_new(&v, M_2L, 1);
+    idt_set(0x0e, STUBS + 0x0e * 16, 0xe, 0, 1);
+    enter_ring3(0x202);
+    int_eip = g_pc;
+    OP(0xcd, 0x0e);                                 /* int 0x0e */
+    store_imm(R_X, 1);
+    CHECK_EQ(run(&v), CPU_EXIT_HALTED);
+    CHECK_EQ(rd32(R_VEC), 13);
+    CHECK_EQ(rd32(R_FRAME), 0x0e * 8 + 2);
+    CHECK_EQ(rd32(R_FRAME + 4), int_eip);
+    CHECK_EQ(rd32(R_X), 0);
+    vm_free(&v);
+
+    /* int 0x0d from ring 0 through a DPL-0 gate runs the #GP handler with no
+     * error code pushed and EIP after the instruction. */
+    vm_new(&v, M_2L, 1);
+    int_eip = g_pc;
+    OP(0xcd, 0x0d);                                 /* int 0x0d */
+    uint32_t after = g_pc;
+    CHECK_EQ(run(&v), CPU_EXIT_HALTED);
+    CHECK_EQ(rd32(R_VEC), 13);
+    CHECK_EQ(rd32(R_FRAME), after);                 /* first dword is EIP, not an error code */
+    CHECK_EQ(cpu_stats(v.cpu)->soft_ints, 1);
+    printf("  int 0x0d in ring 0: frame eip %#x (int at %#x)\n", rd32(R_FRAME), int_eip);
+    vm_free(&v);
 }
 
 /* ===========================================================================
