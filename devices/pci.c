@@ -423,3 +423,12 @@ PCIBus *pci_init(IoMap *map, PCIResetFunc reset_request, void *opaque)
     pci_reset(s);
     return s;
 }
+
+void pci_free(PCIBus *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < sizeof s->devices / sizeof s->devices[0]; i++)
+        free(s->devices[i]);
+    free(s);
+}

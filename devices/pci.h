@@ -145,6 +145,8 @@ struct PCIBus {
 PCIBus *pci_init(IoMap *map, PCIResetFunc reset_request, void *opaque);
 /* Power-on state: latch and RCR cleared, every device reset. */
 void pci_reset(PCIBus *s);
+/* Frees the bus and every device registered on it. */
+void pci_free(PCIBus *s);
 /* Recompute the derived BAR bases after config[] was restored. */
 void pci_bus_post_load(PCIBus *s);
 /* INTx of devices routed to irq_line (0-15) drives *sig (copied; NULL = none). */

@@ -131,7 +131,7 @@ void machine_free(Machine *m)
     free(m->pit);
     free(m->uart);
     free(m->rtc);
-    free(m->pci);
+    pci_free(m->pci);
     free(m->sysreset);
     if (m->ram)
         munmap(m->ram, m->ram_size);

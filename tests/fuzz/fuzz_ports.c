@@ -97,9 +97,7 @@ static void board_free(Board *b)
     free(b->pit);
     free(b->uart);
     free(b->rtc);
-    for (int i = 0; i < 256; i++)
-        free(b->pci->devices[i]);
-    free(b->pci);
+    pci_free(b->pci);
     free(b->sysreset);
 }
 
