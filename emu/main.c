@@ -18,9 +18,12 @@
 #define EXIT_RESET 3
 #define EXIT_LIMIT 4
 
-/* Options every boot gets: serial console, no APIC/ACPI (none emulated), a
- * fixed kernel placement, reboot at once on panic. */
-#define DEFAULT_CMDLINE "console=ttyS0 earlyprintk=serial,ttyS0 noapic nolapic acpi=off nokaslr panic=-1"
+/* Options every boot gets: serial console, no APIC/ACPI (none emulated),
+ * reboot at once on panic. Only options the kernel proper knows: anything it
+ * does not (e.g. "nokaslr", read only by the decompressor on 32-bit) is
+ * passed to /init as an argument, and kaem-optional-seed as /init would take
+ * it for its script. */
+#define DEFAULT_CMDLINE "console=ttyS0 earlyprintk=serial,ttyS0 noapic nolapic acpi=off panic=-1"
 
 static int fail(int code, const char *fmt, ...)
 {

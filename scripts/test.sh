@@ -8,6 +8,11 @@ SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 "$here/scripts/setup.sh"
 "$here/scripts/fetch-test-inputs.sh"
 
+# qemu-i386 (user mode) runs the i386 seeds where the host kernel cannot.
+if ! command -v qemu-i386 >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends qemu-user
+fi
+
 # libFuzzer needs clang and its runtime library of the same major version.
 if ! command -v clang >/dev/null; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends clang
