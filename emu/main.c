@@ -11,6 +11,7 @@
 #include "initramfs.h"
 #include "linux.h"
 #include "machine.h"
+#include "steps/fetch.h"
 
 #define EXIT_HALTED 0
 #define EXIT_USAGE 1
@@ -42,6 +43,7 @@ static const char usage_text[] =
     "Commands:\n"
     "  boot          boot a 32-bit Linux kernel on lbvm's i386 PC\n"
     "  mkinitramfs   write a reproducible initramfs (newc cpio) from directories\n"
+    "  fetch         download the distfiles named in sources files, checking SHA-256\n"
     "\n"
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
     "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
@@ -59,6 +61,13 @@ static const char usage_text[] =
     "lbvm mkinitramfs -o FILE DIR [DIR...]\n"
     "  entries sorted, owner 0:0, mtime SOURCE_DATE_EPOCH (default 0)\n"
     "\n"
+    "lbvm fetch [-d DIR] [-j N] [--offline] [--stall-timeout S] SOURCES...\n"
+    "  SOURCES: live-bootstrap 'sources' files (URL SHA256 [NAME] lines)\n"
+    "  -d, --distdir DIR    cache folder (default ~/.cache/lbvm/distfiles)\n"
+    "  -j, --jobs N         parallel downloads, 1 to 64 (default 4)\n"
+    "      --offline        download nothing; list the missing files\n"
+    "      --stall-timeout S  abort a transfer that receives nothing for S seconds (60)\n"
+    "\n"
     "Exit codes of boot: 0 the guest powered off or halted, 1 bad usage or input,\n"
     "2 the guest crashed (triple fault, emulation error), 3 the guest asked for a\n"
     "reset, 4 the guest-time limit was reached.\n";
@@ -68,7 +77,7 @@ static int bad_option(char **argv)
 {
     const char *opt = argv[optind - 1];
     return fail(EXIT_USAGE, "%s option '%s' (see 'lbvm --help')",
-                optopt && strchr("kiamcloh", optopt) ? "missing value for" : "unknown", opt);
+                optopt && strchr("kiamclohdjt", optopt) ? "missing value for" : "unknown", opt);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -315,6 +324,48 @@ static int cmd_mkinitramfs(int argc, char **argv)
     return 0;
 }
 
+static int cmd_fetch(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "distdir", required_argument, 0, 'd' }, { "jobs", required_argument, 0, 'j' },
+        { "offline", no_argument, 0, 'o' }, { "stall-timeout", required_argument, 0, 't' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    FetchOptions o = { .parallel = 4, .connect_timeout_s = 30, .stall_timeout_s = 60, .progress = 1 };
+    uint64_t v;
+    int c;
+    while ((c = getopt_long(argc, argv, "d:j:ot:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o.distdir = optarg; break;
+        case 'j':
+            if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
+                return fail(EXIT_USAGE, "--jobs %s: give 1 to 64 parallel downloads", optarg);
+            o.parallel = (int)v;
+            break;
+        case 'o': o.offline = 1; break;
+        case 't':
+            if (parse_u64(optarg, &v) < 0 || v < 1 || v > 86400)
+                return fail(EXIT_USAGE, "--stall-timeout %s: give whole seconds, 1 to 86400", optarg);
+            o.stall_timeout_s = (long)v;
+            break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: return bad_option(argv);
+        }
+    }
+    if (optind >= argc)
+        return fail(EXIT_USAGE, "fetch needs at least one sources file");
+    FetchList l = { 0 };
+    char err[1024];
+    int rc = 0;
+    for (int i = optind; i < argc && !rc; i++)
+        if (fetch_list_add_file(&l, argv[i], err, sizeof err) < 0)
+            rc = fail(EXIT_USAGE, "%s", err);
+    if (!rc && fetch_all(l.items, l.n, &o, err, sizeof err) < 0)
+        rc = fail(EXIT_USAGE, "%s", err);
+    fetch_list_free(&l);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -334,5 +385,7 @@ int main(int argc, char **argv)
         return cmd_boot(argc - 1, argv + 1);
     if (!strcmp(cmd, "mkinitramfs"))
         return cmd_mkinitramfs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fetch"))
+        return cmd_fetch(argc - 1, argv + 1);
     return fail(EXIT_USAGE, "unknown command '%s' (see 'lbvm --help')", cmd);
 }

@@ -27,7 +27,7 @@ add_unstable_suite() {
 }
 
 pkgs="build-essential cmake pkg-config libarchive-dev libcurl4-openssl-dev libssl-dev libzstd-dev
-      liblzma-dev cpio e2fsprogs xz-utils ca-certificates"
+      liblzma-dev cpio e2fsprogs xz-utils ca-certificates python3"
 if ! dpkg -s $pkgs >/dev/null 2>&1 || ! have_unicorn; then
     $SUDO dpkg --add-architecture i386
     add_unstable_suite
