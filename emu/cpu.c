@@ -66,6 +66,7 @@ struct CPUState {
     bool in_emu;
     bool hook_stopped;
     bool stop_requested;
+    bool fatal_in_hook;       /* a delivery inside a hook ended in a triple fault */
     int pending_exc;          /* vector from the INTR / invalid-insn hooks, or -1 */
     bool pf_pending;
     uint32_t pf_addr, pf_err;
@@ -388,10 +389,22 @@ static void cpu_hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *op
     s->clock->now += size ? size : 1;
 }
 
+/* int n with n >= 32 (system calls) is delivered right here, and emulation
+ * goes on at the handler: the hook runs between translation blocks, where
+ * QEMU itself would deliver. That saves a stop and a restart per system call.
+ * Everything else stops emulation and is delivered by cpu_run. */
+static int cpu_raise(CPUState *s, int vec, int has_err, uint32_t err, int soft);
+
 static void cpu_hook_intr(uc_engine *uc, uint32_t intno, void *opaque)
 {
     CPUState *s = opaque;
-    s->pending_exc = (int)intno;
+    if (intno >= 32 && s->in_emu && !s->stop_requested) {
+        if (cpu_raise(s, (int)intno, 0, 0, 2) == 0)
+            return;
+        s->fatal_in_hook = true;
+    } else {
+        s->pending_exc = (int)intno;
+    }
     uc_emu_stop(uc);
 }
 
@@ -966,6 +979,8 @@ CPUExit cpu_run(CPUState *s)
         uc_err e = uc_emu_start(s->uc, eip, 0, 0, 0);
         s->in_emu = false;
         s->stats.emu_starts++;
+        if (s->fatal_in_hook)
+            return CPU_EXIT_FATAL;
         if (e == UC_ERR_EXCEPTION && s->pf_pending && s->pending_exc < 0) {
             reg_set(s, UC_X86_REG_CR2, s->pf_addr & ~0xfffu);
             if (cpu_raise(s, VEC_PF, 1, s->pf_err, 0) < 0)
