@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ahci.h"
+#include "disk.h"
 #include "pci.h"
 #include "pic.h"
 #include "pit.h"
@@ -18,6 +20,12 @@
 #define COM1_BASE 0x3f8
 #define COM1_IRQ 4
 #define RTC_IRQ 8
+/* The AHCI controller, placed as firmware would: slot 2, INTA on IRQ 11
+ * (level-triggered in the ELCR), ABAR inside the PCI bus's memory window. */
+#define AHCI_DEVFN PCI_DEVFN(2, 0)
+#define AHCI_IRQ 11
+#define AHCI_ABAR 0xfebf0000u
+#define PIC_ELCR2_PORT 0x4d1
 
 static void machine_console_out(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -37,6 +45,13 @@ static void machine_limit_expired(void *opaque)
     Machine *m = opaque;
     m->limit_reached = true;
     cpu_request_stop(m->cpu);
+}
+
+/* Device DMA wrote guest RAM: translated code there is stale. */
+static void machine_dma_written(void *opaque, uint64_t pa, uint64_t len)
+{
+    Machine *m = opaque;
+    cpu_invalidate_code(m->cpu, pa, len);
 }
 
 static int machine_pic_pending(void *opaque)
@@ -112,6 +127,17 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     }
     for (int i = 0; i < 16; i++)
         pci_bus_set_irq_sink(m->pci, i, &m->irq[i]);
+    if (cfg->n_disks > 0) {
+        m->ahci = ahci_init(m->pci, AHCI_DEVFN, AHCI_IRQ, AHCI_ABAR, m->ram, m->ram_size, machine_dma_written, m);
+        if (!m->ahci) {
+            snprintf(err, errlen, "internal error: the AHCI controller failed to initialise");
+            goto fail;
+        }
+        for (int i = 0; i < cfg->n_disks; i++)
+            ahci_attach(m->ahci, i, cfg->disks[i]);
+        /* PCI interrupts are level-triggered: no BIOS here to set the ELCR. */
+        iomap_port_write(&m->io, PIC_ELCR2_PORT, 1u << (AHCI_IRQ - 8), 0);
+    }
     machine_fill_cmos(m);
     vtimer_init(&m->limit_timer, &m->clock, machine_limit_expired, m);
     if (cfg->limit_ticks)
@@ -132,6 +158,9 @@ void machine_free(Machine *m)
     free(m->uart);
     free(m->rtc);
     pci_free(m->pci);
+    free(m->ahci);
+    for (int i = 0; i < m->cfg.n_disks; i++)
+        disk_close(m->cfg.disks[i]);
     free(m->sysreset);
     if (m->ram)
         munmap(m->ram, m->ram_size);

@@ -17,6 +17,10 @@ typedef struct UARTState UARTState;
 typedef struct RTCState RTCState;
 typedef struct PCIBus PCIBus;
 typedef struct SysResetState SysResetState;
+typedef struct AHCIState AHCIState;
+typedef struct Disk Disk;
+
+#define MACHINE_MAX_DISKS 4
 
 #define MACHINE_MIN_RAM_MIB 64
 #define MACHINE_MAX_RAM_MIB 3072
@@ -34,6 +38,8 @@ typedef struct MachineConfig {
     FILE *console;            /* serial console output */
     bool console_input;       /* read host stdin into COM1 */
     uint64_t limit_ticks;     /* 0 = none */
+    Disk *disks[MACHINE_MAX_DISKS]; /* AHCI ports 0..n-1; the machine closes them */
+    int n_disks;
 } MachineConfig;
 
 typedef struct Machine {
@@ -51,6 +57,7 @@ typedef struct Machine {
     RTCState *rtc;
     PCIBus *pci;
     SysResetState *sysreset;
+    AHCIState *ahci;          /* only with disks */
     VTimer limit_timer;
     bool reset_requested, limit_reached;
     uint8_t input[256];       /* host console input not yet taken by the UART */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "initramfs.h"
 #include "linux.h"
 #include "machine.h"
@@ -47,6 +48,7 @@ static const char usage_text[] =
     "\n"
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
     "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
+    "          [--disk FILE[,ro]]... [--disk-size SIZE]\n"
     "  -k, --kernel FILE    32-bit Linux bzImage (boot protocol 2.06 or newer)\n"
     "  -i, --initrd FILE    initial RAM disk\n"
     "  -a, --append STRING  more kernel command line, after: " DEFAULT_CMDLINE "\n"
@@ -55,6 +57,9 @@ static const char usage_text[] =
     "  -s, --stats          at the end print the virtual time (ticks) and the\n"
     "                       SHA-256 of guest RAM on stderr\n"
     "  -l, --limit SECONDS  stop after this much guest time (exit code 4)\n"
+    "  -d, --disk FILE[,ro] a raw disk image on the next AHCI SATA port (up to 4);\n"
+    "                       ,ro refuses the guest's writes\n"
+    "      --disk-size SIZE create missing --disk images of SIZE (sparse; K, M, G, T)\n"
     "      --guest-decompress  let the kernel decompress itself (by default lbvm\n"
     "                       unpacks an XZ kernel on the host and enters it directly)\n"
     "\n"
@@ -77,7 +82,7 @@ static int bad_option(char **argv)
 {
     const char *opt = argv[optind - 1];
     return fail(EXIT_USAGE, "%s option '%s' (see 'lbvm --help')",
-                optopt && strchr("kiamclohdjt", optopt) ? "missing value for" : "unknown", opt);
+                optopt && strchr("kiamclohdjtS", optopt) ? "missing value for" : "unknown", opt);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -90,6 +95,61 @@ static int parse_u64(const char *s, uint64_t *out)
     if (errno || *end)
         return -1;
     *out = v;
+    return 0;
+}
+
+/* A size: digits with an optional K, M, G or T suffix (powers of 1024). */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = 0;
+    switch (*end) {
+    case 'K': case 'k': shift = 10; end++; break;
+    case 'M': case 'm': shift = 20; end++; break;
+    case 'G': case 'g': shift = 30; end++; break;
+    case 'T': case 't': shift = 40; end++; break;
+    }
+    if (errno || *end || v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* Opens the --disk images in port order ("FILE" or "FILE,ro"); creates a
+ * missing one with --disk-size. On failure closes what it opened. */
+static int open_disks(const char **args, int n, uint64_t create_size, Disk **disks)
+{
+    char err[512], path[4096];
+    for (int i = 0; i < n; i++) {
+        const char *a = args[i];
+        size_t len = strlen(a);
+        int ro = len > 3 && !strcmp(a + len - 3, ",ro");
+        if (ro)
+            len -= 3;
+        if (len == 0 || len >= sizeof path) {
+            fail(0, "--disk %s: give an image file, optionally followed by ,ro", a);
+            goto undo;
+        }
+        memcpy(path, a, len);
+        path[len] = 0;
+        if (create_size && access(path, F_OK) != 0 && disk_create_raw(path, create_size, err, sizeof err) < 0) {
+            fail(0, "%s", err);
+            goto undo;
+        }
+        if (!(disks[i] = disk_open_raw(path, ro, err, sizeof err))) {
+            fail(0, "%s", err);
+            goto undo;
+        }
+        continue;
+    undo:
+        for (int j = 0; j < i; j++)
+            disk_close(disks[j]);
+        return -1;
+    }
     return 0;
 }
 
@@ -138,13 +198,16 @@ static int cmd_boot(int argc, char **argv)
         { "append", required_argument, 0, 'a' }, { "mem", required_argument, 0, 'm' },
         { "console", required_argument, 0, 'c' }, { "stats", no_argument, 0, 's' },
         { "limit", required_argument, 0, 'l' }, { "help", no_argument, 0, 'h' },
-        { "guest-decompress", no_argument, 0, 'G' },
+        { "guest-decompress", no_argument, 0, 'G' }, { "disk", required_argument, 0, 'd' },
+        { "disk-size", required_argument, 0, 'S' },
         { 0, 0, 0, 0 },
     };
     const char *kernel = NULL, *initrd = NULL, *append = NULL, *console = NULL;
     uint64_t mem_mib = 1024, limit_s = 0;
-    int stats = 0, guest_decompress = 0, c;
-    while ((c = getopt_long(argc, argv, "k:i:a:m:c:sl:h", opts, NULL)) != -1) {
+    int stats = 0, guest_decompress = 0, c, n_disks = 0;
+    const char *disk_arg[MACHINE_MAX_DISKS];
+    uint64_t disk_size = 0;
+    while ((c = getopt_long(argc, argv, "k:i:a:m:c:sl:hd:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': kernel = optarg; break;
         case 'i': initrd = optarg; break;
@@ -152,6 +215,16 @@ static int cmd_boot(int argc, char **argv)
         case 'c': console = optarg; break;
         case 's': stats = 1; break;
         case 'G': guest_decompress = 1; break;
+        case 'd':
+            if (n_disks == MACHINE_MAX_DISKS)
+                return fail(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_DISKS);
+            disk_arg[n_disks++] = optarg;
+            break;
+        case 'S':
+            if (parse_size(optarg, &disk_size) < 0 || disk_size < 512 || disk_size % 512)
+                return fail(EXIT_USAGE, "--disk-size %s: give a size in bytes, or with K, M, G or T, "
+                            "a multiple of 512", optarg);
+            break;
         case 'm':
             if (parse_u64(optarg, &mem_mib) < 0 || mem_mib < MACHINE_MIN_RAM_MIB || mem_mib > MACHINE_MAX_RAM_MIB)
                 return fail(EXIT_USAGE, "--mem %s: give the guest RAM in MiB, from %d to %d", optarg,
@@ -213,9 +286,20 @@ static int cmd_boot(int argc, char **argv)
         return fail(EXIT_USAGE, "--append is too long");
     }
 
+    Disk *disks[MACHINE_MAX_DISKS] = { 0 };
+    if (disk_size && !n_disks) {
+        free(k);
+        return fail(EXIT_USAGE, "--disk-size needs a --disk FILE to create");
+    }
+    if (open_disks(disk_arg, n_disks, disk_size, disks) < 0) {
+        free(k);
+        return EXIT_USAGE;
+    }
     FILE *con = stdout;
     if (console && !(con = fopen(console, "wb"))) {
         free(k);
+        for (int i = 0; i < n_disks; i++)
+            disk_close(disks[i]);
         return fail(EXIT_USAGE, "cannot write console file %s: %s", console, strerror(errno));
     }
     /* Line-buffered, so a person or a program watching sees each line as the
@@ -227,7 +311,9 @@ static int cmd_boot(int argc, char **argv)
         .console = con,
         .console_input = !console && isatty(0),
         .limit_ticks = limit_s * VCLOCK_HZ,
+        .n_disks = n_disks,
     };
+    memcpy(cfg.disks, disks, sizeof disks);
     Machine *m = machine_new(&cfg, err, sizeof err);
     if (!m) {
         free(k);

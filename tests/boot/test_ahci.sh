@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The AHCI controller under Debian's real ahci driver: the guest loads the
+# modules, finds the disk, reads a region the host filled and writes another
+# that the host then checks; a second, read-only disk refuses writes.
+. "$(dirname "$0")/lib.sh"
+need_inputs
+need_lbvm
+root=$WORK/root
+mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev"
+cp "$CACHE/busybox" "$root/bin/busybox"
+for a in sh mount insmod sleep dd sha256sum cat poweroff sync head; do ln -s busybox "$root/bin/$a"; done
+mods="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/libahci drivers/ata/ahci
+      crypto/crct10dif_common crypto/crct10dif_generic lib/crc-t10dif lib/crc64 crypto/crc64_rocksoft_generic
+      lib/crc64-rocksoft block/t10-pi drivers/scsi/sd_mod"
+for m in $mods; do cp "$CACHE/k686/modules/kernel/$m.ko" "$root/modules/" || fail "module $m missing from the test inputs"; done
+cat > "$root/init" <<'INIT'
+#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in scsi_common scsi_mod libata libahci ahci crct10dif_common crct10dif_generic crc-t10dif crc64 \
+         crc64_rocksoft_generic crc64-rocksoft t10-pi sd_mod; do
+    insmod /modules/$m.ko || echo "LBVM-TEST: error insmod $m"
+done
+i=0
+while [ ! -b /dev/sdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+echo "LBVM-TEST: sda sectors $(cat /sys/block/sda/size)"
+echo "LBVM-TEST: sdb sectors $(cat /sys/block/sdb/size)"
+echo "LBVM-TEST: read $(dd if=/dev/sda bs=1M count=4 2>/dev/null | sha256sum)"
+dd if=/dev/sda of=/dev/sda bs=1M count=4 seek=8 conv=fsync 2>/dev/null && echo "LBVM-TEST: wrote sda"
+dd if=/dev/sda of=/dev/sdb bs=512 count=1 conv=fsync 2>/dev/null || echo "LBVM-TEST: sdb refused the write"
+echo "LBVM-TEST: done"
+poweroff -f
+INIT
+chmod +x "$root/init"
+"$LBVM" mkinitramfs -o "$WORK/ahci.cpio" "$root" || fail "mkinitramfs failed"
+# Disk 0: 64 MiB, the first 4 MiB a fixed pattern; disk 1: read-only.
+truncate -s 64M "$WORK/disk0.img"
+head -c 4194304 /dev/urandom > "$WORK/pattern"
+dd if="$WORK/pattern" of="$WORK/disk0.img" conv=notrunc status=none
+truncate -s 16M "$WORK/disk1.img"
+want=$(sha256sum < "$WORK/pattern" | cut -d' ' -f1)
+run_lbvm ahci boot --kernel "$KERNEL_686" --initrd "$WORK/ahci.cpio" --console "$WORK/ahci.console" \
+    --disk "$WORK/disk0.img" --disk "$WORK/disk1.img,ro" --limit "$LBVM_TEST_LIMIT"
+c=$WORK/ahci.console
+[ "$RC" = 0 ] || fail "lbvm exited $RC" "$c" "$WORK/ahci.err"
+assert_not_contains "$c" "LBVM-TEST: error" "a module failed to load"
+assert_contains "$c" "LBVM-TEST: sda sectors 131072" "the guest did not see a 64 MiB sda"
+assert_contains "$c" "LBVM-TEST: sdb sectors 32768" "the guest did not see a 16 MiB sdb"
+assert_contains "$c" "LBVM-TEST: read $want" "what the guest read from sda is not what the host wrote"
+assert_contains "$c" "LBVM-TEST: wrote sda" "the guest's write to sda failed"
+assert_contains "$c" "LBVM-TEST: sdb refused the write" "the read-only disk accepted a write"
+got=$(dd if="$WORK/disk0.img" bs=1M skip=8 count=4 status=none | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "the image does not hold what the guest wrote at 8 MiB"
+[ "$(sha256sum < "$WORK/disk1.img" | cut -d' ' -f1)" = "$(head -c 16777216 /dev/zero | sha256sum | cut -d' ' -f1)" ] \
+    || fail "the read-only image changed"
+pass "ahci: read, write, read-only"
