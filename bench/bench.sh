@@ -119,7 +119,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
     failed=$(awk '$4 != 0' "$WORK/runs")
     if [ -n "$failed" ]; then
         echo
-        echo "Failed runs (system workload run exit): $(echo "$failed" | awk '{ printf "%s%s %s %s %s", NR > 1 ? "; " : "", $1, $2, $3, $4 }')"
+        echo "Failed runs (system workload run exit): $(echo "$failed" | awk '{ printf "%s%s %s %s %s", (NR > 1 ? "; " : ""), $1, $2, $3, $4 }')"
     fi
 } > "$WORK/table.md"
 cat "$WORK/table.md"
