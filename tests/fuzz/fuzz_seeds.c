@@ -214,6 +214,150 @@ static void pic_setup(void)
     outb(0xa1, 0x00);
 }
 
+/* ---- AHCI sequences (format in fuzz_ahci.c) ---- */
+enum { AF_READ, AF_WRITE, AF_PREG, AF_START, AF_ISSUE, AF_CONFIG, AF_POKE, AF_MISC, AF_BUILD };
+#define AF_OP(kind, arg) ((uint8_t)((kind) | (arg) << 4))
+
+static void a32(uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        b1((uint8_t)(v >> (8 * i)));
+}
+/* Empty RAM prefix, or `n` bytes of `ram`. */
+static void ahci_begin(const uint8_t *ram, uint16_t n)
+{
+    nseq = 0;
+    b1((uint8_t)n);
+    b1((uint8_t)(n >> 8));
+    for (uint16_t i = 0; i < n; i++)
+        b1(ram[i]);
+}
+static void ahci_build(uint8_t slot, uint8_t clb8, uint8_t cmd, uint8_t flags, uint32_t lba, uint16_t count,
+                       uint8_t nprd, uint8_t buf8, uint16_t len)
+{
+    b1(AF_OP(AF_BUILD, 0));
+    b1(slot);
+    b1(clb8);
+    b1(cmd);
+    b1(flags);
+    a32(lba);
+    b1((uint8_t)count);
+    b1((uint8_t)(count >> 8));
+    b1(nprd);
+    b1(buf8);
+    b1((uint8_t)len);
+    b1((uint8_t)(len >> 8));
+}
+static void ahci_start(int port, uint8_t clb8, uint8_t fb8, uint32_t ci)
+{
+    b1(AF_OP(AF_START, port));
+    b1(clb8);
+    b1(fb8);
+    a32(ci);
+}
+static void ahci_mmio(int write, uint16_t off, uint32_t v)
+{
+    b1(AF_OP(write ? AF_WRITE : AF_READ, 3));
+    b1((uint8_t)off);
+    b1((uint8_t)(off >> 8));
+    if (write)
+        a32(v);
+}
+static void ahci_misc(uint8_t v) { b1(AF_OP(AF_MISC, 0)); b1(v); }
+static void ahci_end(const char *name) { put("ahci", name, seq, nseq); }
+
+static void ahci_seeds(void)
+{
+    /* IDENTIFY on port 0 (slot 0, list at 16 KiB, FIS area at 8 KiB, data at 64 KiB). */
+    ahci_begin(NULL, 0);
+    ahci_mmio(0, 0x00, 0);
+    ahci_mmio(1, 0x04, 0x80000002);
+    ahci_misc(9 << 2);
+    ahci_build(0, 16, 0xec, 0, 0, 1, 1, 64, 511);
+    ahci_start(0, 16, 8, 1);
+    ahci_mmio(0, 0x100 + 0x20, 0);
+    ahci_mmio(0, 0x08, 0);
+    ahci_end("identify");
+
+    /* Writes then reads with several PRDs, FLUSH, READ NATIVE MAX, past-the-end LBA. */
+    ahci_begin(NULL, 0);
+    ahci_build(0, 16, 0x35, 1, 3, 8, 4, 64, 1023);
+    ahci_build(1, 16, 0x25, 2, 3, 8, 3, 96, 2047);
+    ahci_build(2, 16, 0xca, 1, 10, 2, 1, 128, 1023);
+    ahci_build(3, 16, 0xc8, 0, 10, 2, 2, 160, 511);
+    ahci_build(4, 16, 0xea, 0, 0, 0, 0, 0, 0);
+    ahci_build(5, 16, 0x27, 0, 0, 0, 0, 0, 0);
+    ahci_start(0, 16, 8, 0x3f);
+    ahci_build(0, 16, 0x25, 0, 255, 4, 1, 64, 2047);
+    b1(AF_OP(AF_ISSUE, 0));
+    b1(0x20);
+    b1(AF_OP(AF_ISSUE, 0));
+    b1(0x60);
+    ahci_end("rw");
+
+    /* Read-only disk on port 2, short PRDT, unknown command, empty port 1. */
+    ahci_begin(NULL, 0);
+    ahci_build(0, 32, 0x35, 1, 0, 4, 1, 64, 2047);
+    ahci_start(2, 32, 9, 1);
+    ahci_build(1, 32, 0x25, 0, 0, 8, 1, 64, 511);
+    b1(AF_OP(AF_ISSUE, 2));
+    b1(0x41);
+    ahci_build(2, 32, 0x99, 0, 0, 0, 0, 0, 0);
+    b1(AF_OP(AF_ISSUE, 2));
+    b1(0x62);
+    ahci_build(0, 48, 0xec, 0, 0, 1, 1, 64, 511);
+    ahci_start(1, 48, 10, 1);
+    ahci_end("errors");
+
+    /* Linux's reset path: COMRESET, CLO, device control FIS with SRST set then clear. */
+    ahci_begin(NULL, 0);
+    ahci_misc(0 << 2);
+    ahci_misc(1 << 2);
+    ahci_misc(2 << 2 | 0);
+    ahci_misc(8 << 2 | 0);
+    ahci_build(0, 16, 0, 4 | 8, 0, 0, 0, 0, 0);
+    ahci_build(1, 16, 0, 4, 0, 0, 0, 0, 0);
+    ahci_start(0, 16, 8, 1);
+    b1(AF_OP(AF_ISSUE, 0));
+    b1(1);
+    ahci_misc(7 << 2);
+    ahci_end("reset");
+
+    /* A command list laid out in the RAM prefix (list at 0, table at 0x400,
+     * data at 0x1000), plus PCI config accesses. */
+    static uint8_t r[0x490];
+    memset(r, 0, sizeof r);
+    st32(r, 5 | 1u << 16);
+    st32(r + 8, 0x400);
+    r[0x400] = 0x27;
+    r[0x401] = 0x80;
+    r[0x402] = 0xc8;
+    r[0x407] = 0x40;
+    r[0x40c] = 1;
+    st32(r + 0x480, 0x1000);
+    st32(r + 0x48c, 511);
+    ahci_begin(r, sizeof r);
+    b1(AF_OP(AF_CONFIG, 6));
+    b1(0x00);
+    a32(0);
+    b1(AF_OP(AF_CONFIG, 1));
+    b1(0x04);
+    a32(0x0406);
+    b1(AF_OP(AF_CONFIG, 3));
+    b1(0x24);
+    a32(0xffffffff);
+    b1(AF_OP(AF_CONFIG, 3));
+    b1(0x24);
+    a32(0xfebf0000);
+    ahci_start(0, 0, 2, 1);
+    b1(AF_OP(AF_POKE, 0));          /* the FIS at 0x400 becomes READ DMA EXT */
+    b1(0x00);
+    b1(0x01);
+    b1(4);
+    a32(0x25ff8027);
+    ahci_end("prefix-config");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -363,5 +507,7 @@ int main(int argc, char **argv)
     outb(0x64, 0xfe);
     outb(0x92, 0x01);
     end("sysreset");
+
+    ahci_seeds();
     return 0;
 }
