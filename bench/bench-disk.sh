@@ -28,15 +28,12 @@ CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1"
 MIB=256                      # how much the guest writes and reads
 BYTES=$((MIB * 1048576))
 
-# --- the guest: busybox, the AHCI modules (order as tests/boot/test_ahci.sh), /init
+# --- the guest: busybox, the disk modules (tests/boot/lib.sh), /init
 root=$WORK/root
 mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev" || fail "cannot create $root"
 cp "$BUSYBOX" "$root/bin/busybox" && chmod 755 "$root/bin/busybox" || fail "cannot copy busybox"
 for a in sh mount insmod sleep dd cat echo poweroff sync; do ln -sf busybox "$root/bin/$a"; done
-mods="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/libahci drivers/ata/ahci
-      crypto/crct10dif_common crypto/crct10dif_generic lib/crc-t10dif lib/crc64 crypto/crc64_rocksoft_generic
-      lib/crc64-rocksoft block/t10-pi drivers/scsi/sd_mod"
-for m in $mods; do cp "$CACHE/k686/modules/kernel/$m.ko" "$root/modules/" || fail "module $m missing from the test inputs"; done
+add_disk_modules "$root" k686
 cat > "$root/init" <<INIT
 #!/bin/sh
 export PATH=/bin
@@ -45,12 +42,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 exec </dev/console >/dev/console 2>&1
 echo "LBVM-TEST: init reached"
-for m in scsi_common scsi_mod libata libahci ahci crct10dif_common crct10dif_generic crc-t10dif crc64 \\
-         crc64_rocksoft_generic crc64-rocksoft t10-pi sd_mod; do
-    insmod /modules/\$m.ko || echo "LBVM-TEST: error insmod \$m"
-done
-i=0
-while [ ! -b /dev/sda ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i + 1)); done
+. /load-modules.sh
 [ -b /dev/sda ] || echo "LBVM-TEST: error no /dev/sda"
 echo "LBVM-TEST: sda sectors \$(cat /sys/block/sda/size)"
 # guest uptime as printed by /proc/uptime (seconds.centiseconds)

@@ -70,6 +70,33 @@ need_lbvm() {
     [ -x "$LBVM" ] || fail "lbvm is not built: $LBVM is not an executable (build it, or set LBVM)"
 }
 
+# --- disk modules ---------------------------------------------------------
+# Debian's modules for an AHCI disk with ext4, in load order (paths under
+# lib/modules/<version>/kernel).
+DISK_MODULES="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/libahci
+    drivers/ata/ahci crypto/crct10dif_common crypto/crct10dif_generic lib/crc-t10dif lib/crc64
+    crypto/crc64_rocksoft_generic lib/crc64-rocksoft block/t10-pi drivers/scsi/sd_mod lib/crc16 fs/mbcache
+    fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4"
+
+# add_disk_modules ROOT FLAVOUR: copies the modules of FLAVOUR (k686 or
+# k686pae) into ROOT/modules and writes ROOT/load-modules.sh, which a guest
+# /init sources: it loads them and waits (up to 10 s of guest time) for /dev/sda.
+add_disk_modules() {
+    local root=$1 flavour=$2 m names=
+    mkdir -p "$root/modules" || fail "cannot create $root/modules"
+    for m in $DISK_MODULES; do
+        cp "$CACHE/$flavour/modules/kernel/$m.ko" "$root/modules/" || fail "module $m missing from the test inputs"
+        names="$names ${m##*/}"
+    done
+    cat > "$root/load-modules.sh" <<LOAD
+for m in$names; do
+    insmod /modules/\$m.ko || echo "LBVM-TEST: error insmod \$m"
+done
+i=0
+while [ ! -b /dev/sda ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+LOAD
+}
+
 # --- the test initramfs ---------------------------------------------------
 # make_test_root DIR: the guest's file tree (busybox + applet links, /init).
 make_test_root() {

@@ -9,20 +9,14 @@ root=$WORK/root
 mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev"
 cp "$CACHE/busybox" "$root/bin/busybox"
 for a in sh mount insmod sleep dd sha256sum cat poweroff sync head; do ln -s busybox "$root/bin/$a"; done
-mods="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/libahci drivers/ata/ahci
-      crypto/crct10dif_common crypto/crct10dif_generic lib/crc-t10dif lib/crc64 crypto/crc64_rocksoft_generic
-      lib/crc64-rocksoft block/t10-pi drivers/scsi/sd_mod"
-for m in $mods; do cp "$CACHE/k686/modules/kernel/$m.ko" "$root/modules/" || fail "module $m missing from the test inputs"; done
+add_disk_modules "$root" k686
 cat > "$root/init" <<'INIT'
 #!/bin/sh
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in scsi_common scsi_mod libata libahci ahci crct10dif_common crct10dif_generic crc-t10dif crc64 \
-         crc64_rocksoft_generic crc64-rocksoft t10-pi sd_mod; do
-    insmod /modules/$m.ko || echo "LBVM-TEST: error insmod $m"
-done
+. /load-modules.sh
 i=0
 while [ ! -b /dev/sdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 echo "LBVM-TEST: sda sectors $(cat /sys/block/sda/size)"

@@ -11,29 +11,20 @@ need_inputs
 need_lbvm
 command -v e2fsck >/dev/null && command -v debugfs >/dev/null && command -v mke2fs >/dev/null \
     || fail "e2fsprogs (e2fsck, debugfs, mke2fs) is not installed"
-mods="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/libahci drivers/ata/ahci
-      crypto/crct10dif_common crypto/crct10dif_generic lib/crc-t10dif lib/crc64 crypto/crc64_rocksoft_generic
-      lib/crc64-rocksoft block/t10-pi drivers/scsi/sd_mod lib/crc16 fs/mbcache fs/jbd2/jbd2
-      crypto/crc32c_generic fs/ext4/ext4"
 root=$WORK/root
 mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev" "$root/mnt"
 cp "$CACHE/busybox" "$root/bin/busybox"
 for a in sh mount umount insmod sleep dd sha256sum cat poweroff sync fdisk mke2fs switch_root mkdir cp echo; do
     ln -s busybox "$root/bin/$a"
 done
-for m in $mods; do cp "$CACHE/k686/modules/kernel/$m.ko" "$root/modules/" || fail "module $m missing"; done
+add_disk_modules "$root" k686
 cat > "$root/init" <<'INIT'
 #!/bin/sh
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in scsi_common scsi_mod libata libahci ahci crct10dif_common crct10dif_generic crc-t10dif crc64 \
-         crc64_rocksoft_generic crc64-rocksoft t10-pi sd_mod crc16 mbcache jbd2 crc32c_generic ext4; do
-    insmod /modules/$m.ko || echo "LBVM-TEST: error insmod $m"
-done
-i=0
-while [ ! -b /dev/sda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+. /load-modules.sh
 case $(cat /proc/cmdline) in
 *lbvm.disk=make*)
     printf 'o\nn\np\n1\n\n\nw\n' | fdisk /dev/sda >/dev/null 2>&1

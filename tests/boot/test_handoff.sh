@@ -10,10 +10,6 @@
 need_inputs
 need_lbvm
 [ -s "$CACHE/kexec/kexec" ] || fail "kexec-tools missing from the test inputs ($CACHE/kexec)"
-mods="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/libahci drivers/ata/ahci
-      crypto/crct10dif_common crypto/crct10dif_generic lib/crc-t10dif lib/crc64 crypto/crc64_rocksoft_generic
-      lib/crc64-rocksoft block/t10-pi drivers/scsi/sd_mod lib/crc16 fs/mbcache fs/jbd2/jbd2
-      crypto/crc32c_generic fs/ext4/ext4"
 
 # sysb's initramfs (modules of the 686-pae kernel).
 b=$WORK/sysb
@@ -22,7 +18,7 @@ cp "$CACHE/busybox" "$b/bin/busybox"
 for a in sh mount umount insmod sleep cat poweroff sync fdisk mke2fs switch_root mkdir cp chmod echo uname; do
     ln -s busybox "$b/bin/$a"
 done
-for m in $mods; do cp "$CACHE/k686pae/modules/kernel/$m.ko" "$b/modules/" || fail "686-pae module $m missing"; done
+add_disk_modules "$b" k686pae
 cat > "$b/init" <<'INIT'
 #!/bin/sh
 export PATH=/bin
@@ -30,12 +26,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 echo "LBVM-TEST: sysb $(uname -r)"
-for m in scsi_common scsi_mod libata libahci ahci crct10dif_common crct10dif_generic crc-t10dif crc64 \
-         crc64_rocksoft_generic crc64-rocksoft t10-pi sd_mod crc16 mbcache jbd2 crc32c_generic ext4; do
-    insmod /modules/$m.ko || echo "LBVM-TEST: error insmod $m"
-done
-i=0
-while [ ! -b /dev/sda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+. /load-modules.sh
 printf 'o\nn\np\n1\n\n\nw\n' | fdisk /dev/sda >/dev/null 2>&1
 i=0
 while [ ! -b /dev/sda1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
