@@ -191,7 +191,10 @@ static void ahci_port_fatal(AHCIState *s, int n)
     AHCIPort *p = &s->port[n];
     p->is |= AHCI_PxIS_HBFS;
     p->tfd = (uint32_t)ATA_ERR_ABRT << 8 | ATA_STS_OK | ATA_STS_ERR;
-    p->halted = 1;
+    /* Only a running command list can halt: a bad FIS base met by a COMRESET
+     * while ST is clear must not leave the port halted once ST is set. */
+    if (p->cmd & AHCI_PxCMD_ST)
+        p->halted = 1;
 }
 
 static int ahci_fb_ok(const AHCIState *s, int n)
