@@ -70,6 +70,16 @@ need_lbvm() {
     [ -x "$LBVM" ] || fail "lbvm is not built: $LBVM is not an executable (build it, or set LBVM)"
 }
 
+# add_busybox ROOT APPLET...: busybox at ROOT/bin/busybox with a link for
+# each applet named.
+add_busybox() {
+    local root=$1 a
+    shift
+    mkdir -p "$root/bin" || fail "cannot create $root/bin"
+    cp "$CACHE/busybox" "$root/bin/busybox" && chmod 755 "$root/bin/busybox" || fail "cannot copy busybox"
+    for a in "$@"; do ln -sf busybox "$root/bin/$a"; done
+}
+
 # --- disk modules ---------------------------------------------------------
 # Debian's modules for an AHCI disk with ext4, in load order (paths under
 # lib/modules/<version>/kernel).

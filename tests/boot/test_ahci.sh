@@ -7,8 +7,7 @@ need_inputs
 need_lbvm
 root=$WORK/root
 mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev"
-cp "$CACHE/busybox" "$root/bin/busybox"
-for a in sh mount insmod sleep dd sha256sum cat poweroff sync head; do ln -s busybox "$root/bin/$a"; done
+add_busybox "$root" sh mount insmod sleep dd sha256sum cat poweroff sync head
 add_disk_modules "$root" k686
 cat > "$root/init" <<'INIT'
 #!/bin/sh

@@ -13,10 +13,7 @@ command -v e2fsck >/dev/null && command -v debugfs >/dev/null && command -v mke2
     || fail "e2fsprogs (e2fsck, debugfs, mke2fs) is not installed"
 root=$WORK/root
 mkdir -p "$root/bin" "$root/modules" "$root/proc" "$root/sys" "$root/dev" "$root/mnt"
-cp "$CACHE/busybox" "$root/bin/busybox"
-for a in sh mount umount insmod sleep dd sha256sum cat poweroff sync fdisk mke2fs switch_root mkdir cp echo; do
-    ln -s busybox "$root/bin/$a"
-done
+add_busybox "$root" sh mount umount insmod sleep dd sha256sum cat poweroff sync fdisk mke2fs switch_root mkdir cp echo
 add_disk_modules "$root" k686
 cat > "$root/init" <<'INIT'
 #!/bin/sh

@@ -14,10 +14,7 @@ need_lbvm
 # sysb's initramfs (modules of the 686-pae kernel).
 b=$WORK/sysb
 mkdir -p "$b/bin" "$b/modules" "$b/proc" "$b/sys" "$b/dev" "$b/mnt"
-cp "$CACHE/busybox" "$b/bin/busybox"
-for a in sh mount umount insmod sleep cat poweroff sync fdisk mke2fs switch_root mkdir cp chmod echo uname; do
-    ln -s busybox "$b/bin/$a"
-done
+add_busybox "$b" sh mount umount insmod sleep cat poweroff sync fdisk mke2fs switch_root mkdir cp chmod echo uname
 add_disk_modules "$b" k686pae
 cat > "$b/init" <<'INIT'
 #!/bin/sh
@@ -51,8 +48,7 @@ chmod 755 "$b/init"
 # sysa's initramfs: kexec and its libc, the 686-pae kernel, sysb's initramfs.
 a=$WORK/sysa
 mkdir -p "$a/bin" "$a/sbin" "$a/lib/i386-linux-gnu" "$a/boot" "$a/proc" "$a/sys" "$a/dev"
-cp "$CACHE/busybox" "$a/bin/busybox"
-ln -s busybox "$a/bin/sh"
+add_busybox "$a" sh
 cp "$CACHE/kexec/kexec" "$a/sbin/kexec"
 cp "$CACHE/kexec/libc.so.6" "$CACHE/kexec/ld-linux.so.2" "$a/lib/i386-linux-gnu/"
 ln -s i386-linux-gnu/ld-linux.so.2 "$a/lib/ld-linux.so.2"

@@ -12,8 +12,7 @@ build_initramfs "$WORK/second.cpio"      # the standard test /init, for the seco
 stage1() {
     local r=$1 k2=$2
     mkdir -p "$r/bin" "$r/sbin" "$r/lib/i386-linux-gnu" "$r/boot" "$r/proc" "$r/sys" "$r/dev"
-    cp "$CACHE/busybox" "$r/bin/busybox"
-    ln -s busybox "$r/bin/sh"
+    add_busybox "$r" sh
     cp "$CACHE/kexec/kexec" "$r/sbin/kexec"
     cp "$CACHE/kexec/libc.so.6" "$CACHE/kexec/ld-linux.so.2" "$r/lib/i386-linux-gnu/"
     ln -s i386-linux-gnu/ld-linux.so.2 "$r/lib/ld-linux.so.2"
