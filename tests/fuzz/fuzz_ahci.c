@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ahci.h"
+#include "fuzz_input.h"
 #include "disk.h"
 #include "iomem.h"
 #include "pci.h"
@@ -172,20 +173,6 @@ static void put32(uint32_t pa, uint32_t v)
         ram[(pa + i) % RAM_SIZE] = (uint8_t)(v >> (8 * i));
 }
 
-typedef struct Input {
-    const uint8_t *p;
-    size_t n;
-} Input;
-
-static bool take(Input *in, void *out, size_t len)
-{
-    if (in->n < len)
-        return false;
-    memcpy(out, in->p, len);
-    in->p += len;
-    in->n -= len;
-    return true;
-}
 
 static int size_arg(int arg)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fuzz_input.h"
 #include "fuzz_ports.h"
 #include "iomem.h"
 #include "pci.h"
@@ -128,20 +129,6 @@ static void board_advance(Board *b, uint64_t delta)
     vclock_run_timers(&b->clock);
 }
 
-typedef struct Input {
-    const uint8_t *p;
-    size_t n;
-} Input;
-
-static bool take(Input *in, void *out, size_t len)
-{
-    if (in->n < len)
-        return false;
-    memcpy(out, in->p, len);
-    in->p += len;
-    in->n -= len;
-    return true;
-}
 
 static bool take_port(Input *in, uint32_t *port)
 {
