@@ -37,12 +37,9 @@ add_disk_modules "$root" k686
 cat > "$root/init" <<INIT
 #!/bin/sh
 export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+. /disk-setup.sh
 exec </dev/console >/dev/console 2>&1
 echo "LBVM-TEST: init reached"
-. /load-modules.sh
 [ -b /dev/sda ] || echo "LBVM-TEST: error no /dev/sda"
 echo "LBVM-TEST: sda sectors \$(cat /sys/block/sda/size)"
 # guest uptime as printed by /proc/uptime (seconds.centiseconds)

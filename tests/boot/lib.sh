@@ -89,8 +89,9 @@ DISK_MODULES="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata 
     fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4"
 
 # add_disk_modules ROOT FLAVOUR: copies the modules of FLAVOUR (k686 or
-# k686pae) into ROOT/modules and writes ROOT/load-modules.sh, which a guest
-# /init sources: it loads them and waits (up to 10 s of guest time) for /dev/sda.
+# k686pae) into ROOT/modules and writes ROOT/disk-setup.sh, which a guest
+# /init sources first: it mounts proc, sysfs and devtmpfs, loads the modules
+# and waits (up to 10 s of guest time) for /dev/sda.
 add_disk_modules() {
     local root=$1 flavour=$2 m names=
     mkdir -p "$root/modules" || fail "cannot create $root/modules"
@@ -98,7 +99,10 @@ add_disk_modules() {
         cp "$CACHE/$flavour/modules/kernel/$m.ko" "$root/modules/" || fail "module $m missing from the test inputs"
         names="$names ${m##*/}"
     done
-    cat > "$root/load-modules.sh" <<LOAD
+    cat > "$root/disk-setup.sh" <<LOAD
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
 for m in$names; do
     insmod /modules/\$m.ko || echo "LBVM-TEST: error insmod \$m"
 done

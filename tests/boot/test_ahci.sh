@@ -12,10 +12,7 @@ add_disk_modules "$root" k686
 cat > "$root/init" <<'INIT'
 #!/bin/sh
 export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-. /load-modules.sh
+. /disk-setup.sh
 i=0
 while [ ! -b /dev/sdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 echo "LBVM-TEST: sda sectors $(cat /sys/block/sda/size)"

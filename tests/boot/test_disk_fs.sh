@@ -18,10 +18,7 @@ add_disk_modules "$root" k686
 cat > "$root/init" <<'INIT'
 #!/bin/sh
 export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-. /load-modules.sh
+. /disk-setup.sh
 case $(cat /proc/cmdline) in
 *lbvm.disk=make*)
     printf 'o\nn\np\n1\n\n\nw\n' | fdisk /dev/sda >/dev/null 2>&1

@@ -19,11 +19,8 @@ add_disk_modules "$b" k686pae
 cat > "$b/init" <<'INIT'
 #!/bin/sh
 export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+. /disk-setup.sh
 echo "LBVM-TEST: sysb $(uname -r)"
-. /load-modules.sh
 printf 'o\nn\np\n1\n\n\nw\n' | fdisk /dev/sda >/dev/null 2>&1
 i=0
 while [ ! -b /dev/sda1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
