@@ -81,7 +81,12 @@ struct CPUState {
     long ctx_err_off, ctx_oldexc_off;
     long ctx_hflags_off;      /* QUIRK(ring-switch): CPL bits, or -1 */
     long ctx_isint_off;       /* QUIRK(soft-int): event raised by int n */
+    /* QUIRK(seg-cache): selector, base, limit, flags of ES CS SS DS FS GS in
+     * the context blob (cpu_probe_segs), or -1: checkpoints need them. */
+    long ctx_seg_off[6][4];
     uc_context *ctx;
+    bool restoring;           /* cpu_state is loading: fills set no A/D bits */
+    bool halted;              /* in hlt with IF set, waiting for an interrupt */
 
     IoRange unassigned;       /* the all-ones page outside RAM and devices */
     CPUStats stats;
@@ -316,7 +321,7 @@ static bool cpu_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb
     int user = s->in_emu && (reg_get(s, UC_X86_REG_CS) & 3) == 3;
     if (user && (w.cr0 & CR0_PG) && in_sys_table(s, va))
         user = 0;
-    if (cpu_walk(s, &w, va, acc, user, 1, &pa, &w_ok, &err) < 0) {
+    if (cpu_walk(s, &w, va, acc, user, !s->restoring, &pa, &w_ok, &err) < 0) {
         if (!s->in_emu) {
             /* QUIRK(fill-outside-emu): failing a fill outside uc_emu_start would
              * longjmp to a stale context. Host-side descriptor loads are
@@ -964,10 +969,24 @@ CPUExit cpu_run(CPUState *s)
             uint32_t ip = reg_get(s, UC_X86_REG_EIP);
             if (code_byte(s, ip) == 0xf4 && code_byte(s, ip - 1) == 0xfb)
                 reg_set(s, UC_X86_REG_EIP, ip + 1);
+            s->halted = false;
             int vec = s->ic.ack(s->ic.opaque);
             s->stats.hw_irqs++;
             if (cpu_raise(s, vec, 0, 0, 0) < 0)
                 return CPU_EXIT_FATAL;
+            continue;
+        }
+        if (s->halted) {
+            /* Idle until an interrupt: jump the clock to the next deadline.
+             * Timers that raise nothing (or a stop request) leave the CPU
+             * halted, as on real hardware. */
+            uint64_t next = vclock_next_deadline(s->clock);
+            if (next == VCLOCK_NEVER) {
+                cpu_fail(s, "hlt with no interrupt source armed: the guest would wait forever");
+                return CPU_EXIT_FATAL;
+            }
+            if (next > s->clock->now)
+                s->clock->now = next;
             continue;
         }
         cpu_update_stop_at(s);
@@ -1020,25 +1039,17 @@ CPUExit cpu_run(CPUState *s)
             cpu_fail(s, "emulation stopped at %#x for no known reason", eip);
             return CPU_EXIT_FATAL;
         }
-        if (s->stop_requested) {
+        bool intr_on = (reg_get(s, UC_X86_REG_EFLAGS) & EFLAGS_IF) != 0;
+        if (s->stop_requested && !intr_on) {
             /* The stop was asked for in the hlt's block: report it first
              * and run the hlt again on resume. */
             reg_set(s, UC_X86_REG_EIP, eip - 1);
             continue;
         }
         s->stats.halts++;
-        if (!(reg_get(s, UC_X86_REG_EFLAGS) & EFLAGS_IF))
+        if (!intr_on)
             return CPU_EXIT_HALTED;
-        if (!s->intr_level) {
-            /* Idle: jump the clock to the next deadline. */
-            uint64_t next = vclock_next_deadline(s->clock);
-            if (next == VCLOCK_NEVER) {
-                cpu_fail(s, "hlt with no interrupt source armed: the guest would wait forever");
-                return CPU_EXIT_FATAL;
-            }
-            if (next > s->clock->now)
-                s->clock->now = next;
-        }
+        s->halted = true;
     }
 }
 
