@@ -12,6 +12,8 @@
  */
 #include "cpu.h"
 
+#include "state.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,6 +609,69 @@ static void cpu_probe_cpl(CPUState *s, uc_engine *uc, uint8_t *m, uc_context *cp
         s->ctx_hflags_off = found;
 }
 
+/* QUIRK(seg-cache): segment descriptor caches are not in Unicorn's API (a
+ * selector write reloads the cache from the GDT, which the guest may have
+ * changed since). Checkpoints need them exactly, so find their fields in the
+ * context blob: for each segment register load two descriptors that differ
+ * in selector, base, limit and flags, and take the one word of each kind
+ * that changed accordingly. */
+static uint32_t probe_desc_hi(uint32_t base, uint32_t limit, uint8_t access, uint8_t fl)
+{
+    return ((base >> 16) & 0xff) | (uint32_t)access << 8 | (limit & 0xf0000) | (uint32_t)fl << 20 |
+           (base & 0xff000000u);
+}
+
+static void cpu_probe_segs(CPUState *s, uc_engine *uc, uint8_t *m, uc_context *flat, uc_context *a,
+                           uc_context *b)
+{
+    static const int regs[6] = { UC_X86_REG_ES, UC_X86_REG_CS, UC_X86_REG_SS,
+                                 UC_X86_REG_DS, UC_X86_REG_FS, UC_X86_REG_GS };
+    /* GDT entries 5, 6: data A, B; 7, 8: code A, B (ring 0, byte granular). */
+    static const uint32_t base[4] = { 0x00123000, 0x00456000, 0x00789000, 0x00abc000 };
+    static const uint32_t limit[4] = { 0x0abcd, 0x0def0, 0x0fedc, 0x0cba9 };
+    static const uint8_t access[4] = { 0x93, 0x93, 0x9b, 0x9b };
+    static const uint8_t fl[4] = { 0x4, 0x5, 0x4, 0x5 };   /* D/B, then D/B + AVL */
+    uint32_t hi[4];
+    for (int i = 0; i < 4; i++) {
+        uint32_t lo = (limit[i] & 0xffff) | (base[i] & 0xffff) << 16;
+        hi[i] = probe_desc_hi(base[i], limit[i], access[i], fl[i]);
+        memcpy(m + 0x1000 + 8 * (5 + i), &lo, 4);
+        memcpy(m + 0x1000 + 8 * (5 + i) + 4, &hi[i], 4);
+    }
+    uc_x86_mmr gdtr = { 0, 0x1000, 9 * 8 - 1, 0 };
+    size_t sz = uc_context_size(uc);
+    for (int r = 0; r < 6; r++) {
+        int k = regs[r] == UC_X86_REG_CS ? 2 : 0;
+        uint32_t sel[2] = { (uint32_t)(5 + k) << 3, (uint32_t)(6 + k) << 3 };
+        uc_context_restore(uc, flat);
+        uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
+        if (uc_reg_write(uc, regs[r], &sel[0]))
+            return;
+        uc_context_save(uc, a);
+        if (uc_reg_write(uc, regs[r], &sel[1]))
+            return;
+        uc_context_save(uc, b);
+        const uint32_t want[4][2] = { { sel[0], sel[1] }, { base[k], base[k + 1] },
+                                      { limit[k], limit[k + 1] }, { hi[k], hi[k + 1] } };
+        for (int f = 0; f < 4; f++) {
+            long found = -1;
+            for (size_t o = 0; o + 4 <= sz; o += 4) {
+                uint32_t va, vb;
+                memcpy(&va, (uint8_t *)a + o, 4);
+                memcpy(&vb, (uint8_t *)b + o, 4);
+                if (va == want[f][0] && vb == want[f][1]) {
+                    if (found >= 0)
+                        return;     /* ambiguous */
+                    found = (long)o;
+                }
+            }
+            if (found < 0)
+                return;
+            s->ctx_seg_off[r][f] = found;
+        }
+    }
+}
+
 static int cpu_probe_context(CPUState *s)
 {
     const size_t mem = 1 << 20;
@@ -693,8 +758,13 @@ static int cpu_probe_context(CPUState *s)
     if (n_int != 1)
         s->ctx_isint_off = -1;
     ok = s->ctx_err_off >= 0 && s->ctx_oldexc_off >= 0 && s->ctx_isint_off >= 0;
-    if (ok)
+    if (ok) {
         cpu_probe_cpl(s, uc, m, c[0], c[1]);
+        for (int r = 0; r < 6; r++)
+            for (int f = 0; f < 4; f++)
+                s->ctx_seg_off[r][f] = -1;
+        cpu_probe_segs(s, uc, m, c[0], c[1], c[2]);
+    }
 out:
     for (int i = 0; i < 5; i++)
         if (c[i])
@@ -1120,6 +1190,368 @@ void cpu_dump(CPUState *s, void *file)
             (unsigned long long)s->clock->now);
 }
 
+/* ---- checkpoints ---- */
+
+/* The saved CPU, as plain values: what cpu_state writes field by field. */
+typedef struct SegCache {
+    uint32_t sel, base, limit, flags;
+} SegCache;
+
+typedef struct ArchState {
+    uint32_t gpr[8], eip, eflags;
+    SegCache seg[6];          /* ES CS SS DS FS GS, as the caches hold them */
+    SegCache ldtr, tr;
+    uint32_t gdt_base, gdt_limit, idt_base, idt_limit;
+    uint32_t cr[5];           /* CR1 is kept 0 */
+    uint32_t dr[8];           /* DR4/DR5 are kept 0 */
+    uint64_t msr[CPU_N_MSRS];
+    uint16_t fpcw, fpsw, fptag, fop;
+    uint16_t fcs, fds;
+    uint32_t fip, fdp;
+    uint64_t fp_mant[8];
+    uint16_t fp_exp[8];
+    uint32_t mxcsr;
+    uint64_t xmm[8][2];
+    uint8_t cpl;
+    uint8_t inhibit_irq;      /* the instruction after sti / mov ss */
+} ArchState;
+
+/* MSRs a 32-bit kernel may write on this CPU model. */
+static const uint32_t cpu_msrs[CPU_N_MSRS] = {
+    0x174, 0x175, 0x176,      /* SYSENTER_CS/ESP/EIP */
+    0x277,                    /* PAT */
+    0xc0000080,               /* EFER */
+};
+
+static const int gpr_ids[8] = { UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX,
+                                UC_X86_REG_ESP, UC_X86_REG_EBP, UC_X86_REG_ESI, UC_X86_REG_EDI };
+static const int seg_ids[6] = { UC_X86_REG_ES, UC_X86_REG_CS, UC_X86_REG_SS,
+                                UC_X86_REG_DS, UC_X86_REG_FS, UC_X86_REG_GS };
+enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
+/* QEMU hflags bits next to the CPL (target/i386/cpu.h): HF_INHIBIT_IRQ is
+ * bit 3; pinned by tests/unit/test_unicorn_quirks.c. */
+#define HF_INHIBIT_IRQ (1u << 3)
+
+bool cpu_can_checkpoint(const CPUState *s)
+{
+    if (s->ctx_hflags_off < 0)
+        return false;
+    for (int r = 0; r < 6; r++)
+        for (int f = 0; f < 4; f++)
+            if (s->ctx_seg_off[r][f] < 0)
+                return false;
+    return true;
+}
+
+static uint32_t ctx_get(CPUState *s, long off)
+{
+    uint32_t v;
+    memcpy(&v, (uint8_t *)s->ctx + off, 4);
+    return v;
+}
+
+static void ctx_put(CPUState *s, long off, uint32_t v)
+{
+    memcpy((uint8_t *)s->ctx + off, &v, 4);
+}
+
+static void mmr_to_seg(const uc_x86_mmr *m, SegCache *c)
+{
+    *c = (SegCache){ m->selector, (uint32_t)m->base, m->limit, m->flags };
+}
+
+static void arch_read(CPUState *s, ArchState *a)
+{
+    uc_x86_mmr m;
+    memset(a, 0, sizeof *a);
+    for (int i = 0; i < 8; i++)
+        a->gpr[i] = reg_get(s, gpr_ids[i]);
+    a->eip = reg_get(s, UC_X86_REG_EIP);
+    a->eflags = reg_get(s, UC_X86_REG_EFLAGS);
+    uc_context_save(s->uc, s->ctx);
+    for (int r = 0; r < 6; r++) {
+        a->seg[r].sel = ctx_get(s, s->ctx_seg_off[r][0]) & 0xffff;
+        a->seg[r].base = ctx_get(s, s->ctx_seg_off[r][1]);
+        a->seg[r].limit = ctx_get(s, s->ctx_seg_off[r][2]);
+        a->seg[r].flags = ctx_get(s, s->ctx_seg_off[r][3]);
+    }
+    uint32_t hf = ctx_get(s, s->ctx_hflags_off);
+    a->cpl = hf & 3;
+    a->inhibit_irq = (hf & HF_INHIBIT_IRQ) != 0;
+    uc_reg_read(s->uc, UC_X86_REG_LDTR, &m);
+    mmr_to_seg(&m, &a->ldtr);
+    uc_reg_read(s->uc, UC_X86_REG_TR, &m);
+    mmr_to_seg(&m, &a->tr);
+    uc_reg_read(s->uc, UC_X86_REG_GDTR, &m);
+    a->gdt_base = (uint32_t)m.base;
+    a->gdt_limit = m.limit;
+    uc_reg_read(s->uc, UC_X86_REG_IDTR, &m);
+    a->idt_base = (uint32_t)m.base;
+    a->idt_limit = m.limit;
+    a->cr[0] = reg_get(s, UC_X86_REG_CR0);
+    a->cr[2] = reg_get(s, UC_X86_REG_CR2);
+    a->cr[3] = reg_get(s, UC_X86_REG_CR3);
+    a->cr[4] = reg_get(s, UC_X86_REG_CR4);
+    for (int i = 0; i < 8; i++)
+        if (i != 4 && i != 5)
+            a->dr[i] = reg_get(s, UC_X86_REG_DR0 + i);
+    for (int i = 0; i < CPU_N_MSRS; i++) {
+        uc_x86_msr msr = { cpu_msrs[i], 0 };
+        uc_reg_read(s->uc, UC_X86_REG_MSR, &msr);
+        a->msr[i] = msr.value;
+    }
+    uint32_t v = 0;
+    uc_reg_read(s->uc, UC_X86_REG_FPCW, &v); a->fpcw = (uint16_t)v; v = 0;
+    uc_reg_read(s->uc, UC_X86_REG_FPSW, &v); a->fpsw = (uint16_t)v; v = 0;
+    uc_reg_read(s->uc, UC_X86_REG_FPTAG, &v); a->fptag = (uint16_t)v; v = 0;
+    uc_reg_read(s->uc, UC_X86_REG_FOP, &v); a->fop = (uint16_t)v; v = 0;
+    uc_reg_read(s->uc, UC_X86_REG_FCS, &v); a->fcs = (uint16_t)v; v = 0;
+    uc_reg_read(s->uc, UC_X86_REG_FDS, &v); a->fds = (uint16_t)v; v = 0;
+    uc_reg_read(s->uc, UC_X86_REG_FIP, &a->fip);
+    uc_reg_read(s->uc, UC_X86_REG_FDP, &a->fdp);
+    for (int i = 0; i < 8; i++) {
+        uint8_t f[16] = { 0 };  /* 80-bit: mantissa, then sign and exponent */
+        uc_reg_read(s->uc, UC_X86_REG_FP0 + i, f);
+        memcpy(&a->fp_mant[i], f, 8);
+        memcpy(&a->fp_exp[i], f + 8, 2);
+        uc_reg_read(s->uc, UC_X86_REG_XMM0 + i, a->xmm[i]);
+    }
+    uc_reg_read(s->uc, UC_X86_REG_MXCSR, &a->mxcsr);
+}
+
+/* Sets the CPL bits (and the interrupt shadow) of hflags in the context. */
+static int set_hflags_low(CPUState *s, uint32_t cpl, int inhibit, bool set_inhibit)
+{
+    uc_context_save(s->uc, s->ctx);
+    uint32_t hf = (ctx_get(s, s->ctx_hflags_off) & ~3u) | cpl;
+    if (set_inhibit)
+        hf = (hf & ~HF_INHIBIT_IRQ) | (inhibit ? HF_INHIBIT_IRQ : 0);
+    ctx_put(s, s->ctx_hflags_off, hf);
+    return uc_context_restore(s->uc, s->ctx) ? -1 : 0;
+}
+
+/* Loads a segment register through the API (which reads the GDT/LDT and
+ * recomputes Unicorn's derived flags), leaving guest RAM untouched: the load
+ * sets the descriptor's accessed bit if it was clear, so put the old bytes back. */
+static int seg_load(CPUState *s, int r, uint32_t sel)
+{
+    uint32_t d[2];
+    int have = (sel & ~3u) && desc_read(s, (uint16_t)sel, d) == 0;
+    if (reg_set(s, seg_ids[r], sel))
+        return -1;
+    uint32_t now[2];
+    if (have && desc_read(s, (uint16_t)sel, now) == 0 && memcmp(now, d, 8)) {
+        uc_x86_mmr t;
+        uc_reg_read(s->uc, (sel & 4) ? UC_X86_REG_LDTR : UC_X86_REG_GDTR, &t);
+        virt_rw(s, (uint32_t)t.base + (sel & ~7u), d, 8, 1);
+    }
+    return 0;
+}
+
+static const char *const seg_names[6] = { "ES", "CS", "SS", "DS", "FS", "GS" };
+
+static int arch_write(CPUState *s, const ArchState *a, char *err, size_t errlen)
+{
+    uc_err e = UC_ERR_OK;
+    uc_x86_mmr m;
+    m = (uc_x86_mmr){ 0, a->gdt_base, a->gdt_limit, 0 };
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_GDTR, &m);
+    m = (uc_x86_mmr){ 0, a->idt_base, a->idt_limit, 0 };
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_IDTR, &m);
+    m = (uc_x86_mmr){ (uint16_t)a->ldtr.sel, a->ldtr.base, a->ldtr.limit, a->ldtr.flags };
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_LDTR, &m);
+    m = (uc_x86_mmr){ (uint16_t)a->tr.sel, a->tr.base, a->tr.limit, a->tr.flags };
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_TR, &m);
+    for (int i = 0; i < CPU_N_MSRS && !e; i++) {
+        uc_x86_msr msr = { cpu_msrs[i], a->msr[i] };
+        e = uc_reg_write(s->uc, UC_X86_REG_MSR, &msr);
+    }
+    if (!e) e = reg_set(s, UC_X86_REG_CR4, a->cr[4]);
+    if (!e) e = reg_set(s, UC_X86_REG_CR3, a->cr[3]);
+    if (!e) e = reg_set(s, UC_X86_REG_CR0, a->cr[0]);
+    if (!e) e = reg_set(s, UC_X86_REG_CR2, a->cr[2]);
+    for (int i = 0; i < 8 && !e; i++)
+        if (i != 4 && i != 5)
+            e = reg_set(s, UC_X86_REG_DR0 + i, a->dr[i]);
+    uint16_t w;
+    w = a->fpcw; if (!e) e = uc_reg_write(s->uc, UC_X86_REG_FPCW, &w);
+    w = a->fpsw; if (!e) e = uc_reg_write(s->uc, UC_X86_REG_FPSW, &w);
+    w = a->fptag; if (!e) e = uc_reg_write(s->uc, UC_X86_REG_FPTAG, &w);
+    w = a->fop; if (!e) e = uc_reg_write(s->uc, UC_X86_REG_FOP, &w);
+    w = a->fcs; if (!e) e = uc_reg_write(s->uc, UC_X86_REG_FCS, &w);
+    w = a->fds; if (!e) e = uc_reg_write(s->uc, UC_X86_REG_FDS, &w);
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_FIP, &a->fip);
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_FDP, &a->fdp);
+    for (int i = 0; i < 8 && !e; i++) {
+        uint8_t f[16] = { 0 };
+        memcpy(f, &a->fp_mant[i], 8);
+        memcpy(f + 8, &a->fp_exp[i], 2);
+        e = uc_reg_write(s->uc, UC_X86_REG_FP0 + i, f);
+        if (!e) e = uc_reg_write(s->uc, UC_X86_REG_XMM0 + i, a->xmm[i]);
+    }
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_MXCSR, &a->mxcsr);
+    for (int i = 0; i < 8 && !e; i++)
+        e = reg_set(s, gpr_ids[i], a->gpr[i]);
+    if (!e) e = reg_set(s, UC_X86_REG_EFLAGS, a->eflags);
+    if (!e) e = reg_set(s, UC_X86_REG_EIP, a->eip);
+    if (e) {
+        snprintf(err, errlen, "cannot restore the CPU registers: %s", uc_strerror(e));
+        return -1;
+    }
+    /* Segments: at CPL 0 every data and code selector loads; SS last, at its
+     * own CPL (a load checks RPL = DPL = CPL), which it then sets. */
+    if (set_hflags_low(s, 0, 0, false) < 0)
+        goto bad_cpl;
+    static const int order[5] = { SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS };
+    for (int i = 0; i < 5; i++)
+        if (seg_load(s, order[i], a->seg[order[i]].sel) < 0) {
+            snprintf(err, errlen, "cannot restore %s %#x: its descriptor is not loadable now",
+                     seg_names[order[i]], a->seg[order[i]].sel);
+            return -1;
+        }
+    if (set_hflags_low(s, a->cpl, 0, false) < 0)
+        goto bad_cpl;
+    if ((a->cr[0] & CR0_PE) && seg_load(s, SEG_SS, a->seg[SEG_SS].sel) < 0) {
+        snprintf(err, errlen, "cannot restore SS %#x at CPL %u", a->seg[SEG_SS].sel, a->cpl);
+        return -1;
+    }
+    if (!(a->cr[0] & CR0_PE) && reg_set(s, UC_X86_REG_SS, a->seg[SEG_SS].sel))
+        goto bad_cpl;
+    /* QUIRK(seg-cache): the guest may have changed a descriptor since it
+     * loaded it; put the saved caches back. Only FS/GS-style differences
+     * (base, limit) are patched; a change that Unicorn folds into derived
+     * flags (CS/SS size, a data base turning non-zero) is refused. */
+    uc_context_save(s->uc, s->ctx);
+    for (int r = 0; r < 6; r++) {
+        const SegCache *c = &a->seg[r];
+        uint32_t base = ctx_get(s, s->ctx_seg_off[r][1]), flags = ctx_get(s, s->ctx_seg_off[r][3]);
+        bool derived = ((r == SEG_CS || r == SEG_SS) && ((flags ^ c->flags) & (1u << 22))) ||
+                       ((r == SEG_DS || r == SEG_ES || r == SEG_SS) && (!base != !c->base));
+        if (derived) {
+            snprintf(err, errlen, "cannot restore %s %#x: its descriptor changed in a way Unicorn's "
+                     "API cannot express", seg_names[r], c->sel);
+            return -1;
+        }
+        ctx_put(s, s->ctx_seg_off[r][1], c->base);
+        ctx_put(s, s->ctx_seg_off[r][2], c->limit);
+        ctx_put(s, s->ctx_seg_off[r][3], c->flags);
+    }
+    uint32_t hf = ctx_get(s, s->ctx_hflags_off);
+    if ((hf & 3) != a->cpl)
+        goto bad_cpl;
+    ctx_put(s, s->ctx_hflags_off, (hf & ~HF_INHIBIT_IRQ) | (a->inhibit_irq ? HF_INHIBIT_IRQ : 0));
+    if (uc_context_restore(s->uc, s->ctx))
+        goto bad_cpl;
+    return 0;
+bad_cpl:
+    snprintf(err, errlen, "cannot restore CPL %u", a->cpl);
+    return -1;
+}
+
+static void seg_fields(StateIO *io, const char *name, SegCache *c)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%s.sel", name);
+    state_u32(io, n, &c->sel);
+    snprintf(n, sizeof n, "%s.base", name);
+    state_u32(io, n, &c->base);
+    snprintf(n, sizeof n, "%s.limit", name);
+    state_u32(io, n, &c->limit);
+    snprintf(n, sizeof n, "%s.flags", name);
+    state_u32(io, n, &c->flags);
+    state_check(io, c->sel <= 0xffff, "%s: selector %#x out of range", name, c->sel);
+}
+
+void cpu_state(CPUState *s, StateIO *io)
+{
+    ArchState a;
+    if (!cpu_can_checkpoint(s)) {
+        state_fail(io, "this Unicorn build's CPU context layout is not understood: checkpoints are unavailable");
+        return;
+    }
+    if (!state_loading(io))
+        arch_read(s, &a);
+    else
+        memset(&a, 0, sizeof a);
+    state_u32s(io, "gpr", a.gpr, 8);
+    state_u32(io, "eip", &a.eip);
+    state_u32(io, "eflags", &a.eflags);
+    for (int r = 0; r < 6; r++)
+        seg_fields(io, seg_names[r], &a.seg[r]);
+    seg_fields(io, "LDTR", &a.ldtr);
+    seg_fields(io, "TR", &a.tr);
+    state_u32(io, "gdtr.base", &a.gdt_base);
+    state_u32(io, "gdtr.limit", &a.gdt_limit);
+    state_u32(io, "idtr.base", &a.idt_base);
+    state_u32(io, "idtr.limit", &a.idt_limit);
+    state_u32s(io, "cr", a.cr, 5);
+    state_u32s(io, "dr", a.dr, 8);
+    uint32_t msr_index[CPU_N_MSRS];
+    memcpy(msr_index, cpu_msrs, sizeof msr_index);
+    state_u32s(io, "msr.index", msr_index, CPU_N_MSRS);
+    state_check(io, !memcmp(msr_index, cpu_msrs, sizeof msr_index), "CPU: the checkpoint saved other MSRs");
+    state_u64s(io, "msr.value", a.msr, CPU_N_MSRS);
+    state_u16(io, "fpu.cw", &a.fpcw);
+    state_u16(io, "fpu.sw", &a.fpsw);
+    state_u16(io, "fpu.tag", &a.fptag);
+    state_u16(io, "fpu.op", &a.fop);
+    state_u16(io, "fpu.cs", &a.fcs);
+    state_u32(io, "fpu.ip", &a.fip);
+    state_u16(io, "fpu.ds", &a.fds);
+    state_u32(io, "fpu.dp", &a.fdp);
+    state_u64s(io, "fpu.st.mantissa", a.fp_mant, 8);
+    for (int i = 0; i < 8; i++) {
+        char n[24];
+        snprintf(n, sizeof n, "fpu.st%d.exponent", i);
+        state_u16(io, n, &a.fp_exp[i]);
+    }
+    state_u32(io, "mxcsr", &a.mxcsr);
+    state_u64s(io, "xmm", &a.xmm[0][0], 16);
+    state_u8(io, "cpl", &a.cpl);
+    state_u8(io, "inhibit_irq", &a.inhibit_irq);
+    /* The layer's own state: halted in hlt, the TSC floor, the code map. */
+    state_bool(io, "halted", &s->halted);
+    state_u64(io, "last_tsc", &s->last_tsc);
+    size_t npages = s->ram_size >> 12, nbytes = (npages + 7) / 8;
+    uint8_t *bits = calloc(nbytes ? nbytes : 1, 1);
+    if (!bits) {
+        state_fail(io, "out of memory");
+        return;
+    }
+    if (!state_loading(io))
+        for (size_t p = 0; p < npages; p++)
+            if (s->codepage[p])
+                bits[p >> 3] |= (uint8_t)(1u << (p & 7));
+    state_u8s(io, "codepages", bits, nbytes);
+    if (!state_loading(io) || !state_ok(io)) {
+        free(bits);
+        return;
+    }
+    for (size_t p = 0; p < npages; p++)
+        s->codepage[p] = (bits[p >> 3] >> (p & 7)) & 1;
+    free(bits);
+    state_check(io, a.cpl <= 3 && a.inhibit_irq <= 1, "CPU: CPL %u / interrupt shadow %u out of range", a.cpl,
+                a.inhibit_irq);
+    state_check(io, !s->halted || (a.eflags & EFLAGS_IF), "CPU: halted with interrupts off");
+    state_check(io, a.gdt_limit <= 0xffff && a.idt_limit <= 0xffff, "CPU: descriptor table limit out of range");
+    if (!state_ok(io))
+        return;
+    char err[200];
+    s->restoring = true;
+    int rc = arch_write(s, &a, err, sizeof err);
+    s->restoring = false;
+    cpu_flush_caches(s);
+    if (rc < 0)
+        state_fail(io, "CPU: %s", err);
+}
+
+void cpu_flush_caches(CPUState *s)
+{
+    uc_ctl_flush_tb(s->uc);
+    uc_ctl_flush_tlb(s->uc);
+    s->cur_gen++;
+}
+
 /* ---- set-up ---- */
 
 int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,
@@ -1167,6 +1599,9 @@ CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock, ch
     s->clock = clock;
     s->pending_exc = -1;
     s->ctx_err_off = s->ctx_oldexc_off = s->ctx_hflags_off = s->ctx_isint_off = -1;
+    for (int r = 0; r < 6; r++)
+        for (int f = 0; f < 4; f++)
+            s->ctx_seg_off[r][f] = -1;
     s->cur_gen = 1;
     uc_version(&maj, &min);
     if (maj < 2 || (maj == 2 && min < 1)) {

@@ -13,6 +13,7 @@
 #include "iomem.h"
 
 typedef struct CPUState CPUState;
+typedef struct StateIO StateIO;
 
 typedef enum CPUExit {
     CPU_EXIT_DEADLINE,    /* the clock reached its next timer deadline */
@@ -71,6 +72,19 @@ bool cpu_has_fast_ring_switch(const CPUState *s);
 /* Translated code over guest-physical [pa, pa+len) must be dropped after a
  * host write there (device DMA): Unicorn only notices guest stores. */
 void cpu_invalidate_code(CPUState *s, uint64_t pa, uint64_t len);
+
+/* Checkpoints (docs/checkpoint-format.md). cpu_state saves or loads the
+ * architectural state field by field (registers, segment caches, descriptor
+ * tables, control/debug registers, MSRs, FPU/SSE, CPL, interrupt shadow) and
+ * the layer's own (halted, TSC floor, code map); only between cpu_run calls.
+ * A load flushes the TLB and translated code. Needs cpu_can_checkpoint(). */
+#define CPU_STATE_VERSION 1
+#define CPU_N_MSRS 5
+bool cpu_can_checkpoint(const CPUState *s);
+void cpu_state(CPUState *s, StateIO *io);
+/* Drops the TLB and all translated code: a run that goes on after a
+ * checkpoint then starts from the same caches as one resumed from it. */
+void cpu_flush_caches(CPUState *s);
 
 /* Guest virtual memory as the kernel sees it now (host-side page walk, no
  * side effects). Returns 0, or -1 if a page is not mapped. */

@@ -1495,6 +1495,122 @@ static void test_fast_ring_switch(void)
     vm_free(&v);
 }
 
+/* ===========================================================================
+ * (m) checkpoints: cpu_state saves the CPU field by field; loading it into a
+ * fresh CPU over a copy of RAM must continue exactly as the original does.
+ * The checkpoint lands at ring 3 in an FPU loop, with FS's cache differing
+ * from its GDT descriptor (the guest changed the descriptor after loading
+ * FS: Unicorn's API alone would reload the new base).
+ */
+#include "state.h"
+
+static void checkpoint_guest(Vm *v)
+{
+    gdt_set(1, 0x40000, 0xfff, 0xf2, 0x4);      /* 0x08: ring-3 data, base 0x40000 */
+    OP(0x66, 0xb8); d16(0x08 | 3);              /* mov ax, 0x0b */
+    OP(0x8e, 0xe0);                             /* mov fs, ax */
+    wr32(GDT + 8 + 2, 0);                       /* (placeholder, rewritten below) */
+    gdt_set(1, 0x40000, 0xfff, 0xf2, 0x4);
+    /* now move the descriptor's base to 0x50000 behind FS's back */
+    OP(0xc6, 0x05); d32(GDT + 8 + 4); OP(0x05); /* mov byte [GDT+12], 0x05: base 23:16 */
+    OP(0xdb, 0xe3);                             /* fninit */
+    OP(0xd9, 0xe8);                             /* fld1 */
+    enter_ring3(0x202);
+    OP(0xb9); d32(20000);                       /* mov ecx, 20000 */
+    uint32_t loop = g_pc;
+    OP(0x64, 0xa1); d32(0);                     /* mov eax, fs:[0] */
+    OP(0x01, 0xc8);                             /* add eax, ecx */
+    OP(0x64, 0xa3); d32(0);                     /* mov fs:[0], eax */
+    OP(0xd9, 0xe8);                             /* fld1 */
+    OP(0xde, 0xc1);                             /* faddp st1 */
+    OP(0x49);                                   /* dec ecx */
+    OP(0x75, (uint8_t)(loop - (g_pc + 2)));     /* jnz loop */
+    OP(0xdd, 0x1d); d32(R_X);                   /* fstp qword [R_X] */
+    OP(0x64, 0xa1); d32(0);                     /* mov eax, fs:[0] */
+    store_eax(R_X + 8);
+    OP(0xf4);                                   /* hlt at CPL 3: #GP, COMMON halts */
+    (void)v;
+}
+
+static size_t save_cpu(Vm *v, uint8_t **out)
+{
+    StateIO io;
+    state_init_save(&io, &v->clock);
+    cpu_state(v->cpu, &io);
+    CHECK(state_ok(&io));
+    if (!state_ok(&io))
+        fprintf(stderr, "  cpu_state: %s\n", state_error(&io));
+    *out = io.buf;
+    return io.len;
+}
+
+static void test_checkpoint(void)
+{
+    printf("(m) checkpoint and restore of the CPU\n");
+    Vm a, b;
+    vm_new(&a, M_2L, 1);
+    CHECK(cpu_can_checkpoint(a.cpu));
+    checkpoint_guest(&a);
+    VTimer stop;
+    vtimer_init(&stop, &a.clock, on_timer, NULL);
+    vtimer_mod(&a.clock, &stop, 150000);
+    CHECK_EQ(cpu_run(a.cpu), CPU_EXIT_DEADLINE);
+    vclock_run_timers(&a.clock);
+    uint8_t *snap;
+    size_t snap_len = save_cpu(&a, &snap);
+    cpu_flush_caches(a.cpu);
+    uint8_t *ram_copy = malloc(RAM_SIZE);
+    memcpy(ram_copy, a.ram, RAM_SIZE);
+    uint64_t t0 = a.clock.now;
+    printf("  saved at tick %llu: %zu bytes of CPU state\n", (unsigned long long)t0, snap_len);
+
+    vm_new(&b, M_2L, 1);                        /* same wiring, fresh CPU */
+    memcpy(b.ram, ram_copy, RAM_SIZE);
+    b.clock.now = t0;
+    StateIO io;
+    state_init_load(&io, snap, snap_len, &b.clock);
+    cpu_state(b.cpu, &io);
+    CHECK(state_finish(&io));
+    if (!state_ok(&io))
+        fprintf(stderr, "  load: %s\n", state_error(&io));
+    CHECK(memcmp(b.ram, ram_copy, RAM_SIZE) == 0);   /* loading wrote no guest RAM */
+
+    g_ram = a.ram;
+    CHECK_EQ(run(&a), CPU_EXIT_HALTED);
+    g_ram = b.ram;
+    CHECK_EQ(run(&b), CPU_EXIT_HALTED);
+    double fa, fb;
+    memcpy(&fa, a.ram + R_X, 8);
+    memcpy(&fb, b.ram + R_X, 8);
+    printf("  after: fpu %.1f / %.1f, fs:[0] %#x / %#x, ticks %llu / %llu\n", fa, fb, rd32(R_X + 8),
+           rd32(R_X + 8), (unsigned long long)a.clock.now, (unsigned long long)b.clock.now);
+    CHECK(fa == 20001.0 && fb == 20001.0);
+    CHECK_EQ(rd32(R_VEC), 13);                      /* b's hlt at CPL 3 */
+    g_ram = a.ram;
+    CHECK_EQ(rd32(R_VEC), 13);
+    CHECK_EQ(rd32(0x40000), 200010000u);            /* sum 1..20000 through FS base 0x40000 */
+    CHECK_EQ(rd32(0x50000), 0);
+    CHECK(memcmp(a.ram, b.ram, RAM_SIZE) == 0);
+    CHECK_EQ(a.clock.now, b.clock.now);
+    uint8_t *ea, *eb;
+    size_t la = save_cpu(&a, &ea), lb = save_cpu(&b, &eb);
+    CHECK(la == lb && memcmp(ea, eb, la) == 0);      /* every saved field equal at the end */
+    free(ea);
+    free(eb);
+
+    /* Refusals: a truncated state and a wrong CPL leave an error, no crash. */
+    Vm c;
+    vm_new(&c, M_2L, 1);
+    state_init_load(&io, snap, snap_len / 2, &c.clock);
+    cpu_state(c.cpu, &io);
+    CHECK(!state_ok(&io) && strstr(state_error(&io), "truncated"));
+    vm_free(&c);
+    free(snap);
+    free(ram_copy);
+    vm_free(&a);
+    vm_free(&b);
+}
+
 int main(void)
 {
     test_fast_ring_switch();
@@ -1509,5 +1625,6 @@ int main(void)
     test_smc();
     test_cpuid();
     test_io();
+    test_checkpoint();
     return check_done();
 }
