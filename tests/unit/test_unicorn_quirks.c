@@ -1002,6 +1002,115 @@ static void s13_version(void)
            UC_API_MINOR, UC_API_PATCH);
 }
 
+/* ---------------------------------------------------------------------------
+ * 14. Checkpoint restore (QUIRK(seg-cache) in cpu.c): (a) a selector write
+ *     through the API reloads the descriptor cache from the GDT, so a cache
+ *     the guest made stale (descriptor changed after the load) cannot be
+ *     restored through the API alone: lbvm patches the cache in the context
+ *     blob. (b) The interrupt shadow after sti is hidden state, bit 3 of the
+ *     hflags word (next to the CPL bits), and it changes translation: the
+ *     block after sti is one instruction long. A checkpoint must carry it,
+ *     or a resumed run counts different block sizes than a straight one.
+ */
+static struct { int n; uint32_t addr[8], size[8]; int stop_at; } s14;
+static void s14_on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
+{
+    (void)ud;
+    if (s14.n == s14.stop_at) {
+        s14.stop_at = -1;
+        uc_emu_stop(uc);
+        return;
+    }
+    if (s14.n < 8) {
+        s14.addr[s14.n] = (uint32_t)addr;
+        s14.size[s14.n] = size;
+    }
+    s14.n++;
+}
+
+static void s14_checkpoint(void)
+{
+    printf("[14] checkpoint restore:");
+    for (int m = 0; m < M_NMODES; m++) {
+        Vm v;
+        vm_open(&v, m, NULL, NULL);
+        /* (a) */
+        put32(DATA, 0x11111111);
+        put32(DATA + 0x100000, 0x22222222);
+        Asm a = { KCODE };
+        EMIT(&a, 0xa1, LE32(DATA));                 /* mov eax, [DATA] */
+        EMIT(&a, 0xf4);
+        gdt_entry(2, 0x100000, 0xfffff, 0x92);      /* descriptor of DS now based at 1 MiB */
+        CHECK_EQ(run(&v, KCODE), UC_ERR_OK);
+        uint32_t stale = rd(&v, UC_X86_REG_EAX);
+        CHECK_EQ(stale, 0x11111111);                /* the cache still says base 0 */
+        CHECK_EQ(wr(&v, UC_X86_REG_DS, SEL_KDATA), UC_ERR_OK);
+        CHECK_EQ(run(&v, KCODE), UC_ERR_OK);
+        uint32_t reloaded = rd(&v, UC_X86_REG_EAX);
+        CHECK_EQ(reloaded, 0x22222222);             /* the API write took the new base */
+        vm_close(&v);
+
+        /* (b) */
+        vm_open(&v, m, NULL, NULL);
+        a.pc = KCODE;
+        EMIT(&a, 0xfb);                             /* sti */
+        EMIT(&a, 0x90, 0x90, 0x90);                 /* nop x3 */
+        EMIT(&a, 0xfa, 0xf4);                       /* cli; hlt */
+        uc_hook h;
+        memset(&s14, 0, sizeof s14);
+        s14.stop_at = -1;
+        CHECK_EQ(uc_hook_add(v.uc, &h, UC_HOOK_BLOCK, (void *)s14_on_block, NULL, 1, 0), UC_ERR_OK);
+        CHECK_EQ(run(&v, KCODE), UC_ERR_OK);
+        CHECK_EQ(s14.n, 3);
+        CHECK_EQ(s14.size[0], 1);                   /* sti ends its block */
+        CHECK_EQ(s14.size[1], 1);                   /* the shadowed nop alone */
+        CHECK_EQ(s14.size[2], 4);
+        /* stop before the shadowed block, and once more before the last one */
+        uc_context *in_shadow, *after;
+        CHECK_EQ(uc_context_alloc(v.uc, &in_shadow), UC_ERR_OK);
+        CHECK_EQ(uc_context_alloc(v.uc, &after), UC_ERR_OK);
+        memset(&s14, 0, sizeof s14);
+        s14.stop_at = 1;
+        CHECK_EQ(wr(&v, UC_X86_REG_EFLAGS, 0x2), UC_ERR_OK);
+        CHECK_EQ(run(&v, KCODE), UC_ERR_OK);
+        uc_context_save(v.uc, in_shadow);
+        s14.stop_at = 2;
+        CHECK_EQ(run(&v, rd(&v, UC_X86_REG_EIP)), UC_ERR_OK);
+        uc_context_save(v.uc, after);
+        long off = -1;
+        int n = 0;
+        for (size_t o = 0; o + 4 <= uc_context_size(v.uc); o += 4) {
+            uint32_t x, y;
+            memcpy(&x, (uint8_t *)in_shadow + o, 4);
+            memcpy(&y, (uint8_t *)after + o, 4);
+            if ((x ^ y) == 0x8 && (x & 0x8) && (x & 3) == 0 && x != 0x8) {
+                off = (long)o;
+                n++;
+            }
+        }
+        CHECK_EQ(n, 1);                             /* one word: hflags, bit 3 */
+        /* without the bit the same code translates into other blocks */
+        if (off >= 0) {
+            uint32_t x;
+            memcpy(&x, (uint8_t *)in_shadow + off, 4);
+            x &= ~0x8u;
+            memcpy((uint8_t *)in_shadow + off, &x, 4);
+            uc_context_restore(v.uc, in_shadow);
+            memset(&s14, 0, sizeof s14);
+            s14.stop_at = -1;
+            CHECK_EQ(run(&v, KCODE + 1), UC_ERR_OK);
+            CHECK_EQ(s14.n, 1);
+            CHECK_EQ(s14.size[0], 5);               /* nop x3; cli; hlt in one block */
+        }
+        printf(" %s stale DS %#x / after API write %#x, shadow bit at +%ld, blocks 1,1,4 vs 5;", mode_name[m],
+               stale, reloaded, off);
+        uc_context_free(in_shadow);
+        uc_context_free(after);
+        vm_close(&v);
+    }
+    printf("\n");
+}
+
 int main(void)
 {
     ram = aligned_alloc(4096, RAM_SIZE);
@@ -1020,6 +1129,7 @@ int main(void)
     s11_hlt();
     s12_cpuid_io();
     s13_version();
+    s14_checkpoint();
     free(ram);
     return check_done();
 }
