@@ -31,6 +31,57 @@ static void machine_console_out(void *opaque, const uint8_t *buf, size_t len)
 {
     Machine *m = opaque;
     fwrite(buf, 1, len, m->cfg.console);
+    EVP_DigestUpdate(m->console_md, buf, len);
+    for (size_t i = 0; i < len; i++) {
+        m->console_tail[(m->console_bytes + i) % MACHINE_TAIL_SIZE] = buf[i];
+        if (buf[i] == '\n') {
+            m->line[m->line_len] = 0;
+            if (m->line_len && m->line[m->line_len - 1] == '\r')
+                m->line[m->line_len - 1] = 0;
+            if (m->line_cb && m->line_cb(m->line_opaque, m->line))
+                machine_pause(m);
+            m->line_len = 0;
+        } else if (m->line_len < MACHINE_LINE_MAX) {
+            m->line[m->line_len++] = (char)buf[i];
+        }
+    }
+    m->console_bytes += len;
+}
+
+void machine_pause(Machine *m)
+{
+    m->pause_requested = true;
+    cpu_request_stop(m->cpu);
+}
+
+static void machine_pause_expired(void *opaque)
+{
+    machine_pause(opaque);
+}
+
+void machine_pause_at(Machine *m, uint64_t ticks)
+{
+    if (ticks == VCLOCK_NEVER)
+        vtimer_del(&m->clock, &m->pause_timer);
+    else
+        vtimer_mod(&m->clock, &m->pause_timer, ticks);
+}
+
+void machine_console_link(Machine *m, uint8_t out[32])
+{
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(m->console_md, m->console_chain, &len);
+    memcpy(out, m->console_chain, 32);
+    EVP_DigestInit_ex(m->console_md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(m->console_md, m->console_chain, 32);
+}
+
+size_t machine_console_tail(const Machine *m, uint8_t *out)
+{
+    size_t n = m->console_bytes < MACHINE_TAIL_SIZE ? (size_t)m->console_bytes : MACHINE_TAIL_SIZE;
+    for (size_t i = 0; i < n; i++)
+        out[i] = m->console_tail[(m->console_bytes - n + i) % MACHINE_TAIL_SIZE];
+    return n;
 }
 
 static void machine_reset_request(void *opaque)
@@ -107,6 +158,13 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     madvise(m->ram, m->ram_size, MADV_HUGEPAGE);
     vclock_init(&m->clock);
     iomap_init(&m->io);
+    m->console_md = EVP_MD_CTX_new();
+    if (!m->console_md) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    EVP_DigestInit_ex(m->console_md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(m->console_md, m->console_chain, 32);
     m->cpu = cpu_init(m->ram, m->ram_size, &m->io, &m->clock, err, errlen);
     if (!m->cpu)
         goto fail;
@@ -140,6 +198,7 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     }
     machine_fill_cmos(m);
     vtimer_init(&m->limit_timer, &m->clock, machine_limit_expired, m);
+    vtimer_init(&m->pause_timer, &m->clock, machine_pause_expired, m);
     if (cfg->limit_ticks)
         vtimer_mod(&m->clock, &m->limit_timer, cfg->limit_ticks);
     return m;
@@ -162,6 +221,7 @@ void machine_free(Machine *m)
     for (int i = 0; i < m->cfg.n_disks; i++)
         disk_close(m->cfg.disks[i]);
     free(m->sysreset);
+    EVP_MD_CTX_free(m->console_md);
     if (m->ram)
         munmap(m->ram, m->ram_size);
     free(m);
@@ -187,10 +247,17 @@ static void machine_poll_input(Machine *m)
     }
     if (npending) {
         int took = uart_receive(m->uart, pending, npending);
+        if (took > 0 && m->input_cb)
+            m->input_cb(m->input_opaque, m->clock.now, pending, took);
         memmove(pending, pending + took, (size_t)(npending - took));
         npending -= took;
     }
     m->n_input = npending;
+}
+
+void machine_feed_input(Machine *m, const uint8_t *buf, int len)
+{
+    uart_receive(m->uart, buf, len);
 }
 
 MachineEnd machine_run(Machine *m)
@@ -201,6 +268,12 @@ MachineEnd machine_run(Machine *m)
         case CPU_EXIT_DEADLINE:
             vclock_run_timers(&m->clock);
             machine_poll_input(m);
+            if (m->pause_requested || (m->host_stop && *m->host_stop)) {
+                /* a pause timer fired here: the CPU is at a block boundary */
+                m->pause_requested = false;
+                cpu_clear_stop(m->cpu);
+                return MACHINE_PAUSED;
+            }
             break;
         case CPU_EXIT_HALTED:
             return MACHINE_HALTED;
@@ -211,6 +284,10 @@ MachineEnd machine_run(Machine *m)
                 return MACHINE_RESET;
             if (m->limit_reached)
                 return MACHINE_LIMIT;
+            if (m->pause_requested) {
+                m->pause_requested = false;
+                return MACHINE_PAUSED;
+            }
             break;
         }
     }

@@ -30,7 +30,15 @@ typedef enum MachineEnd {
     MACHINE_RESET,    /* the guest asked for a reset (reboot) */
     MACHINE_LIMIT,    /* the guest-time limit was reached */
     MACHINE_FATAL,    /* triple fault or emulation error */
+    MACHINE_PAUSED,   /* machine_pause() or the pause timer: machine_run may go on */
 } MachineEnd;
+
+/* A complete console line (without its newline, NUL-terminated, at most
+ * MACHINE_LINE_MAX bytes kept); return true to pause at the next block
+ * boundary (e.g. to take a checkpoint there). */
+typedef bool MachineLineFunc(void *opaque, const char *line);
+#define MACHINE_LINE_MAX 1024
+#define MACHINE_TAIL_SIZE 4096
 
 typedef struct MachineConfig {
     uint64_t ram_size;        /* bytes, multiple of 1 MiB */
@@ -59,7 +67,24 @@ typedef struct Machine {
     SysResetState *sysreset;
     AHCIState *ahci;          /* only with disks */
     VTimer limit_timer;
-    bool reset_requested, limit_reached;
+    VTimer pause_timer;       /* host-side stops: checkpoints, journal points */
+    bool reset_requested, limit_reached, pause_requested;
+    /* The console as it went by: byte count, a hash chain (see
+     * machine_console_digest), the last MACHINE_TAIL_SIZE bytes, and the
+     * current line for the line callback. */
+    uint64_t console_bytes;
+    uint8_t console_chain[32];
+    void *console_md;         /* EVP_MD_CTX: chain value, then bytes since */
+    uint8_t console_tail[MACHINE_TAIL_SIZE];
+    char line[MACHINE_LINE_MAX + 1];
+    size_t line_len;
+    MachineLineFunc *line_cb;
+    void *line_opaque;
+    /* Host console input the UART took (for the journal), and a flag a
+     * signal handler sets to pause at the next timer deadline. */
+    void (*input_cb)(void *opaque, uint64_t ticks, const uint8_t *buf, int len);
+    void *input_opaque;
+    volatile int *host_stop;
     uint8_t input[256];       /* host console input not yet taken by the UART */
     int n_input;
 } Machine;
@@ -69,4 +94,16 @@ void machine_free(Machine *m);
 MachineEnd machine_run(Machine *m);
 /* SHA-256 of guest RAM, as 64 hex digits plus NUL. */
 void machine_ram_sha256(Machine *m, char out[65]);
+/* Console input replayed from a journal, at the tick it was first taken. */
+void machine_feed_input(Machine *m, const uint8_t *buf, int len);
+/* Stop at the next block boundary: machine_run returns MACHINE_PAUSED. */
+void machine_pause(Machine *m);
+/* Pause when guest time reaches `ticks` (VCLOCK_NEVER: no such pause). */
+void machine_pause_at(Machine *m, uint64_t ticks);
+/* The console hash chain: link = SHA-256(previous link || bytes since it),
+ * starting from 32 zero bytes. Returns the link over everything so far and
+ * makes it the new starting point. */
+void machine_console_link(Machine *m, uint8_t out[32]);
+/* The last min(console_bytes, MACHINE_TAIL_SIZE) console bytes, in order. */
+size_t machine_console_tail(const Machine *m, uint8_t *out);
 #endif
