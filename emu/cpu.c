@@ -1142,6 +1142,12 @@ void cpu_request_stop(CPUState *s)
     cpu_update_stop_at(s);
 }
 
+void cpu_clear_stop(CPUState *s)
+{
+    s->stop_requested = false;
+    cpu_update_stop_at(s);
+}
+
 void cpu_set_intr_controller(CPUState *s, const CPUIntrController *ic)
 {
     s->ic = *ic;

@@ -54,6 +54,8 @@ void cpu_set_intr(void *opaque, int irq_num, int level);
 void cpu_deadline_changed(void *opaque);
 /* Ask the run loop to return CPU_EXIT_STOPPED at the next block boundary. */
 void cpu_request_stop(CPUState *s);
+/* Forget a stop request not yet reported (the caller stopped anyway). */
+void cpu_clear_stop(CPUState *s);
 
 /* Linux 32-bit boot protocol entry: flat GDT already in RAM at gdt_base. */
 int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,

@@ -12,13 +12,19 @@
 #include "initramfs.h"
 #include "linux.h"
 #include "machine.h"
+#include "session.h"
 #include "steps/fetch.h"
+#include "vmstate.h"
+
+#include <openssl/evp.h>
 
 #define EXIT_HALTED 0
 #define EXIT_USAGE 1
 #define EXIT_CRASH 2
 #define EXIT_RESET 3
 #define EXIT_LIMIT 4
+#define EXIT_STOPPED 5      /* SIGINT/SIGTERM: a final checkpoint was taken */
+#define EXIT_DIVERGED 6     /* verify: the run differs from the journal */
 
 /* Options every boot gets: serial console, no APIC/ACPI (none emulated),
  * reboot at once on panic. Only options the kernel proper knows: anything it
@@ -82,7 +88,7 @@ static int bad_option(char **argv)
 {
     const char *opt = argv[optind - 1];
     return fail(EXIT_USAGE, "%s option '%s' (see 'lbvm --help')",
-                optopt && strchr("kiamclohdjtS", optopt) ? "missing value for" : "unknown", opt);
+                optopt && strchr("kiamclohdjtSDEOJf", optopt) ? "missing value for" : "unknown", opt);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -119,28 +125,40 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-/* Opens the --disk images in port order ("FILE" or "FILE,ro"); creates a
- * missing one with --disk-size. On failure closes what it opened. */
-static int open_disks(const char **args, int n, uint64_t create_size, Disk **disks)
+/* Splits a --disk argument ("FILE" or "FILE,ro"). */
+static int disk_arg_split(const char *a, char *path, size_t plen, int *ro)
+{
+    size_t len = strlen(a);
+    *ro = len > 3 && !strcmp(a + len - 3, ",ro");
+    if (*ro)
+        len -= 3;
+    if (len == 0 || len >= plen)
+        return fail(-1, "--disk %s: give an image file, optionally followed by ,ro", a);
+    memcpy(path, a, len);
+    path[len] = 0;
+    return 0;
+}
+
+/* Opens the --disk images in port order: raw, or with a checkpoint session
+ * over a copy-on-write overlay (the image itself is then never written).
+ * Creates a missing one with --disk-size. On failure closes what it opened. */
+static int open_disks(const char *const *args, int n, uint64_t create_size, CkptSession *cs, Disk **disks)
 {
     char err[512], path[4096];
     for (int i = 0; i < n; i++) {
-        const char *a = args[i];
-        size_t len = strlen(a);
-        int ro = len > 3 && !strcmp(a + len - 3, ",ro");
-        if (ro)
-            len -= 3;
-        if (len == 0 || len >= sizeof path) {
-            fail(0, "--disk %s: give an image file, optionally followed by ,ro", a);
+        int ro;
+        if (disk_arg_split(args[i], path, sizeof path, &ro) < 0)
             goto undo;
+        if (cs) {
+            disks[i] = ckpt_session_add_disk(cs, path, ro, create_size, err, sizeof err);
+        } else {
+            if (create_size && access(path, F_OK) != 0 && disk_create_raw(path, create_size, err, sizeof err) < 0) {
+                fail(0, "%s", err);
+                goto undo;
+            }
+            disks[i] = disk_open_raw(path, ro, err, sizeof err);
         }
-        memcpy(path, a, len);
-        path[len] = 0;
-        if (create_size && access(path, F_OK) != 0 && disk_create_raw(path, create_size, err, sizeof err) < 0) {
-            fail(0, "%s", err);
-            goto undo;
-        }
-        if (!(disks[i] = disk_open_raw(path, ro, err, sizeof err))) {
+        if (!disks[i]) {
             fail(0, "%s", err);
             goto undo;
         }
@@ -191,48 +209,319 @@ static uint8_t *read_file(const char *path, size_t *len, const char *what)
     return b;
 }
 
+/* What a boot is made of: also what a journal records, so that
+ * `lbvm verify` can boot the same machine again. */
+typedef struct BootArgs {
+    const char *kernel, *initrd, *append;
+    uint64_t mem_mib;
+    int guest_decompress;
+    const char *disk_arg[MACHINE_MAX_DISKS];
+    int n_disks;
+    uint64_t disk_size;
+    int64_t epoch;
+} BootArgs;
+
+/* Builds and loads the machine. NULL after printing a one-line error; *code
+ * is the exit code then. */
+static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool console_input, uint64_t limit_ticks,
+                             int *code)
+{
+    *code = EXIT_USAGE;
+    size_t klen = 0;
+    uint8_t *k = read_file(b->kernel, &klen, "kernel");
+    if (!k)
+        return NULL;
+    char err[512];
+    LinuxKernelInfo info;
+    if (linux_parse(k, klen, &info, err, sizeof err) < 0) {
+        free(k);
+        fail(0, "%s: %s", b->kernel, err);
+        return NULL;
+    }
+    uint64_t initrd_size = 0;
+    FILE *initrd_f = NULL;
+    if (b->initrd) {
+        struct stat st;
+        initrd_f = fopen(b->initrd, "rb");
+        if (!initrd_f || fstat(fileno(initrd_f), &st) < 0 || !S_ISREG(st.st_mode)) {
+            fail(0, "cannot open initrd %s: %s", b->initrd, initrd_f ? "not a regular file" : strerror(errno));
+            goto bad;
+        }
+        initrd_size = (uint64_t)st.st_size;
+        if (initrd_size == 0) {
+            fail(0, "initrd %s is empty", b->initrd);
+            goto bad;
+        }
+        if (initrd_size >= b->mem_mib << 20) {
+            fail(0, "initrd %s (%llu MiB) is larger than guest RAM (%llu MiB): raise --mem", b->initrd,
+                 (unsigned long long)(initrd_size >> 20), (unsigned long long)b->mem_mib);
+            goto bad;
+        }
+    }
+    char cmdline[4096];
+    if ((size_t)snprintf(cmdline, sizeof cmdline, "%s%s%s", DEFAULT_CMDLINE, b->append ? " " : "",
+                         b->append ? b->append : "") >= sizeof cmdline) {
+        fail(0, "--append is too long");
+        goto bad;
+    }
+    Disk *disks[MACHINE_MAX_DISKS] = { 0 };
+    if (b->disk_size && !b->n_disks) {
+        fail(0, "--disk-size needs a --disk FILE to create");
+        goto bad;
+    }
+    if (open_disks(b->disk_arg, b->n_disks, b->disk_size, cs, disks) < 0)
+        goto bad;
+    MachineConfig cfg = {
+        .ram_size = b->mem_mib << 20,
+        .rtc_epoch = b->epoch,
+        .console = con,
+        .console_input = console_input,
+        .limit_ticks = limit_ticks,
+        .n_disks = b->n_disks,
+    };
+    memcpy(cfg.disks, disks, sizeof disks);
+    Machine *m = machine_new(&cfg, err, sizeof err);
+    if (!m) {
+        fail(0, "%s", err);
+        goto bad;
+    }
+    LinuxBootLayout lay;
+    if (linux_load(m->ram, m->ram_size, k, klen, initrd_size, cmdline, &lay, err, sizeof err) < 0 ||
+        (!b->guest_decompress && linux_predecompress(m->ram, m->ram_size, k, klen, &lay, err, sizeof err) < 0)) {
+        fail(0, "%s: %s", b->kernel, err);
+        machine_free(m);
+        goto bad;
+    }
+    free(k);
+    k = NULL;
+    if (initrd_f) {
+        if (fread(m->ram + lay.initrd_addr, 1, initrd_size, initrd_f) != initrd_size) {
+            fail(0, "cannot read initrd %s", b->initrd);
+            machine_free(m);
+            goto bad;
+        }
+        fclose(initrd_f);
+    }
+    if (cpu_setup_linux_entry(m->cpu, lay.gdt_base, lay.gdt_limit, lay.entry, lay.boot_params, err, sizeof err) < 0) {
+        *code = EXIT_CRASH;
+        fail(0, "%s", err);
+        machine_free(m);
+        return NULL;
+    }
+    return m;
+bad:
+    free(k);
+    if (initrd_f)
+        fclose(initrd_f);
+    return NULL;
+}
+
+/* Percent-encodes s for a journal's boot line (no spaces, no newlines). */
+static void put_enc(FILE *f, const char *key, const char *s)
+{
+    fprintf(f, " %s=", key);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c > 0x20 && c < 0x7f && c != '%' && c != '=')
+            fputc(c, f);
+        else
+            fprintf(f, "%%%02x", c);
+    }
+}
+
+static void file_sha256_hex(const char *path, char out[65])
+{
+    size_t len = 0;
+    uint8_t *b = path ? read_file(path, &len, "file") : NULL;
+    unsigned char md[32];
+    unsigned int ml = 0;
+    strcpy(out, "-");
+    if (!b)
+        return;
+    EVP_Digest(b, len, md, &ml, EVP_sha256(), NULL);
+    free(b);
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+static void journal_boot_line(FILE *j, const BootArgs *b)
+{
+    char kh[65], ih[65], cwd[4096];
+    file_sha256_hex(b->kernel, kh);
+    file_sha256_hex(b->initrd, ih);
+    fprintf(j, "# lbvm journal 1\nboot");
+    if (getcwd(cwd, sizeof cwd))
+        put_enc(j, "cwd", cwd);
+    put_enc(j, "kernel", b->kernel);
+    fprintf(j, " kernel-sha256=%s", kh);
+    if (b->initrd) {
+        put_enc(j, "initrd", b->initrd);
+        fprintf(j, " initrd-sha256=%s", ih);
+    }
+    if (b->append)
+        put_enc(j, "append", b->append);
+    fprintf(j, " mem=%llu epoch=%lld guest-decompress=%d", (unsigned long long)b->mem_mib, (long long)b->epoch,
+            b->guest_decompress);
+    for (int i = 0; i < b->n_disks; i++)
+        put_enc(j, "disk", b->disk_arg[i]);
+    fputc('\n', j);
+    fflush(j);
+}
+
+static void print_stats(Machine *m)
+{
+    char hex[65];
+    machine_ram_sha256(m, hex);
+    fprintf(stderr, "lbvm: ticks %llu\n", (unsigned long long)m->clock.now);
+    fprintf(stderr, "lbvm: ram-sha256 %s\n", hex);
+    const CPUStats *cs = cpu_stats(m->cpu);
+    uint64_t exc = 0;
+    for (int i = 0; i < 32; i++)
+        exc += cs->exceptions[i];
+    fprintf(stderr, "lbvm: events: %llu page faults, %llu other exceptions, %llu int/int3, %llu irqs, %llu halts, "
+            "%llu tlb fills (r/w/x %llu/%llu/%llu), %llu code flushes, %llu rdtsc, %llu emulation starts\n",
+            (unsigned long long)cs->exceptions[14], (unsigned long long)(exc - cs->exceptions[14]),
+            (unsigned long long)cs->soft_ints, (unsigned long long)cs->hw_irqs, (unsigned long long)cs->halts,
+            (unsigned long long)(cs->tlb_fills[0] + cs->tlb_fills[1] + cs->tlb_fills[2]),
+            (unsigned long long)cs->tlb_fills[0], (unsigned long long)cs->tlb_fills[1],
+            (unsigned long long)cs->tlb_fills[2], (unsigned long long)cs->code_flushes,
+            (unsigned long long)cs->rdtsc, (unsigned long long)cs->emu_starts);
+}
+
+/* Options shared by boot and resume: console, stats, limit, checkpoints, journal. */
+typedef struct RunArgs {
+    const char *console, *ckpt_dir, *journal, *pattern;
+    int stats;
+    uint64_t limit_s, every;
+} RunArgs;
+
+/* The exit code for how a run ended, with its message. */
+static int end_code(Machine *m, const SessionResult *r, uint64_t limit_s)
+{
+    if (r->interrupted)
+        return EXIT_STOPPED;
+    switch (r->end) {
+    case MACHINE_HALTED: return EXIT_HALTED;
+    case MACHINE_RESET: fprintf(stderr, "lbvm: the guest asked for a reset\n"); return EXIT_RESET;
+    case MACHINE_LIMIT:
+        fprintf(stderr, "lbvm: guest-time limit of %llu s reached\n", (unsigned long long)limit_s);
+        return EXIT_LIMIT;
+    case MACHINE_FATAL:
+        fprintf(stderr, "lbvm: guest crashed: %s\n", cpu_error(m->cpu));
+        cpu_dump(m->cpu, stderr);
+        return EXIT_CRASH;
+    case MACHINE_PAUSED: break;
+    }
+    return EXIT_HALTED;
+}
+
+/* Runs a built machine with the run options; frees it. */
+static int run_built(Machine *m, const RunArgs *ra, CkptSession *cs, FILE *journal, FILE *con)
+{
+    regex_t re;
+    int have_re = 0;
+    if (ra->pattern) {
+        if (regcomp(&re, ra->pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+            machine_free(m);
+            return fail(EXIT_USAGE, "--checkpoint-on '%s': not a valid extended regular expression", ra->pattern);
+        }
+        have_re = 1;
+    }
+    SessionOpts o = { .cs = cs, .every = ra->every, .pattern = have_re ? &re : NULL, .journal = journal };
+    SessionResult r;
+    session_catch_signals(m);
+    int rc = session_run(m, &o, &r);
+    fflush(con);
+    int code = rc < 0 ? fail(EXIT_USAGE, "%s", r.error) : end_code(m, &r, ra->limit_s);
+    if (journal && fclose(journal) != 0)
+        code = fail(code ? code : EXIT_USAGE, "cannot write the journal %s: %s", ra->journal, strerror(errno));
+    if (ra->stats)
+        print_stats(m);
+    if (con != stdout && fclose(con) != 0)
+        code = fail(code ? code : EXIT_USAGE, "cannot write console file %s: %s", ra->console, strerror(errno));
+    if (have_re)
+        regfree(&re);
+    machine_free(m);
+    return code;
+}
+
+static FILE *open_console(const char *console)
+{
+    FILE *con = stdout;
+    if (console && !(con = fopen(console, "wb"))) {
+        fail(0, "cannot write console file %s: %s", console, strerror(errno));
+        return NULL;
+    }
+    /* Line-buffered, so a person or a program watching sees each line as the
+     * guest prints it. */
+    setvbuf(con, NULL, _IOLBF, 1 << 16);
+    return con;
+}
+
+/* A run option shared by boot and resume; 1 if taken, 0 if not ours, -1 bad. */
+static int run_option(int c, RunArgs *ra)
+{
+    switch (c) {
+    case 'c': ra->console = optarg; return 1;
+    case 's': ra->stats = 1; return 1;
+    case 'l':
+        if (parse_u64(optarg, &ra->limit_s) < 0 || ra->limit_s == 0 || ra->limit_s > 1000000000)
+            return fail(-1, "--limit %s: give whole seconds of guest time, at least 1", optarg);
+        return 1;
+    case 'D': ra->ckpt_dir = optarg; return 1;
+    case 'E':
+        if (parse_size(optarg, &ra->every) < 0 || ra->every == 0)
+            return fail(-1, "--checkpoint-every %s: give a number of guest ticks (K, M, G suffixes allowed)", optarg);
+        return 1;
+    case 'O': ra->pattern = optarg; return 1;
+    case 'J': ra->journal = optarg; return 1;
+    }
+    return 0;
+}
+
+#define RUN_LONG_OPTIONS                                                                                      \
+    { "console", required_argument, 0, 'c' }, { "stats", no_argument, 0, 's' },                            \
+    { "limit", required_argument, 0, 'l' }, { "checkpoint-dir", required_argument, 0, 'D' },               \
+    { "checkpoint-every", required_argument, 0, 'E' }, { "checkpoint-on", required_argument, 0, 'O' },     \
+    { "journal", required_argument, 0, 'J' }
+
 static int cmd_boot(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "kernel", required_argument, 0, 'k' }, { "initrd", required_argument, 0, 'i' },
         { "append", required_argument, 0, 'a' }, { "mem", required_argument, 0, 'm' },
-        { "console", required_argument, 0, 'c' }, { "stats", no_argument, 0, 's' },
-        { "limit", required_argument, 0, 'l' }, { "help", no_argument, 0, 'h' },
-        { "guest-decompress", no_argument, 0, 'G' }, { "disk", required_argument, 0, 'd' },
-        { "disk-size", required_argument, 0, 'S' },
-        { 0, 0, 0, 0 },
+        { "help", no_argument, 0, 'h' }, { "guest-decompress", no_argument, 0, 'G' },
+        { "disk", required_argument, 0, 'd' }, { "disk-size", required_argument, 0, 'S' },
+        RUN_LONG_OPTIONS, { 0, 0, 0, 0 },
     };
-    const char *kernel = NULL, *initrd = NULL, *append = NULL, *console = NULL;
-    uint64_t mem_mib = 1024, limit_s = 0;
-    int stats = 0, guest_decompress = 0, c, n_disks = 0;
-    const char *disk_arg[MACHINE_MAX_DISKS];
-    uint64_t disk_size = 0;
+    BootArgs b = { .mem_mib = 1024 };
+    RunArgs ra = { 0 };
+    int c, t;
     while ((c = getopt_long(argc, argv, "k:i:a:m:c:sl:hd:", opts, NULL)) != -1) {
+        if ((t = run_option(c, &ra)) != 0) {
+            if (t < 0)
+                return EXIT_USAGE;
+            continue;
+        }
         switch (c) {
-        case 'k': kernel = optarg; break;
-        case 'i': initrd = optarg; break;
-        case 'a': append = optarg; break;
-        case 'c': console = optarg; break;
-        case 's': stats = 1; break;
-        case 'G': guest_decompress = 1; break;
+        case 'k': b.kernel = optarg; break;
+        case 'i': b.initrd = optarg; break;
+        case 'a': b.append = optarg; break;
+        case 'G': b.guest_decompress = 1; break;
         case 'd':
-            if (n_disks == MACHINE_MAX_DISKS)
+            if (b.n_disks == MACHINE_MAX_DISKS)
                 return fail(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_DISKS);
-            disk_arg[n_disks++] = optarg;
+            b.disk_arg[b.n_disks++] = optarg;
             break;
         case 'S':
-            if (parse_size(optarg, &disk_size) < 0 || disk_size < 512 || disk_size % 512)
+            if (parse_size(optarg, &b.disk_size) < 0 || b.disk_size < 512 || b.disk_size % 512)
                 return fail(EXIT_USAGE, "--disk-size %s: give a size in bytes, or with K, M, G or T, "
                             "a multiple of 512", optarg);
             break;
         case 'm':
-            if (parse_u64(optarg, &mem_mib) < 0 || mem_mib < MACHINE_MIN_RAM_MIB || mem_mib > MACHINE_MAX_RAM_MIB)
+            if (parse_u64(optarg, &b.mem_mib) < 0 || b.mem_mib < MACHINE_MIN_RAM_MIB || b.mem_mib > MACHINE_MAX_RAM_MIB)
                 return fail(EXIT_USAGE, "--mem %s: give the guest RAM in MiB, from %d to %d", optarg,
                             MACHINE_MIN_RAM_MIB, MACHINE_MAX_RAM_MIB);
-            break;
-        case 'l':
-            if (parse_u64(optarg, &limit_s) < 0 || limit_s == 0 || limit_s > 1000000000)
-                return fail(EXIT_USAGE, "--limit %s: give whole seconds of guest time, at least 1", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: return bad_option(argv);
@@ -240,147 +529,314 @@ static int cmd_boot(int argc, char **argv)
     }
     if (optind < argc)
         return fail(EXIT_USAGE, "unexpected argument '%s' (see 'lbvm --help')", argv[optind]);
-    if (!kernel)
+    if (!b.kernel)
         return fail(EXIT_USAGE, "boot needs --kernel FILE (see 'lbvm --help')");
+    if ((ra.every || ra.pattern) && !ra.ckpt_dir && !ra.journal)
+        return fail(EXIT_USAGE, "--checkpoint-every and --checkpoint-on need --checkpoint-dir DIR or --journal FILE");
     int bad_epoch;
-    int64_t epoch = source_date_epoch(&bad_epoch);
+    b.epoch = source_date_epoch(&bad_epoch);
     if (bad_epoch)
         return fail(EXIT_USAGE, "SOURCE_DATE_EPOCH must be a whole number of seconds");
-
-    size_t klen = 0;
-    uint8_t *k = read_file(kernel, &klen, "kernel");
-    if (!k)
-        return EXIT_USAGE;
+    CkptSession cs, *csp = NULL;
     char err[512];
-    LinuxKernelInfo info;
-    if (linux_parse(k, klen, &info, err, sizeof err) < 0) {
-        free(k);
-        return fail(EXIT_USAGE, "%s: %s", kernel, err);
+    if (ra.ckpt_dir) {
+        if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
+            return fail(EXIT_USAGE, "%s", err);
+        csp = &cs;
     }
-    uint64_t initrd_size = 0;
-    FILE *initrd_f = NULL;
-    if (initrd) {
-        struct stat st;
-        initrd_f = fopen(initrd, "rb");
-        if (!initrd_f || fstat(fileno(initrd_f), &st) < 0 || !S_ISREG(st.st_mode)) {
-            free(k);
-            return fail(EXIT_USAGE, "cannot open initrd %s: %s", initrd, initrd_f ? "not a regular file" : strerror(errno));
-        }
-        initrd_size = (uint64_t)st.st_size;
-        if (initrd_size == 0) {
-            free(k);
-            fclose(initrd_f);
-            return fail(EXIT_USAGE, "initrd %s is empty", initrd);
-        }
-        if (initrd_size >= mem_mib << 20) {
-            free(k);
-            fclose(initrd_f);
-            return fail(EXIT_USAGE, "initrd %s (%llu MiB) is larger than guest RAM (%llu MiB): raise --mem", initrd,
-                        (unsigned long long)(initrd_size >> 20), (unsigned long long)mem_mib);
-        }
+    FILE *journal = NULL;
+    if (ra.journal && !(journal = fopen(ra.journal, "w"))) {
+        if (csp)
+            ckpt_session_close(csp);
+        return fail(EXIT_USAGE, "cannot write the journal %s: %s", ra.journal, strerror(errno));
     }
-    char cmdline[4096];
-    if ((size_t)snprintf(cmdline, sizeof cmdline, "%s%s%s", DEFAULT_CMDLINE, append ? " " : "", append ? append : "") >=
-        sizeof cmdline) {
-        free(k);
-        return fail(EXIT_USAGE, "--append is too long");
+    if (journal)
+        journal_boot_line(journal, &b);
+    FILE *con = open_console(ra.console);
+    int code = EXIT_USAGE;
+    Machine *m = con ? boot_machine(&b, csp, con, !ra.console && isatty(0), ra.limit_s * VCLOCK_HZ, &code) : NULL;
+    if (!m) {
+        if (journal)
+            fclose(journal);
+        if (con && con != stdout)
+            fclose(con);
+        if (csp)
+            ckpt_session_close(csp);
+        return code;
     }
+    code = run_built(m, &ra, csp, journal, con);
+    if (csp)
+        ckpt_session_close(csp);
+    return code;
+}
 
-    Disk *disks[MACHINE_MAX_DISKS] = { 0 };
-    if (disk_size && !n_disks) {
-        free(k);
-        return fail(EXIT_USAGE, "--disk-size needs a --disk FILE to create");
+/* Keeps a journal's lines up to the point at `ticks` (the checkpoint being
+ * resumed) and drops later ones, atomically: they describe a run that is
+ * being redone. */
+static FILE *journal_reopen(const char *path, uint64_t ticks)
+{
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        fail(0, "cannot open the journal %s: %s", path, strerror(errno));
+        return NULL;
     }
-    if (open_disks(disk_arg, n_disks, disk_size, disks) < 0) {
-        free(k);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        fail(0, "cannot write %s: %s", tmp, strerror(errno));
+        return NULL;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, in) > 0) {
+        unsigned long long t;
+        if ((sscanf(line, "point %llu", &t) == 1 || sscanf(line, "input %llu", &t) == 1) && t > ticks)
+            break;
+        if (!strncmp(line, "point ", 6) && sscanf(line, "point %llu", &t) == 1 && t == ticks && strstr(line, " end "))
+            break;
+        fputs(line, out);
+    }
+    free(line);
+    fclose(in);
+    fprintf(out, "resume %llu\n", (unsigned long long)ticks);
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || rename(tmp, path) != 0) {
+        fclose(out);
+        unlink(tmp);
+        fail(0, "cannot rewrite the journal %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    return out;
+}
+
+static int cmd_resume(int argc, char **argv)
+{
+    static const struct option opts[] = { { "help", no_argument, 0, 'h' }, RUN_LONG_OPTIONS, { 0, 0, 0, 0 } };
+    RunArgs ra = { 0 };
+    int c, t;
+    while ((c = getopt_long(argc, argv, "c:sl:h", opts, NULL)) != -1) {
+        if ((t = run_option(c, &ra)) != 0) {
+            if (t < 0)
+                return EXIT_USAGE;
+            continue;
+        }
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        return bad_option(argv);
+    }
+    if (optind + 1 != argc)
+        return fail(EXIT_USAGE, "resume needs one CHECKPOINT file (see 'lbvm --help')");
+    const char *path = argv[optind];
+    char dir[4096], err[1024];
+    if (!ra.ckpt_dir) {
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+        ra.ckpt_dir = dir;
+    }
+    CkptSession cs;
+    if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
+        return fail(EXIT_USAGE, "%s", err);
+    FILE *con = open_console(ra.console);
+    if (!con) {
+        ckpt_session_close(&cs);
         return EXIT_USAGE;
     }
-    FILE *con = stdout;
-    if (console && !(con = fopen(console, "wb"))) {
-        free(k);
-        for (int i = 0; i < n_disks; i++)
-            disk_close(disks[i]);
-        return fail(EXIT_USAGE, "cannot write console file %s: %s", console, strerror(errno));
-    }
-    /* Line-buffered, so a person or a program watching sees each line as the
-     * guest prints it. */
-    setvbuf(con, NULL, _IOLBF, 1 << 16);
-    MachineConfig cfg = {
-        .ram_size = mem_mib << 20,
-        .rtc_epoch = epoch,
-        .console = con,
-        .console_input = !console && isatty(0),
-        .limit_ticks = limit_s * VCLOCK_HZ,
-        .n_disks = n_disks,
-    };
-    memcpy(cfg.disks, disks, sizeof disks);
-    Machine *m = machine_new(&cfg, err, sizeof err);
+    MachineConfig cfg = { .console = con, .console_input = !ra.console && isatty(0),
+                          .limit_ticks = ra.limit_s * VCLOCK_HZ };
+    Machine *m = machine_resume(path, &cs, &cfg, err, sizeof err);
     if (!m) {
-        free(k);
+        if (con != stdout)
+            fclose(con);
+        ckpt_session_close(&cs);
         return fail(EXIT_USAGE, "%s", err);
     }
-    LinuxBootLayout lay;
-    if (linux_load(m->ram, m->ram_size, k, klen, initrd_size, cmdline, &lay, err, sizeof err) < 0) {
-        free(k);
+    FILE *journal = NULL;
+    if (ra.journal && !(journal = journal_reopen(ra.journal, m->clock.now))) {
         machine_free(m);
-        return fail(EXIT_USAGE, "%s: %s", kernel, err);
+        if (con != stdout)
+            fclose(con);
+        ckpt_session_close(&cs);
+        return EXIT_USAGE;
     }
-    if (!guest_decompress && linux_predecompress(m->ram, m->ram_size, k, klen, &lay, err, sizeof err) < 0) {
-        free(k);
-        machine_free(m);
-        return fail(EXIT_USAGE, "%s: %s", kernel, err);
-    }
-    free(k);
-    if (initrd_f) {
-        if (fread(m->ram + lay.initrd_addr, 1, initrd_size, initrd_f) != initrd_size) {
-            machine_free(m);
-            return fail(EXIT_USAGE, "cannot read initrd %s", initrd);
-        }
-        fclose(initrd_f);
-    }
-    if (cpu_setup_linux_entry(m->cpu, lay.gdt_base, lay.gdt_limit, lay.entry, lay.boot_params, err, sizeof err) < 0) {
-        machine_free(m);
-        return fail(EXIT_CRASH, "%s", err);
-    }
+    int code = run_built(m, &ra, &cs, journal, con);
+    ckpt_session_close(&cs);
+    return code;
+}
 
-    MachineEnd end = machine_run(m);
-    fflush(con);
-    int code = EXIT_HALTED;
-    switch (end) {
-    case MACHINE_HALTED: code = EXIT_HALTED; break;
-    case MACHINE_RESET: code = EXIT_RESET; fprintf(stderr, "lbvm: the guest asked for a reset\n"); break;
-    case MACHINE_LIMIT:
-        code = EXIT_LIMIT;
-        fprintf(stderr, "lbvm: guest-time limit of %llu s reached\n", (unsigned long long)limit_s);
-        break;
-    case MACHINE_FATAL:
-        code = EXIT_CRASH;
-        fprintf(stderr, "lbvm: guest crashed: %s\n", cpu_error(m->cpu));
-        cpu_dump(m->cpu, stderr);
-        break;
+static int cmd_inspect(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        return fail(EXIT_USAGE, "inspect needs one CHECKPOINT file");
     }
-    if (stats) {
-        char hex[65];
-        machine_ram_sha256(m, hex);
-        fprintf(stderr, "lbvm: ticks %llu\n", (unsigned long long)m->clock.now);
-        fprintf(stderr, "lbvm: ram-sha256 %s\n", hex);
-        const CPUStats *cs = cpu_stats(m->cpu);
-        uint64_t exc = 0;
-        for (int i = 0; i < 32; i++)
-            exc += cs->exceptions[i];
-        fprintf(stderr, "lbvm: events: %llu page faults, %llu other exceptions, %llu int/int3, %llu irqs, %llu halts, "
-                "%llu tlb fills (r/w/x %llu/%llu/%llu), %llu code flushes, %llu rdtsc, %llu emulation starts\n",
-                (unsigned long long)cs->exceptions[14], (unsigned long long)(exc - cs->exceptions[14]),
-                (unsigned long long)cs->soft_ints, (unsigned long long)cs->hw_irqs, (unsigned long long)cs->halts,
-                (unsigned long long)(cs->tlb_fills[0] + cs->tlb_fills[1] + cs->tlb_fills[2]),
-                (unsigned long long)cs->tlb_fills[0], (unsigned long long)cs->tlb_fills[1],
-                (unsigned long long)cs->tlb_fills[2], (unsigned long long)cs->code_flushes,
-                (unsigned long long)cs->rdtsc, (unsigned long long)cs->emu_starts);
+    char err[1024];
+    if (machine_inspect(argv[1], stdout, err, sizeof err) < 0)
+        return fail(EXIT_USAGE, "%s", err);
+    return 0;
+}
+
+/* Decodes one key=value of a journal's boot line (percent-encoded). */
+static char *boot_value(const char *line, const char *key, int nth)
+{
+    char k[32];
+    snprintf(k, sizeof k, " %s=", key);
+    char padded[8300];
+    snprintf(padded, sizeof padded, " %s", line);
+    const char *p = padded;
+    for (int i = 0; i <= nth; i++) {
+        p = strstr(p, k);
+        if (!p)
+            return NULL;
+        p += strlen(k);
     }
-    if (con != stdout && fclose(con) != 0) {
-        code = fail(code ? code : EXIT_USAGE, "cannot write console file %s: %s", console, strerror(errno));
+    size_t n = strcspn(p, " ");
+    char *v = malloc(n + 1), *o = v;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned x;
+        if (p[i] == '%' && i + 2 < n + 1 && sscanf(p + i + 1, "%2x", &x) == 1) {
+            *o++ = (char)x;
+            i += 2;
+        } else {
+            *o++ = p[i];
+        }
     }
-    machine_free(m);
+    *o = 0;
+    return v;
+}
+
+static void print_divergence(const SessionResult *r, Machine *m)
+{
+    printf("diverged at point %d (%s, recorded at %llu ticks, this run %llu): %s differs\n", r->compared + 1,
+           r->want.kind, (unsigned long long)r->want.ticks, (unsigned long long)r->got.ticks, r->what);
+    uint8_t tail[MACHINE_TAIL_SIZE];
+    size_t n = machine_console_tail(m, tail);
+    /* the last few console lines of this run before the point */
+    int lines = 0;
+    size_t from = n;
+    while (from > 0 && lines < 6) {
+        from--;
+        if (tail[from] == '\n' && from + 1 < n)
+            lines++;
+    }
+    printf("console before it:\n");
+    fwrite(tail + from, 1, n - from, stdout);
+    if (n && tail[n - 1] != '\n')
+        putchar('\n');
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "from", required_argument, 0, 'f' }, { "initrd", required_argument, 0, 'i' },
+        { "append", required_argument, 0, 'a' }, { "kernel", required_argument, 0, 'k' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *from = NULL, *o_initrd = NULL, *o_append = NULL, *o_kernel = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:i:a:k:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': from = optarg; break;
+        case 'i': o_initrd = optarg; break;
+        case 'a': o_append = optarg; break;
+        case 'k': o_kernel = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: return bad_option(argv);
+        }
+    }
+    if (optind + 1 != argc)
+        return fail(EXIT_USAGE, "verify needs one JOURNAL file");
+    char err[1024], boot[8192];
+    JournalPoint *pts;
+    JournalInput *ins;
+    int n_pts, n_ins;
+    if (journal_read(argv[optind], boot, sizeof boot, &pts, &n_pts, &ins, &n_ins, err, sizeof err) < 0)
+        return fail(EXIT_USAGE, "%s", err);
+    if (!boot[0] || n_pts == 0) {
+        free(pts);
+        return fail(EXIT_USAGE, "%s: no boot line or no points to compare", argv[optind]);
+    }
+    char tmpdir[] = "/tmp/lbvm-verify-XXXXXX";
+    if (!mkdtemp(tmpdir))
+        return fail(EXIT_USAGE, "cannot create a temporary folder: %s", strerror(errno));
+    CkptSession cs;
+    if (ckpt_session_open(&cs, tmpdir, err, sizeof err) < 0)
+        return fail(EXIT_USAGE, "%s", err);
+    FILE *con = fopen("/dev/null", "wb");
+    Machine *m = NULL;
+    int code = EXIT_USAGE;
+    char *vals[16] = { 0 };
+    int nv = 0;
+    if (from) {
+        MachineConfig cfg = { .console = con };
+        m = machine_resume(from, &cs, &cfg, err, sizeof err);
+        if (!m)
+            fail(0, "%s", err);
+    } else {
+        BootArgs b = { 0 };
+        char *cwd = boot_value(boot, "cwd", 0);
+        if (cwd && chdir(cwd) != 0)
+            fail(0, "note: cannot enter the recorded folder %s", cwd);
+        free(cwd);
+        b.kernel = o_kernel ? o_kernel : (vals[nv++] = boot_value(boot, "kernel", 0));
+        b.initrd = o_initrd ? o_initrd : (vals[nv++] = boot_value(boot, "initrd", 0));
+        b.append = o_append ? o_append : (vals[nv++] = boot_value(boot, "append", 0));
+        char *mem = vals[nv++] = boot_value(boot, "mem", 0), *ep = vals[nv++] = boot_value(boot, "epoch", 0);
+        char *gd = vals[nv++] = boot_value(boot, "guest-decompress", 0);
+        b.mem_mib = mem ? strtoull(mem, NULL, 10) : 1024;
+        b.epoch = ep ? strtoll(ep, NULL, 10) : 0;
+        b.guest_decompress = gd && *gd == '1';
+        for (int i = 0; i < MACHINE_MAX_DISKS; i++) {
+            char *d = boot_value(boot, "disk", i);
+            if (!d)
+                break;
+            vals[nv++] = d;
+            b.disk_arg[b.n_disks++] = d;
+        }
+        if (b.kernel)
+            m = boot_machine(&b, &cs, con, false, 0, &code);
+        else
+            fail(0, "%s: the boot line names no kernel", argv[optind]);
+    }
+    if (m) {
+        SessionOpts o = { .expect = pts, .n_expect = n_pts, .inputs = ins, .n_inputs = n_ins, .quiet = true };
+        SessionResult r;
+        if (session_run(m, &o, &r) < 0) {
+            code = fail(EXIT_USAGE, "%s", r.error);
+        } else if (r.diverged) {
+            print_divergence(&r, m);
+            code = EXIT_DIVERGED;
+        } else {
+            printf("identical: %d points compared, last at %llu ticks\n", r.compared,
+                   (unsigned long long)pts[n_pts - 1].ticks);
+            code = 0;
+        }
+        machine_free(m);
+    }
+    for (int i = 0; i < nv; i++)
+        free(vals[i]);
+    for (int i = 0; i < n_ins; i++)
+        free(ins[i].bytes);
+    free(ins);
+    free(pts);
+    fclose(con);
+    ckpt_session_close(&cs);
+    /* the verify run's own overlays */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "lbvm: could not remove %s\n", tmpdir);
     return code;
 }
 
@@ -469,6 +925,12 @@ int main(int argc, char **argv)
     /* Sub-command options are parsed from argv[1] on (argv[0] is skipped). */
     if (!strcmp(cmd, "boot"))
         return cmd_boot(argc - 1, argv + 1);
+    if (!strcmp(cmd, "resume"))
+        return cmd_resume(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect"))
+        return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "verify"))
+        return cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "mkinitramfs"))
         return cmd_mkinitramfs(argc - 1, argv + 1);
     if (!strcmp(cmd, "fetch"))

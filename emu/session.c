@@ -1,0 +1,379 @@
+/* Run loop with checkpoints, journal and verification (session.h). */
+#include "session.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "disk.h"
+
+static volatile int g_stop_signal;
+
+static void on_signal(int sig)
+{
+    g_stop_signal = sig;
+}
+
+void session_catch_signals(Machine *m)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    m->host_stop = &g_stop_signal;
+}
+
+static void hexs(const uint8_t *b, int n, char *out)
+{
+    for (int i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static int unhex(const char *s, uint8_t *out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return s[2 * n] == 0 || s[2 * n] == ' ' || s[2 * n] == '\n' ? 0 : -1;
+}
+
+void session_point(Machine *m, const char *kind, bool link, JournalPoint *p)
+{
+    memset(p, 0, sizeof *p);
+    p->ticks = m->clock.now;
+    snprintf(p->kind, sizeof p->kind, "%s", kind);
+    if (link)
+        machine_console_link(m, p->console);
+    else
+        memcpy(p->console, m->console_chain, 32);
+    machine_state_digest(m, p->state);
+    char hex[65];
+    machine_ram_sha256(m, hex);
+    unhex(hex, p->ram, 32);
+    p->n_disks = m->cfg.n_disks;
+    for (int i = 0; i < p->n_disks; i++)
+        machine_disk_digest(m, i, p->disk[i]);
+    /* As at a checkpoint: a verifying run, which takes none, must see the
+     * same TLB refills (they set accessed bits) as the recorded one. */
+    cpu_flush_caches(m->cpu);
+}
+
+void journal_write_point(FILE *f, const JournalPoint *p)
+{
+    char c[65], s[65], r[65];
+    hexs(p->console, 32, c);
+    hexs(p->state, 32, s);
+    hexs(p->ram, 32, r);
+    fprintf(f, "point %llu %s console=%s state=%s ram=%s", (unsigned long long)p->ticks, p->kind, c, s, r);
+    for (int i = 0; i < p->n_disks; i++) {
+        hexs(p->disk[i], 32, c);
+        fprintf(f, " disk%d=%s", i, c);
+    }
+    fputc('\n', f);
+    fflush(f);
+}
+
+/* ---- the run ---- */
+
+typedef struct LineCtx {
+    regex_t *pattern;
+    bool matched;
+    char line[160];
+} LineCtx;
+
+static bool on_line(void *opaque, const char *line)
+{
+    LineCtx *c = opaque;
+    if (c->pattern && regexec(c->pattern, line, 0, NULL, 0) == 0) {
+        c->matched = true;
+        snprintf(c->line, sizeof c->line, "%s", line);
+        return true;
+    }
+    return false;
+}
+
+typedef struct InputCtx {
+    FILE *journal;
+} InputCtx;
+
+static void on_input(void *opaque, uint64_t ticks, const uint8_t *buf, int len)
+{
+    InputCtx *c = opaque;
+    if (!c->journal)
+        return;
+    fprintf(c->journal, "input %llu ", (unsigned long long)ticks);
+    for (int i = 0; i < len; i++)
+        fprintf(c->journal, "%02x", buf[i]);
+    fputc('\n', c->journal);
+    fflush(c->journal);
+}
+
+static bool same_point(const JournalPoint *a, const JournalPoint *b, char *what, size_t wl)
+{
+    if (a->ticks != b->ticks) {
+        snprintf(what, wl, "guest time");
+        return false;
+    }
+    if (memcmp(a->console, b->console, 32)) {
+        snprintf(what, wl, "console");
+        return false;
+    }
+    if (memcmp(a->state, b->state, 32)) {
+        snprintf(what, wl, "CPU and device state");
+        return false;
+    }
+    if (memcmp(a->ram, b->ram, 32)) {
+        snprintf(what, wl, "RAM");
+        return false;
+    }
+    if (a->n_disks != b->n_disks) {
+        snprintf(what, wl, "number of disks");
+        return false;
+    }
+    for (int i = 0; i < a->n_disks; i++)
+        if (memcmp(a->disk[i], b->disk[i], 32)) {
+            snprintf(what, wl, "disk %d", i);
+            return false;
+        }
+    return true;
+}
+
+int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
+{
+    memset(r, 0, sizeof *r);
+    LineCtx lc = { o->pattern, false, "" };
+    InputCtx ic = { o->expect ? NULL : o->journal };
+    m->line_cb = on_line;
+    m->line_opaque = &lc;
+    m->input_cb = on_input;
+    m->input_opaque = &ic;
+    bool verify = o->expect != NULL;
+    int next_expect = 0, next_input = 0;
+    /* Points before the start (verify from a checkpoint) are not ours. */
+    while (verify && next_expect < o->n_expect && o->expect[next_expect].ticks <= m->clock.now)
+        next_expect++;
+    while (o->inputs && next_input < o->n_inputs && o->inputs[next_input].ticks < m->clock.now)
+        next_input++;
+    uint64_t next_every = o->every ? (m->clock.now / o->every + 1) * o->every : VCLOCK_NEVER;
+    for (;;) {
+        uint64_t target = next_every;
+        if (verify && next_expect < o->n_expect && o->expect[next_expect].ticks < target)
+            target = o->expect[next_expect].ticks;
+        if (o->inputs && next_input < o->n_inputs && o->inputs[next_input].ticks < target)
+            target = o->inputs[next_input].ticks;
+        machine_pause_at(m, target);
+        lc.matched = false;
+        MachineEnd end = machine_run(m);
+        machine_pause_at(m, VCLOCK_NEVER);
+        if (end != MACHINE_PAUSED) {
+            r->end = end;
+            if (verify) {
+                if (next_expect < o->n_expect) {
+                    /* The end point, or the recorded run went further. */
+                    const JournalPoint *want = &o->expect[next_expect];
+                    session_point(m, "end", true, &r->got);
+                    if (!same_point(&r->got, want, r->what, sizeof r->what) || next_expect + 1 < o->n_expect) {
+                        if (!r->what[0])
+                            snprintf(r->what, sizeof r->what, "run ended before this point");
+                        r->want = *want;
+                        r->diverged = true;
+                    } else {
+                        next_expect++;
+                    }
+                    r->compared = next_expect;
+                }
+                return 0;
+            }
+            /* One console link per point: the checkpoint makes it, the
+             * journal line reuses it. */
+            bool linked = false;
+            if (o->cs && end != MACHINE_FATAL) {
+                char path[4200];
+                if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
+                    return -1;
+                linked = true;
+                if (!o->quiet)
+                    fprintf(stderr, "lbvm: final checkpoint %s\n", path);
+            }
+            if (o->journal) {
+                JournalPoint p;
+                session_point(m, "end", !linked, &p);
+                journal_write_point(o->journal, &p);
+            }
+            return 0;
+        }
+        uint64_t now = m->clock.now;
+        /* Replayed console input goes in exactly where it was taken. */
+        while (o->inputs && next_input < o->n_inputs && o->inputs[next_input].ticks == now) {
+            const JournalInput *in = &o->inputs[next_input++];
+            machine_feed_input(m, in->bytes, in->len);
+        }
+        if (g_stop_signal) {
+            r->interrupted = true;
+            r->end = MACHINE_PAUSED;
+            if (o->cs && !verify) {
+                char path[4200];
+                if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
+                    return -1;
+                if (o->journal) {
+                    JournalPoint p;
+                    session_point(m, "signal", false, &p);
+                    journal_write_point(o->journal, &p);
+                }
+                fprintf(stderr, "lbvm: stopped by signal %d; resume with: lbvm resume %s\n", g_stop_signal, path);
+            }
+            return 0;
+        }
+        bool every_due = next_every != VCLOCK_NEVER && now >= next_every;
+        if (every_due)
+            next_every = (now / o->every + 1) * o->every;
+        bool point = every_due || lc.matched;
+        if (verify) {
+            if (next_expect < o->n_expect && now >= o->expect[next_expect].ticks) {
+                const JournalPoint *want = &o->expect[next_expect];
+                session_point(m, want->kind, true, &r->got);
+                if (!same_point(&r->got, want, r->what, sizeof r->what)) {
+                    r->want = *want;
+                    r->diverged = true;
+                    r->compared = next_expect;
+                    r->end = MACHINE_PAUSED;
+                    return 0;
+                }
+                next_expect++;
+                r->compared = next_expect;
+            }
+            continue;
+        }
+        if (!point)
+            continue;
+        JournalPoint p;
+        const char *kind = lc.matched ? "marker" : "every";
+        if (o->cs) {
+            char path[4200];
+            if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
+                return -1;
+            if (!o->quiet)
+                fprintf(stderr, "lbvm: checkpoint %s at %llu ticks%s%s\n", path, (unsigned long long)now,
+                        lc.matched ? " after: " : "", lc.matched ? lc.line : "");
+        }
+        if (o->journal) {
+            session_point(m, kind, !o->cs, &p);
+            journal_write_point(o->journal, &p);
+        }
+    }
+}
+
+/* ---- reading a journal ---- */
+
+int journal_read(const char *path, char *boot_line, size_t boot_len, JournalPoint **pts, int *n_pts,
+                 JournalInput **inputs, int *n_inputs, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open journal %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int lineno = 0, cap_p = 0, cap_i = 0, rc = -1;
+    *pts = NULL;
+    *inputs = NULL;
+    *n_pts = *n_inputs = 0;
+    boot_line[0] = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (line[n - 1] == '\n')
+            line[--n] = 0;
+        if (lineno == 1) {
+            if (strcmp(line, "# lbvm journal 1")) {
+                snprintf(err, errlen, "%s: not an lbvm journal (first line)", path);
+                goto out;
+            }
+            continue;
+        }
+        if (!strncmp(line, "boot ", 5)) {
+            snprintf(boot_line, boot_len, "%s", line + 5);
+        } else if (!strncmp(line, "point ", 6)) {
+            if (*n_pts == cap_p) {
+                cap_p = cap_p ? cap_p * 2 : 64;
+                JournalPoint *np = realloc(*pts, (size_t)cap_p * sizeof *np);
+                if (!np)
+                    goto oom;
+                *pts = np;
+            }
+            JournalPoint *p = &(*pts)[*n_pts];
+            memset(p, 0, sizeof *p);
+            unsigned long long t;
+            int off = 0;
+            if (sscanf(line + 6, "%llu %15s%n", &t, p->kind, &off) != 2)
+                goto bad;
+            p->ticks = t;
+            char *s = line + 6 + off;
+            char *c = strstr(s, " console="), *st = strstr(s, " state="), *r = strstr(s, " ram=");
+            if (!c || !st || !r || unhex(c + 9, p->console, 32) || unhex(st + 7, p->state, 32) ||
+                unhex(r + 5, p->ram, 32))
+                goto bad;
+            for (int i = 0; i < MACHINE_MAX_DISKS; i++) {
+                char key[16];
+                snprintf(key, sizeof key, " disk%d=", i);
+                char *d = strstr(s, key);
+                if (!d)
+                    break;
+                if (unhex(d + strlen(key), p->disk[i], 32))
+                    goto bad;
+                p->n_disks = i + 1;
+            }
+            if (*n_pts && p->ticks < (*pts)[*n_pts - 1].ticks)
+                goto bad;
+            (*n_pts)++;
+        } else if (!strncmp(line, "input ", 6)) {
+            if (*n_inputs == cap_i) {
+                cap_i = cap_i ? cap_i * 2 : 16;
+                JournalInput *ni = realloc(*inputs, (size_t)cap_i * sizeof *ni);
+                if (!ni)
+                    goto oom;
+                *inputs = ni;
+            }
+            JournalInput *in = &(*inputs)[*n_inputs];
+            unsigned long long t;
+            char hex[1024];
+            if (sscanf(line + 6, "%llu %1023s", &t, hex) != 2 || strlen(hex) % 2 || !*hex)
+                goto bad;
+            in->ticks = t;
+            in->len = (int)(strlen(hex) / 2);
+            in->bytes = malloc((size_t)in->len);
+            if (!in->bytes)
+                goto oom;
+            if (unhex(hex, in->bytes, in->len)) {
+                free(in->bytes);
+                goto bad;
+            }
+            (*n_inputs)++;
+        } else if (line[0] != '#' && line[0] && strncmp(line, "resume ", 7)) {
+            goto bad;
+        }
+    }
+    if (lineno == 0) {
+        snprintf(err, errlen, "%s: empty journal", path);
+        goto out;
+    }
+    rc = 0;
+    goto out;
+bad:
+    snprintf(err, errlen, "%s:%d: malformed journal line", path, lineno);
+    goto out;
+oom:
+    snprintf(err, errlen, "out of memory");
+out:
+    free(line);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/* A run of the machine with its host-side duties: checkpoints (every N ticks,
+ * on console lines matching a pattern, on SIGINT/SIGTERM), the journal of
+ * state hashes, and verification of a run against a journal. */
+#ifndef LBVM_SESSION_H
+#define LBVM_SESSION_H
+#include <regex.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "machine.h"
+#include "vmstate.h"
+
+/* One journal point as written or expected. */
+typedef struct JournalPoint {
+    uint64_t ticks;
+    char kind[16];
+    uint8_t console[32], state[32], ram[32];
+    uint8_t disk[MACHINE_MAX_DISKS][32];
+    int n_disks;
+    char line[160];           /* console line that made it (markers) */
+} JournalPoint;
+
+typedef struct JournalInput {
+    uint64_t ticks;
+    uint8_t *bytes;
+    int len;
+} JournalInput;
+
+typedef struct SessionOpts {
+    CkptSession *cs;          /* checkpoints go here; NULL: none */
+    uint64_t every;           /* checkpoint (and journal point) period in ticks, 0 = none */
+    regex_t *pattern;         /* console lines that make a checkpoint / point */
+    FILE *journal;            /* append points here; NULL: none */
+    bool quiet;               /* no "checkpoint written" lines on stderr */
+    /* verify: compare against these instead of writing */
+    const JournalPoint *expect;
+    int n_expect;
+    const JournalInput *inputs;
+    int n_inputs;
+} SessionOpts;
+
+typedef struct SessionResult {
+    MachineEnd end;
+    bool interrupted;         /* SIGINT/SIGTERM: final checkpoint taken */
+    bool diverged;            /* verify: first difference below */
+    int compared;             /* verify: points that matched */
+    JournalPoint got, want;
+    char what[64];            /* which hash differed */
+    char error[512];          /* checkpoint failures */
+} SessionResult;
+
+/* Installs SIGINT/SIGTERM handlers that make session_run take a final
+ * checkpoint and return. */
+void session_catch_signals(Machine *m);
+/* Runs until the guest ends, a checkpoint fails, a signal, or (verify) a
+ * difference. Returns 0, or -1 with r->error set. */
+int session_run(Machine *m, const SessionOpts *o, SessionResult *r);
+
+/* Journal lines (docs/checkpoint-format.md, "Journal"). */
+void journal_write_point(FILE *f, const JournalPoint *p);
+/* Reads the points and inputs of a journal; the "boot" line's text (after
+ * "boot ") goes to boot_line. 0 or -1 with a message. */
+int journal_read(const char *path, char *boot_line, size_t boot_len, JournalPoint **pts, int *n_pts,
+                 JournalInput **inputs, int *n_inputs, char *err, size_t errlen);
+/* Fills a point with the machine's hashes now; `link` links the console
+ * chain here (false: a checkpoint at this point just did). */
+void session_point(Machine *m, const char *kind, bool link, JournalPoint *p);
+#endif

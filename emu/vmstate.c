@@ -1,0 +1,748 @@
+/* Whole-machine checkpoints: which sections, in which order, and the RAM
+ * encoding. Layout of the folder in vmstate.h, of the file in
+ * docs/checkpoint-format.md. */
+#include "vmstate.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "ahci.h"
+#include "disk.h"
+#include "overlay.h"
+#include "pci.h"
+#include "pic.h"
+#include "pit.h"
+#include "rtc.h"
+#include "state.h"
+#include "sysreset.h"
+#include "uart.h"
+
+#define MACHINE_STATE_VERSION 1
+#define RAM_STATE_VERSION 1
+#define DISKS_STATE_VERSION 1
+#define PAGE 4096u
+
+/* ---- the field-coded sections, one list for save, load and digests ---- */
+
+typedef void SectionFunc(Machine *m, StateIO *io);
+
+static void sec_cpu(Machine *m, StateIO *io) { cpu_state(m->cpu, io); }
+static void sec_pic(Machine *m, StateIO *io) { pic_state(m->pic, io); }
+static void sec_pit(Machine *m, StateIO *io) { pit_state(m->pit, io); }
+static void sec_uart(Machine *m, StateIO *io) { uart_state(m->uart, io); }
+static void sec_rtc(Machine *m, StateIO *io) { rtc_state(m->rtc, io); }
+static void sec_pci(Machine *m, StateIO *io) { pci_state(m->pci, io); }
+static void sec_sysreset(Machine *m, StateIO *io) { sysreset_state(m->sysreset, io); }
+static void sec_ahci(Machine *m, StateIO *io) { ahci_state(m->ahci, io); }
+
+static const struct {
+    const char *name;
+    uint32_t version;
+    SectionFunc *fn;
+    bool needs_disks;
+} sections[] = {
+    { "cpu", CPU_STATE_VERSION, sec_cpu, false },
+    { "pic", PIC_STATE_VERSION, sec_pic, false },
+    { "pit", PIT_STATE_VERSION, sec_pit, false },
+    { "uart", UART_STATE_VERSION, sec_uart, false },
+    { "rtc", RTC_STATE_VERSION, sec_rtc, false },
+    { "pci", PCI_STATE_VERSION, sec_pci, false },
+    { "sysreset", SYSRESET_STATE_VERSION, sec_sysreset, false },
+    { "ahci", AHCI_STATE_VERSION, sec_ahci, true },
+};
+#define N_SECTIONS (sizeof sections / sizeof sections[0])
+
+/* Machine-level fields: what a new machine needs before it exists (RAM
+ * size, disks are in "disks") and what only the machine knows. */
+static void machine_fields(Machine *m, StateIO *io, uint64_t *ram_size, uint32_t *n_disks)
+{
+    state_u64(io, "ram_size", ram_size);
+    state_u32(io, "n_disks", n_disks);
+    state_u64(io, "ticks", &m->clock.now);
+    state_u64(io, "console.bytes", &m->console_bytes);
+    state_u8s(io, "console.chain", m->console_chain, 32);
+    state_u8s(io, "console.tail", m->console_tail, MACHINE_TAIL_SIZE);
+}
+
+/* ---- RAM: bitmap of the pages that are not all zero, then one zstd frame
+ * holding those pages in address order. ---- */
+
+static bool page_zero(const uint8_t *p)
+{
+    const uint64_t *q = (const uint64_t *)p;
+    for (unsigned i = 0; i < PAGE / 8; i++)
+        if (q[i])
+            return false;
+    return true;
+}
+
+static int ram_save(Machine *m, CkptWriter *w, char *err, size_t errlen)
+{
+    size_t npages = m->ram_size / PAGE, nbytes = (npages + 7) / 8;
+    uint8_t *bitmap = calloc(nbytes, 1), *res = malloc(npages);
+    size_t outcap = ZSTD_CStreamOutSize() * 4;
+    uint8_t *out = malloc(outcap);
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    int rc = -1;
+    if (!bitmap || !res || !out || !z) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    /* Pages never touched are not resident: zero without reading them. */
+    if (mincore(m->ram, m->ram_size, res) != 0)
+        memset(res, 1, npages);
+    for (size_t p = 0; p < npages; p++)
+        if ((res[p] & 1) && !page_zero(m->ram + p * PAGE))
+            bitmap[p >> 3] |= (uint8_t)(1u << (p & 7));
+    uint8_t hdr[16];
+    uint64_t rs = m->ram_size;
+    for (int i = 0; i < 8; i++)
+        hdr[i] = (uint8_t)(rs >> (8 * i));
+    memset(hdr + 8, 0, 8);
+    hdr[8] = PAGE & 0xff;
+    hdr[9] = (PAGE >> 8) & 0xff;
+    ckpt_write(w, hdr, sizeof hdr);
+    ckpt_write(w, bitmap, nbytes);
+    ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1);
+    ZSTD_CCtx_setParameter(z, ZSTD_c_nbWorkers, 2);  /* ignored by a single-threaded libzstd */
+    ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1);
+    size_t p = 0;
+    for (;;) {
+        /* the next run of non-zero pages */
+        while (p < npages && !(bitmap[p >> 3] & (1u << (p & 7))))
+            p++;
+        size_t q = p;
+        while (q < npages && (bitmap[q >> 3] & (1u << (q & 7))))
+            q++;
+        int last = q >= npages;
+        ZSTD_inBuffer in = { m->ram + p * PAGE, (q - p) * PAGE, 0 };
+        ZSTD_EndDirective mode = last ? ZSTD_e_end : ZSTD_e_continue;
+        for (;;) {
+            ZSTD_outBuffer o = { out, outcap, 0 };
+            size_t left = ZSTD_compressStream2(z, &o, &in, mode);
+            if (ZSTD_isError(left)) {
+                snprintf(err, errlen, "RAM compression failed: %s", ZSTD_getErrorName(left));
+                goto done;
+            }
+            if (ckpt_write(w, out, o.pos) < 0) {
+                snprintf(err, errlen, "cannot write the checkpoint");
+                goto done;
+            }
+            if (last ? left == 0 : in.pos == in.size)
+                break;
+        }
+        if (last)
+            break;
+        p = q;
+    }
+    rc = 0;
+done:
+    ZSTD_freeCCtx(z);
+    free(out);
+    free(res);
+    free(bitmap);
+    return rc;
+}
+
+static int ram_load(Machine *m, const uint8_t *buf, uint64_t len, char *err, size_t errlen)
+{
+    size_t npages = m->ram_size / PAGE, nbytes = (npages + 7) / 8;
+    if (len < 16 + nbytes) {
+        snprintf(err, errlen, "RAM section is truncated");
+        return -1;
+    }
+    uint64_t rs = 0;
+    for (int i = 0; i < 8; i++)
+        rs |= (uint64_t)buf[i] << (8 * i);
+    if (rs != m->ram_size || buf[8] != (PAGE & 0xff) || buf[9] != (PAGE >> 8)) {
+        snprintf(err, errlen, "RAM section does not match the machine (%llu bytes)", (unsigned long long)rs);
+        return -1;
+    }
+    const uint8_t *bitmap = buf + 16;
+    if (npages % 8 && (bitmap[nbytes - 1] >> (npages % 8))) {
+        snprintf(err, errlen, "RAM section marks pages past the end of RAM");
+        return -1;
+    }
+    ZSTD_DCtx *z = ZSTD_createDCtx();
+    if (!z) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ZSTD_inBuffer in = { bitmap + nbytes, len - 16 - nbytes, 0 };
+    size_t p = 0, ret = 1;
+    int rc = -1;
+    for (;;) {
+        while (p < npages && !(bitmap[p >> 3] & (1u << (p & 7))))
+            p++;
+        if (p >= npages)
+            break;
+        size_t q = p;
+        while (q < npages && (bitmap[q >> 3] & (1u << (q & 7))))
+            q++;
+        ZSTD_outBuffer o = { m->ram + p * PAGE, (q - p) * PAGE, 0 };
+        while (o.pos < o.size) {
+            size_t before_in = in.pos, before_out = o.pos;
+            ret = ZSTD_decompressStream(z, &o, &in);
+            if (ZSTD_isError(ret)) {
+                snprintf(err, errlen, "RAM section is damaged: %s", ZSTD_getErrorName(ret));
+                goto done;
+            }
+            if (in.pos == before_in && o.pos == before_out) {
+                snprintf(err, errlen, "RAM section is truncated");
+                goto done;
+            }
+        }
+        p = q;
+    }
+    /* The frame must end exactly here, with nothing after it. */
+    if (ret != 0) {
+        uint8_t extra;
+        ZSTD_outBuffer o = { &extra, 1, 0 };
+        ret = ZSTD_decompressStream(z, &o, &in);
+        if (ZSTD_isError(ret) || ret != 0 || o.pos != 0) {
+            snprintf(err, errlen, "RAM section holds more or less data than its page map says");
+            goto done;
+        }
+    }
+    if (in.pos != in.size) {
+        snprintf(err, errlen, "RAM section has trailing bytes");
+        goto done;
+    }
+    rc = 0;
+done:
+    ZSTD_freeDCtx(z);
+    return rc;
+}
+
+/* ---- disks ---- */
+
+static void disks_fields(CkptSession *cs, StateIO *io)
+{
+    char n[48];
+    for (int i = 0; i < cs->n_disks && state_ok(io); i++) {
+        CkptDisk *d = &cs->disk[i];
+        uint32_t blen = (uint32_t)strlen(d->base);
+        snprintf(n, sizeof n, "disk%d.base.len", i);
+        state_u32(io, n, &blen);
+        state_check(io, blen > 0 && blen < sizeof d->base, "disk %d: base path length %u", i, blen);
+        snprintf(n, sizeof n, "disk%d.base", i);
+        state_u8s(io, n, (uint8_t *)d->base, state_ok(io) ? blen : 0);
+        if (state_loading(io))
+            d->base[state_ok(io) ? blen : 0] = 0;
+        snprintf(n, sizeof n, "disk%d.base.sha256", i);
+        state_u8s(io, n, d->base_sha256, 32);
+        snprintf(n, sizeof n, "disk%d.sectors", i);
+        state_u64(io, n, &d->sectors);
+        snprintf(n, sizeof n, "disk%d.read_only", i);
+        state_int(io, n, &d->read_only);
+        uint32_t nl = (uint32_t)d->n_layers;
+        snprintf(n, sizeof n, "disk%d.layers", i);
+        state_u32(io, n, &nl);
+        state_check(io, nl <= 1000000, "disk %d: %u layers", i, nl);
+        if (state_loading(io) && state_ok(io)) {
+            free(d->layers);
+            d->layers = calloc(nl ? nl : 1, sizeof *d->layers);
+            d->n_layers = (int)nl;
+            if (!d->layers)
+                state_fail(io, "out of memory");
+        }
+        for (uint32_t k = 0; k < nl && state_ok(io); k++) {
+            CkptLayer *l = &d->layers[k];
+            snprintf(n, sizeof n, "disk%d.layer%u", i, k);
+            state_u8s(io, n, (uint8_t *)l->name, sizeof l->name);
+            snprintf(n, sizeof n, "disk%d.layer%u.sha256", i, k);
+            state_u8s(io, n, l->sha256, 32);
+            if (state_loading(io)) {
+                l->name[sizeof l->name - 1] = 0;
+                state_check(io, l->name[0] && !strchr(l->name, '/') && strcmp(l->name, ".."),
+                            "disk %d: bad layer name", i);
+            }
+        }
+    }
+}
+
+/* ---- the session ---- */
+
+int ckpt_session_open(CkptSession *cs, const char *dir, char *err, size_t errlen)
+{
+    memset(cs, 0, sizeof *cs);
+    cs->lock_fd = -1;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create checkpoint folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!realpath(dir, cs->dir)) {
+        snprintf(err, errlen, "checkpoint folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char p[4200];
+    snprintf(p, sizeof p, "%s/lock", cs->dir);
+    cs->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (cs->lock_fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
+        return -1;
+    }
+    if (flock(cs->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "checkpoint folder %s is in use by another lbvm", cs->dir);
+        close(cs->lock_fd);
+        cs->lock_fd = -1;
+        return -1;
+    }
+    DIR *d = opendir(cs->dir);
+    struct dirent *e;
+    cs->next_seq = 1;
+    while (d && (e = readdir(d))) {
+        unsigned n;
+        char tail[8];
+        if (sscanf(e->d_name, "ckpt-%u.lbvm%1s", &n, tail) == 1 && n >= cs->next_seq)
+            cs->next_seq = n + 1;
+        if (sscanf(e->d_name, "disk%*u-%u.layer%1s", &n, tail) == 1 && n >= cs->next_seq)
+            cs->next_seq = n + 1;
+    }
+    if (d)
+        closedir(d);
+    return 0;
+}
+
+void ckpt_session_close(CkptSession *cs)
+{
+    for (int i = 0; i < cs->n_disks; i++)
+        free(cs->disk[i].layers);
+    if (cs->lock_fd >= 0)
+        close(cs->lock_fd);
+    memset(cs, 0, sizeof *cs);
+    cs->lock_fd = -1;
+}
+
+static Disk *session_open_disk(CkptSession *cs, int i, char *err, size_t errlen)
+{
+    CkptDisk *d = &cs->disk[i];
+    if (d->read_only)
+        return disk_open_raw(d->base, 1, err, errlen);
+    char live[4200];
+    snprintf(live, sizeof live, "%s/disk%d.live", cs->dir, i);
+    const char **layers = calloc((size_t)d->n_layers + 1, sizeof *layers);
+    char (*paths)[4200] = calloc((size_t)d->n_layers + 1, sizeof *paths);
+    Disk *disk = NULL;
+    if (!layers || !paths) {
+        snprintf(err, errlen, "out of memory");
+    } else {
+        for (int k = 0; k < d->n_layers; k++) {
+            snprintf(paths[k], sizeof paths[k], "%s/%s", cs->dir, d->layers[k].name);
+            layers[k] = paths[k];
+        }
+        disk = disk_open_overlay(d->base, layers, d->n_layers, live, err, errlen);
+    }
+    free(layers);
+    free(paths);
+    return disk;
+}
+
+Disk *ckpt_session_add_disk(CkptSession *cs, const char *base, int read_only, uint64_t create_size, char *err,
+                            size_t errlen)
+{
+    if (cs->n_disks == MACHINE_MAX_DISKS) {
+        snprintf(err, errlen, "at most %d disks", MACHINE_MAX_DISKS);
+        return NULL;
+    }
+    if (create_size && access(base, F_OK) != 0 && disk_create_raw(base, create_size, err, errlen) < 0)
+        return NULL;
+    CkptDisk *d = &cs->disk[cs->n_disks];
+    memset(d, 0, sizeof *d);
+    if (!realpath(base, d->base)) {
+        snprintf(err, errlen, "%s: %s", base, strerror(errno));
+        return NULL;
+    }
+    d->read_only = read_only;
+    if (disk_file_digest(d->base, d->base_sha256, err, errlen) < 0)
+        return NULL;
+    Disk *disk = session_open_disk(cs, cs->n_disks, err, errlen);
+    if (!disk)
+        return NULL;
+    d->sectors = disk_sectors(disk);
+    cs->n_disks++;
+    return disk;
+}
+
+/* ---- save ---- */
+
+static int write_fields(Machine *m, CkptWriter *w, const char *name, uint32_t version, SectionFunc *fn,
+                        char *err, size_t errlen)
+{
+    StateIO io;
+    state_init_save(&io, &m->clock);
+    fn(m, &io);
+    if (!state_ok(&io)) {
+        snprintf(err, errlen, "%s: %s", name, state_error(&io));
+        state_free(&io);
+        return -1;
+    }
+    int rc = ckpt_begin(w, name, version) || ckpt_write(w, io.buf, io.len) || ckpt_end(w) ? -1 : 0;
+    state_free(&io);
+    return rc;
+}
+
+static CkptSession *g_save_cs;   /* for the "disks" section function */
+static void sec_disks(Machine *m, StateIO *io)
+{
+    (void)m;
+    disks_fields(g_save_cs, io);
+}
+
+static void sec_machine(Machine *m, StateIO *io)
+{
+    uint64_t rs = m->ram_size;
+    uint32_t nd = (uint32_t)m->cfg.n_disks;
+    machine_fields(m, io, &rs, &nd);
+}
+
+int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_len, char *err, size_t errlen)
+{
+    if (!cpu_can_checkpoint(m->cpu)) {
+        snprintf(err, errlen, "this Unicorn build's CPU context layout is not understood: checkpoints are unavailable");
+        return -1;
+    }
+    unsigned seq = cs->next_seq++;
+    /* Disks first: a checkpoint file never refers to a layer not yet safe. */
+    for (int i = 0; i < cs->n_disks; i++) {
+        CkptDisk *d = &cs->disk[i];
+        if (d->read_only)
+            continue;
+        CkptLayer *nl = realloc(d->layers, ((size_t)d->n_layers + 1) * sizeof *nl);
+        if (!nl) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        d->layers = nl;
+        CkptLayer *l = &d->layers[d->n_layers];
+        memset(l, 0, sizeof *l);
+        snprintf(l->name, sizeof l->name, "disk%d-%06u.layer", i, seq);
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", cs->dir, l->name);
+        if (disk_flush(m->cfg.disks[i]) < 0 || disk_overlay_freeze(m->cfg.disks[i], p, l->sha256, err, errlen) < 0) {
+            if (!err[0])
+                snprintf(err, errlen, "cannot flush disk %d", i);
+            return -1;
+        }
+        d->n_layers++;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ckpt-%06u.lbvm", cs->dir, seq);
+    CkptWriter *w = ckpt_create(path, err, errlen);
+    if (!w)
+        return -1;
+    /* The console's hash chain links here, so a resumed run continues it. */
+    uint8_t link[32];
+    machine_console_link(m, link);
+    g_save_cs = cs;
+    int rc = write_fields(m, w, "machine", MACHINE_STATE_VERSION, sec_machine, err, errlen);
+    for (size_t i = 0; i < N_SECTIONS && !rc; i++)
+        if (!sections[i].needs_disks || m->ahci)
+            rc = write_fields(m, w, sections[i].name, sections[i].version, sections[i].fn, err, errlen);
+    if (!rc)
+        rc = write_fields(m, w, "disks", DISKS_STATE_VERSION, sec_disks, err, errlen);
+    if (!rc && (ckpt_begin(w, "ram", RAM_STATE_VERSION) || ram_save(m, w, err, errlen) || ckpt_end(w)))
+        rc = -1;
+    if (rc) {
+        char werr[256] = "";
+        ckpt_commit(w, werr, sizeof werr);  /* removes the temporary file */
+        if (!err[0])
+            snprintf(err, errlen, "%s", werr);
+        return -1;
+    }
+    if (ckpt_commit(w, err, errlen) < 0)
+        return -1;
+    cpu_flush_caches(m->cpu);
+    if (path_out)
+        snprintf(path_out, path_len, "%s", path);
+    return 0;
+}
+
+/* ---- load ---- */
+
+static int read_fields(Machine *m, const CkptFile *f, const char *name, uint32_t version, SectionFunc *fn,
+                       char *err, size_t errlen)
+{
+    const CkptSection *s = ckpt_find(f, name);
+    if (!s) {
+        snprintf(err, errlen, "checkpoint has no %s section", name);
+        return -1;
+    }
+    if (s->version != version) {
+        snprintf(err, errlen, "checkpoint's %s section is version %u, this lbvm reads %u", name, s->version, version);
+        return -1;
+    }
+    StateIO io;
+    state_init_load(&io, ckpt_payload(f, s), s->length, &m->clock);
+    fn(m, &io);
+    if (!state_finish(&io)) {
+        snprintf(err, errlen, "checkpoint's %s section: %s", name, state_error(&io));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the "machine" section into a scratch machine-less StateIO pass. */
+static int peek_machine(const CkptFile *f, uint64_t *ram_size, uint32_t *n_disks, char *err, size_t errlen)
+{
+    const CkptSection *s = ckpt_find(f, "machine");
+    if (!s || s->version != MACHINE_STATE_VERSION) {
+        snprintf(err, errlen, "checkpoint has no machine section of version %d", MACHINE_STATE_VERSION);
+        return -1;
+    }
+    Machine scratch;
+    memset(&scratch, 0, sizeof scratch);
+    StateIO io;
+    state_init_load(&io, ckpt_payload(f, s), s->length, &scratch.clock);
+    machine_fields(&scratch, &io, ram_size, n_disks);
+    if (!state_finish(&io)) {
+        snprintf(err, errlen, "checkpoint's machine section: %s", state_error(&io));
+        return -1;
+    }
+    return 0;
+}
+
+static int load_disk_refs(const CkptFile *f, CkptSession *cs, uint32_t n_disks, char *err, size_t errlen)
+{
+    const CkptSection *s = ckpt_find(f, "disks");
+    if (!s || s->version != DISKS_STATE_VERSION) {
+        snprintf(err, errlen, "checkpoint has no disks section of version %d", DISKS_STATE_VERSION);
+        return -1;
+    }
+    cs->n_disks = (int)n_disks;
+    StateIO io;
+    VClock c;
+    vclock_init(&c);
+    state_init_load(&io, ckpt_payload(f, s), s->length, &c);
+    disks_fields(cs, &io);
+    if (!state_finish(&io)) {
+        snprintf(err, errlen, "checkpoint's disks section: %s", state_error(&io));
+        return -1;
+    }
+    return 0;
+}
+
+static void hex(const uint8_t *b, int n, char *out)
+{
+    for (int i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* The base images and layers must be the ones the checkpoint was made with. */
+static int check_disk_files(CkptSession *cs, char *err, size_t errlen)
+{
+    for (int i = 0; i < cs->n_disks; i++) {
+        CkptDisk *d = &cs->disk[i];
+        uint8_t md[32];
+        if (disk_file_digest(d->base, md, err, errlen) < 0)
+            return -1;
+        if (memcmp(md, d->base_sha256, 32)) {
+            char want[65];
+            hex(d->base_sha256, 32, want);
+            snprintf(err, errlen, "base disk image %s changed since the checkpoint (content SHA-256 was %s)",
+                     d->base, want);
+            return -1;
+        }
+        for (int k = 0; k < d->n_layers; k++) {
+            char p[4200];
+            snprintf(p, sizeof p, "%s/%s", cs->dir, d->layers[k].name);
+            FILE *lf = fopen(p, "rb");
+            if (!lf) {
+                snprintf(err, errlen, "disk layer %s: %s", p, strerror(errno));
+                return -1;
+            }
+            EVP_MD_CTX *c = EVP_MD_CTX_new();
+            EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+            static uint8_t buf[1 << 16];
+            size_t n;
+            while ((n = fread(buf, 1, sizeof buf, lf)) > 0)
+                EVP_DigestUpdate(c, buf, n);
+            int rerr = ferror(lf);
+            fclose(lf);
+            unsigned int l = 0;
+            EVP_DigestFinal_ex(c, md, &l);
+            EVP_MD_CTX_free(c);
+            if (rerr || memcmp(md, d->layers[k].sha256, 32)) {
+                snprintf(err, errlen, "disk layer %s %s", p, rerr ? "cannot be read" : "is not the one the checkpoint recorded");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+Machine *machine_resume(const char *path, CkptSession *cs, const MachineConfig *cfg_in, char *err, size_t errlen)
+{
+    CkptFile f;
+    char why[512];
+    if (ckpt_open(path, &f, err, errlen) < 0)
+        return NULL;
+    uint64_t ram_size = 0;
+    uint32_t n_disks = 0;
+    Machine *m = NULL;
+    MachineConfig cfg = *cfg_in;
+    if (peek_machine(&f, &ram_size, &n_disks, why, sizeof why) < 0)
+        goto bad;
+    if (ram_size < ((uint64_t)MACHINE_MIN_RAM_MIB << 20) || ram_size > ((uint64_t)MACHINE_MAX_RAM_MIB << 20) ||
+        ram_size % (1 << 20) || n_disks > MACHINE_MAX_DISKS) {
+        snprintf(why, sizeof why, "machine section: RAM %llu bytes, %u disks: out of range",
+                 (unsigned long long)ram_size, n_disks);
+        goto bad;
+    }
+    if (load_disk_refs(&f, cs, n_disks, why, sizeof why) < 0 || check_disk_files(cs, why, sizeof why) < 0)
+        goto bad;
+    cfg.ram_size = ram_size;
+    cfg.n_disks = (int)n_disks;
+    for (int i = 0; i < (int)n_disks; i++) {
+        cfg.disks[i] = session_open_disk(cs, i, why, sizeof why);
+        if (!cfg.disks[i] || disk_sectors(cfg.disks[i]) != cs->disk[i].sectors) {
+            if (cfg.disks[i])
+                snprintf(why, sizeof why, "disk %d has %llu sectors, the checkpoint %llu", i,
+                         (unsigned long long)disk_sectors(cfg.disks[i]), (unsigned long long)cs->disk[i].sectors);
+            for (int j = 0; j <= i; j++)
+                disk_close(cfg.disks[j]);
+            goto bad;
+        }
+    }
+    m = machine_new(&cfg, why, sizeof why);   /* owns the disks from here */
+    if (!m)
+        goto bad;
+    uint64_t rs = ram_size;
+    uint32_t nd = n_disks;
+    StateIO io;
+    const CkptSection *ms = ckpt_find(&f, "machine");
+    state_init_load(&io, ckpt_payload(&f, ms), ms->length, &m->clock);
+    machine_fields(m, &io, &rs, &nd);
+    state_finish(&io);
+    /* The chain goes on from the saved link. */
+    EVP_DigestInit_ex(m->console_md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(m->console_md, m->console_chain, 32);
+    const CkptSection *ram = ckpt_find(&f, "ram");
+    if (!ram || ram->version != RAM_STATE_VERSION) {
+        snprintf(why, sizeof why, "checkpoint has no ram section of version %d", RAM_STATE_VERSION);
+        goto bad;
+    }
+    if (ram_load(m, ckpt_payload(&f, ram), ram->length, why, sizeof why) < 0)
+        goto bad;
+    for (size_t i = 0; i < N_SECTIONS; i++) {
+        if (sections[i].needs_disks && !m->ahci)
+            continue;
+        if (read_fields(m, &f, sections[i].name, sections[i].version, sections[i].fn, why, sizeof why) < 0)
+            goto bad;
+    }
+    /* Wiring levels are derived, never loaded: the CPU's INTR follows the PIC. */
+    cpu_set_intr(m->cpu, 0, m->pic->int_out);
+    if (cfg.limit_ticks)
+        vtimer_mod(&m->clock, &m->limit_timer, cfg.limit_ticks);
+    ckpt_close(&f);
+    return m;
+bad:
+    snprintf(err, errlen, "%s: %s", path, why);
+    machine_free(m);
+    ckpt_close(&f);
+    return NULL;
+}
+
+/* ---- inspect ---- */
+
+int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
+{
+    CkptFile f;
+    if (ckpt_open(path, &f, err, errlen) < 0)
+        return -1;
+    char why[512];
+    uint64_t ram_size = 0;
+    uint32_t n_disks = 0;
+    CkptSession cs;
+    memset(&cs, 0, sizeof cs);
+    if (peek_machine(&f, &ram_size, &n_disks, why, sizeof why) < 0 ||
+        (n_disks > MACHINE_MAX_DISKS && snprintf(why, sizeof why, "%u disks", n_disks)) ||
+        load_disk_refs(&f, &cs, n_disks, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        ckpt_close(&f);
+        ckpt_session_close(&cs);
+        return -1;
+    }
+    Machine scratch;
+    memset(&scratch, 0, sizeof scratch);
+    const CkptSection *ms = ckpt_find(&f, "machine");
+    StateIO io;
+    state_init_load(&io, ckpt_payload(&f, ms), ms->length, &scratch.clock);
+    machine_fields(&scratch, &io, &ram_size, &n_disks);
+    fprintf(out, "checkpoint   %s\n", path);
+    fprintf(out, "format       %u.%u, %llu bytes\n", f.major, f.minor, (unsigned long long)f.size);
+    fprintf(out, "guest time   %llu ticks (%.3f s)\n", (unsigned long long)scratch.clock.now,
+            (double)scratch.clock.now / VCLOCK_HZ);
+    fprintf(out, "guest RAM    %llu MiB\n", (unsigned long long)(ram_size >> 20));
+    const CkptSection *ram = ckpt_find(&f, "ram");
+    if (ram && ram->length >= 16 + (ram_size / PAGE + 7) / 8) {
+        const uint8_t *bm = ckpt_payload(&f, ram) + 16;
+        uint64_t used = 0;
+        for (uint64_t i = 0; i < (ram_size / PAGE + 7) / 8; i++)
+            used += (uint64_t)__builtin_popcount(bm[i]);
+        fprintf(out, "RAM pages    %llu of %llu not zero (%llu MiB), stored in %llu bytes\n",
+                (unsigned long long)used, (unsigned long long)(ram_size / PAGE),
+                (unsigned long long)(used * PAGE >> 20), (unsigned long long)ram->length);
+    }
+    fprintf(out, "sections    ");
+    for (int i = 0; i < f.n; i++)
+        fprintf(out, " %s v%u %llu B%s", f.sec[i].name, f.sec[i].version, (unsigned long long)f.sec[i].length,
+                i + 1 < f.n ? "," : "\n");
+    for (int i = 0; i < cs.n_disks; i++) {
+        char h[65];
+        hex(cs.disk[i].base_sha256, 32, h);
+        fprintf(out, "disk %d       %s (%llu MiB%s), content SHA-256 %s, %d layer%s\n", i, cs.disk[i].base,
+                (unsigned long long)(cs.disk[i].sectors >> 11), cs.disk[i].read_only ? ", read-only" : "", h,
+                cs.disk[i].n_layers, cs.disk[i].n_layers == 1 ? "" : "s");
+        for (int k = 0; k < cs.disk[i].n_layers; k++)
+            fprintf(out, "               %s\n", cs.disk[i].layers[k].name);
+    }
+    uint64_t nb = scratch.console_bytes;
+    size_t nt = nb < MACHINE_TAIL_SIZE ? (size_t)nb : MACHINE_TAIL_SIZE;
+    fprintf(out, "console      %llu bytes; the last %zu:\n", (unsigned long long)nb, nt);
+    for (size_t i = 0; i < nt; i++) {
+        uint8_t ch = scratch.console_tail[(nb - nt + i) % MACHINE_TAIL_SIZE];
+        fputc(ch == '\n' || ch == '\t' || (ch >= 0x20 && ch < 0x7f) ? ch : '.', out);
+    }
+    if (nt && scratch.console_tail[(nb - 1) % MACHINE_TAIL_SIZE] != '\n')
+        fputc('\n', out);
+    ckpt_close(&f);
+    ckpt_session_close(&cs);
+    return 0;
+}
+
+/* ---- digests for the journal ---- */
+
+void machine_state_digest(Machine *m, uint8_t out[32])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    for (size_t i = 0; i < N_SECTIONS; i++) {
+        if (sections[i].needs_disks && !m->ahci)
+            continue;
+        StateIO io;
+        state_init_save(&io, &m->clock);
+        sections[i].fn(m, &io);
+        EVP_DigestUpdate(c, sections[i].name, strlen(sections[i].name) + 1);
+        EVP_DigestUpdate(c, io.buf, io.len);
+        state_free(&io);
+    }
+    unsigned int l = 0;
+    EVP_DigestFinal_ex(c, out, &l);
+    EVP_MD_CTX_free(c);
+}
+
+int machine_disk_digest(Machine *m, int i, uint8_t out[32])
+{
+    return disk_content_digest(m->cfg.disks[i], out);
+}
