@@ -293,22 +293,39 @@ MachineEnd machine_run(Machine *m)
     }
 }
 
+/* Digest of guest RAM that costs nothing for pages never written: SHA-256
+ * over the RAM size, then (page number, page) for every page that is not
+ * all zero, both numbers as 8 bytes little-endian. Pages the host never
+ * backed (mincore) are zero without being read. */
 void machine_ram_sha256(Machine *m, char out[65])
 {
     unsigned char md[32];
     unsigned int len = 0;
+    uint8_t le[8];
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-    /* Pages the guest never touched are not resident and read as zero: feed
-     * zeros for them without faulting them in (same bytes, same digest). */
-    static const uint8_t zero[4096];
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)(m->ram_size >> (8 * i));
+    EVP_DigestUpdate(c, le, 8);
     size_t npages = m->ram_size >> 12;
     unsigned char *res = malloc(npages);
     if (!res || mincore(m->ram, m->ram_size, res) != 0) {
-        EVP_DigestUpdate(c, m->ram, m->ram_size);
-    } else {
-        for (size_t i = 0; i < npages; i++)
-            EVP_DigestUpdate(c, (res[i] & 1) ? m->ram + (i << 12) : zero, 4096);
+        free(res);
+        res = NULL;
+    }
+    for (size_t p = 0; p < npages; p++) {
+        const uint64_t *q = (const uint64_t *)(m->ram + (p << 12));
+        if (res && !(res[p] & 1))
+            continue;
+        size_t k = 0;
+        while (k < 512 && !q[k])
+            k++;
+        if (k == 512)
+            continue;
+        for (int i = 0; i < 8; i++)
+            le[i] = (uint8_t)((uint64_t)p >> (8 * i));
+        EVP_DigestUpdate(c, le, 8);
+        EVP_DigestUpdate(c, q, 4096);
     }
     free(res);
     EVP_DigestFinal_ex(c, md, &len);

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "disk.h"
@@ -257,11 +259,18 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
         const char *kind = lc.matched ? "marker" : "every";
         if (o->cs) {
             char path[4200];
+            /* Host time here is for the person reading stderr only. */
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
                 return -1;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            struct stat st;
             if (!o->quiet)
-                fprintf(stderr, "lbvm: checkpoint %s at %llu ticks%s%s\n", path, (unsigned long long)now,
-                        lc.matched ? " after: " : "", lc.matched ? lc.line : "");
+                fprintf(stderr, "lbvm: checkpoint %s at %llu ticks (%.1f MiB in %.2f s)%s%s\n", path,
+                        (unsigned long long)now, stat(path, &st) == 0 ? st.st_size / 1048576.0 : 0.0,
+                        (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, lc.matched ? " after: " : "",
+                        lc.matched ? lc.line : "");
         }
         if (o->journal) {
             session_point(m, kind, !o->cs, &p);

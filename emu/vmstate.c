@@ -584,9 +584,18 @@ static int check_disk_files(CkptSession *cs, char *err, size_t errlen)
 Machine *machine_resume(const char *path, CkptSession *cs, const MachineConfig *cfg_in, char *err, size_t errlen)
 {
     CkptFile f;
-    char why[512];
     if (ckpt_open(path, &f, err, errlen) < 0)
         return NULL;
+    Machine *m = machine_resume_from(&f, path, cs, cfg_in, err, errlen);
+    ckpt_close(&f);
+    return m;
+}
+
+Machine *machine_resume_from(const CkptFile *fp, const char *path, CkptSession *cs, const MachineConfig *cfg_in,
+                             char *err, size_t errlen)
+{
+    const CkptFile f = *fp;
+    char why[512];
     uint64_t ram_size = 0;
     uint32_t n_disks = 0;
     Machine *m = NULL;
@@ -644,12 +653,10 @@ Machine *machine_resume(const char *path, CkptSession *cs, const MachineConfig *
     cpu_set_intr(m->cpu, 0, m->pic->int_out);
     if (cfg.limit_ticks)
         vtimer_mod(&m->clock, &m->limit_timer, cfg.limit_ticks);
-    ckpt_close(&f);
     return m;
 bad:
     snprintf(err, errlen, "%s: %s", path, why);
     machine_free(m);
-    ckpt_close(&f);
     return NULL;
 }
 

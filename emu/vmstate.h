@@ -59,6 +59,10 @@ int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_
  * input and the guest-time limit; RAM size and disks come from the
  * checkpoint. The disks continue in the session's folder. */
 Machine *machine_resume(const char *path, CkptSession *cs, const MachineConfig *cfg, char *err, size_t errlen);
+/* The same from a checkpoint already opened (or parsed from memory); name
+ * is used in messages. */
+Machine *machine_resume_from(const CkptFile *f, const char *name, CkptSession *cs, const MachineConfig *cfg,
+                             char *err, size_t errlen);
 
 /* Describes a checkpoint on out: format, guest time, sections and sizes,
  * disks, the console's tail. 0 or -1 with a message. */
