@@ -51,6 +51,9 @@ static const char usage_text[] =
     "  boot          boot a 32-bit Linux kernel on lbvm's i386 PC\n"
     "  mkinitramfs   write a reproducible initramfs (newc cpio) from directories\n"
     "  fetch         download the distfiles named in sources files, checking SHA-256\n"
+    "  resume        continue a run from a checkpoint, in a new process\n"
+    "  inspect       describe a checkpoint\n"
+    "  verify        re-run a journal's boot and compare it point by point\n"
     "\n"
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
     "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
@@ -68,6 +71,26 @@ static const char usage_text[] =
     "      --disk-size SIZE create missing --disk images of SIZE (sparse; K, M, G, T)\n"
     "      --guest-decompress  let the kernel decompress itself (by default lbvm\n"
     "                       unpacks an XZ kernel on the host and enters it directly)\n"
+    "  checkpoints and journal (boot and resume):\n"
+    "      --checkpoint-dir DIR  save the whole machine here; --disk images become\n"
+    "                       read-only bases, the guest's writes go to layers in DIR;\n"
+    "                       a final checkpoint is taken when the run ends\n"
+    "      --checkpoint-every TICKS  a checkpoint each TICKS of guest time (K, M, G)\n"
+    "      --checkpoint-on REGEX  a checkpoint after each console line matching REGEX\n"
+    "      --journal FILE   write the state hashes at every checkpoint to FILE\n"
+    "  SIGINT or SIGTERM take a final checkpoint and exit with code 5.\n"
+    "\n"
+    "lbvm resume CHECKPOINT [--console FILE] [--stats] [--limit SECONDS]\n"
+    "          [--checkpoint-dir DIR] [--checkpoint-every TICKS] [--checkpoint-on REGEX]\n"
+    "          [--journal FILE]\n"
+    "  the kernel and initrd are not needed; the base disk images must be unchanged.\n"
+    "  --limit counts guest time from power-on, as in the original boot.\n"
+    "\n"
+    "lbvm inspect CHECKPOINT\n"
+    "\n"
+    "lbvm verify JOURNAL [--from CHECKPOINT] [--kernel F] [--initrd F] [--append S]\n"
+    "  re-runs the recorded boot (or from CHECKPOINT) and compares every point;\n"
+    "  exit 0 identical, 6 diverged (the first differing point is printed)\n"
     "\n"
     "lbvm mkinitramfs -o FILE DIR [DIR...]\n"
     "  entries sorted, owner 0:0, mtime SOURCE_DATE_EPOCH (default 0)\n"
@@ -79,9 +102,10 @@ static const char usage_text[] =
     "      --offline        download nothing; list the missing files\n"
     "      --stall-timeout S  abort a transfer that receives nothing for S seconds (60)\n"
     "\n"
-    "Exit codes of boot: 0 the guest powered off or halted, 1 bad usage or input,\n"
-    "2 the guest crashed (triple fault, emulation error), 3 the guest asked for a\n"
-    "reset, 4 the guest-time limit was reached.\n";
+    "Exit codes of boot and resume: 0 the guest powered off or halted, 1 bad usage\n"
+    "or input, 2 the guest crashed (triple fault, emulation error), 3 the guest\n"
+    "asked for a reset, 4 the guest-time limit was reached, 5 stopped by a signal\n"
+    "(a checkpoint was taken).\n";
 
 /* getopt's own messages are turned off (opterr = 0): one line of ours. */
 static int bad_option(char **argv)
@@ -718,7 +742,7 @@ static char *boot_value(const char *line, const char *key, int nth)
 
 static void print_divergence(const SessionResult *r, Machine *m)
 {
-    printf("diverged at point %d (%s, recorded at %llu ticks, this run %llu): %s differs\n", r->compared + 1,
+    printf("diverged at point %d (%s, recorded at %llu ticks, this run %llu): %s differs\n", r->index + 1,
            r->want.kind, (unsigned long long)r->want.ticks, (unsigned long long)r->got.ticks, r->what);
     uint8_t tail[MACHINE_TAIL_SIZE];
     size_t n = machine_console_tail(m, tail);

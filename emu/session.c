@@ -182,14 +182,15 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
                     const JournalPoint *want = &o->expect[next_expect];
                     session_point(m, "end", true, &r->got);
                     if (!same_point(&r->got, want, r->what, sizeof r->what) || next_expect + 1 < o->n_expect) {
-                        if (!r->what[0])
-                            snprintf(r->what, sizeof r->what, "run ended before this point");
+                        if (!r->what[0] || next_expect + 1 < o->n_expect)
+                            snprintf(r->what, sizeof r->what, "the run ended here, before this point: it");
                         r->want = *want;
                         r->diverged = true;
+                        r->index = next_expect;
                     } else {
                         next_expect++;
+                        r->compared++;
                     }
-                    r->compared = next_expect;
                 }
                 return 0;
             }
@@ -244,12 +245,12 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
                 if (!same_point(&r->got, want, r->what, sizeof r->what)) {
                     r->want = *want;
                     r->diverged = true;
-                    r->compared = next_expect;
+                    r->index = next_expect;
                     r->end = MACHINE_PAUSED;
                     return 0;
                 }
                 next_expect++;
-                r->compared = next_expect;
+                r->compared++;
             }
             continue;
         }

@@ -45,6 +45,7 @@ typedef struct SessionResult {
     bool interrupted;         /* SIGINT/SIGTERM: final checkpoint taken */
     bool diverged;            /* verify: first difference below */
     int compared;             /* verify: points that matched */
+    int index;                /* verify: index of the differing point */
     JournalPoint got, want;
     char what[64];            /* which hash differed */
     char error[512];          /* checkpoint failures */
