@@ -69,6 +69,7 @@ typedef struct Machine {
     VTimer limit_timer;
     VTimer pause_timer;       /* host-side stops: checkpoints, journal points */
     bool reset_requested, limit_reached, pause_requested;
+    int ended;                /* 1 + MachineEnd once the run ended (saved in checkpoints) */
     /* The console as it went by: byte count, a hash chain (see
      * machine_console_digest), the last MACHINE_TAIL_SIZE bytes, and the
      * current line for the line callback. */

@@ -424,6 +424,8 @@ static int end_code(Machine *m, const SessionResult *r, uint64_t limit_s)
 {
     if (r->interrupted)
         return EXIT_STOPPED;
+    if (r->already_ended)
+        fprintf(stderr, "lbvm: this checkpoint was taken when the run ended; nothing more to run\n");
     switch (r->end) {
     case MACHINE_HALTED: return EXIT_HALTED;
     case MACHINE_RESET: fprintf(stderr, "lbvm: the guest asked for a reset\n"); return EXIT_RESET;

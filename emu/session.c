@@ -163,6 +163,12 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
         next_expect++;
     while (o->inputs && next_input < o->n_inputs && o->inputs[next_input].ticks < m->clock.now)
         next_input++;
+    if (m->ended) {
+        /* A final checkpoint: the run had ended there; say how, again. */
+        r->end = (MachineEnd)(m->ended - 1);
+        r->already_ended = true;
+        return 0;
+    }
     uint64_t next_every = o->every ? (m->clock.now / o->every + 1) * o->every : VCLOCK_NEVER;
     for (;;) {
         uint64_t target = next_every;
@@ -197,6 +203,7 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
             /* One console link per point: the checkpoint makes it, the
              * journal line reuses it. */
             bool linked = false;
+            m->ended = 1 + (int)end;
             if (o->cs && end != MACHINE_FATAL) {
                 char path[4200];
                 if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)

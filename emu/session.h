@@ -43,6 +43,7 @@ typedef struct SessionOpts {
 typedef struct SessionResult {
     MachineEnd end;
     bool interrupted;         /* SIGINT/SIGTERM: final checkpoint taken */
+    bool already_ended;       /* resumed from a final checkpoint: nothing ran */
     bool diverged;            /* verify: first difference below */
     int compared;             /* verify: points that matched */
     int index;                /* verify: index of the differing point */

@@ -69,6 +69,8 @@ static void machine_fields(Machine *m, StateIO *io, uint64_t *ram_size, uint32_t
     state_u64(io, "ram_size", ram_size);
     state_u32(io, "n_disks", n_disks);
     state_u64(io, "ticks", &m->clock.now);
+    state_int(io, "ended", &m->ended);
+    state_check(io, m->ended >= 0 && m->ended <= MACHINE_PAUSED + 1, "machine: end state %d", m->ended);
     state_u64(io, "console.bytes", &m->console_bytes);
     state_u8s(io, "console.chain", m->console_chain, 32);
     state_u8s(io, "console.tail", m->console_tail, MACHINE_TAIL_SIZE);
@@ -595,7 +597,7 @@ Machine *machine_resume_from(const CkptFile *fp, const char *path, CkptSession *
                              char *err, size_t errlen)
 {
     const CkptFile f = *fp;
-    char why[512];
+    char why[4608];
     uint64_t ram_size = 0;
     uint32_t n_disks = 0;
     Machine *m = NULL;
@@ -667,7 +669,7 @@ int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
     CkptFile f;
     if (ckpt_open(path, &f, err, errlen) < 0)
         return -1;
-    char why[512];
+    char why[4608];
     uint64_t ram_size = 0;
     uint32_t n_disks = 0;
     CkptSession cs;
@@ -691,6 +693,9 @@ int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
     fprintf(out, "guest time   %llu ticks (%.3f s)\n", (unsigned long long)scratch.clock.now,
             (double)scratch.clock.now / VCLOCK_HZ);
     fprintf(out, "guest RAM    %llu MiB\n", (unsigned long long)(ram_size >> 20));
+    static const char *const ends[] = { "running", "halted", "reset requested", "time limit reached", "crashed",
+                                        "running" };
+    fprintf(out, "state        %s\n", ends[scratch.ended]);
     const CkptSection *ram = ckpt_find(&f, "ram");
     if (ram && ram->length >= 16 + (ram_size / PAGE + 7) / 8) {
         const uint8_t *bm = ckpt_payload(&f, ram) + 16;
