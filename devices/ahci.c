@@ -720,3 +720,64 @@ AHCIState *ahci_init(PCIBus *bus, int devfn, int irq_line, uint32_t abar, uint8_
     ahci_reset(s);
     return s;
 }
+
+/* ---- checkpoints ---- */
+
+#define AHCI_PxCMD_SAVED (AHCI_PxCMD_ST | AHCI_PxCMD_SUD | AHCI_PxCMD_POD | AHCI_PxCMD_FRE | \
+                          0x1fu << AHCI_PxCMD_CCS_SHIFT | AHCI_PxCMD_FR | AHCI_PxCMD_CR)
+
+static void ahci_port_state(AHCIState *s, AHCIPort *p, int n, StateIO *io)
+{
+    char name[32];
+#define AHCI_FIELD(f) (snprintf(name, sizeof name, "port[%d]." #f, n), name)
+    state_u32(io, AHCI_FIELD(clb), &p->clb);
+    state_u32(io, AHCI_FIELD(fb), &p->fb);
+    state_u32(io, AHCI_FIELD(is), &p->is);
+    state_u32(io, AHCI_FIELD(ie), &p->ie);
+    state_u32(io, AHCI_FIELD(cmd), &p->cmd);
+    state_u32(io, AHCI_FIELD(tfd), &p->tfd);
+    state_u32(io, AHCI_FIELD(sig), &p->sig);
+    state_u32(io, AHCI_FIELD(ssts), &p->ssts);
+    state_u32(io, AHCI_FIELD(sctl), &p->sctl);
+    state_u32(io, AHCI_FIELD(serr), &p->serr);
+    state_u32(io, AHCI_FIELD(sact), &p->sact);
+    state_u32(io, AHCI_FIELD(ci), &p->ci);
+    state_u32(io, AHCI_FIELD(halted), &p->halted);
+#undef AHCI_FIELD
+    if (!state_loading(io) || !state_ok(io))
+        return;
+    int st = !!(p->cmd & AHCI_PxCMD_ST);
+    state_check(io, !(p->clb & 0x3ff) && !(p->fb & 0xff) && !(p->is & ~AHCI_PxIS_MASK) &&
+                        !(p->ie & ~AHCI_PxIS_MASK) && !(p->sctl & ~0xfffu),
+                "AHCI port %d: register value out of range", n);
+    /* CR and FR mirror ST and FRE: the engines start and stop at once. */
+    state_check(io, !(p->cmd & ~AHCI_PxCMD_SAVED) && !!(p->cmd & AHCI_PxCMD_CR) == st &&
+                        !!(p->cmd & AHCI_PxCMD_FR) == !!(p->cmd & AHCI_PxCMD_FRE),
+                "AHCI port %d: PxCMD %#x inconsistent", n, p->cmd);
+    /* Commands run inside the CI write, so a slot can only still be issued
+     * on a halted port; a pending one would run at the next register access.
+     * CI and SACT are cleared with ST, and only a running port halts. */
+    state_check(io, p->halted <= 1 && (!p->halted || st) && (!p->ci || p->halted) && (!p->sact || st),
+                "AHCI port %d: halted %u with CI %#x, SACT %#x and ST %d inconsistent", n, p->halted, p->ci, p->sact,
+                st);
+    /* The link follows the attached disk (ahci_port_link). */
+    state_check(io, !p->ssts == !s->disk[n], "AHCI port %d: the checkpoint has %s disk there, this machine %s", n,
+                p->ssts ? "a" : "no", s->disk[n] ? "has one" : "has none");
+    state_check(io, s->disk[n] ? p->sig == AHCI_SIG_ATA && p->ssts == AHCI_SSTS_PRESENT
+                               : p->sig == AHCI_SIG_NONE && p->ssts == 0,
+                "AHCI port %d: link registers SSTS %#x / SIG %#x inconsistent", n, p->ssts, p->sig);
+}
+
+void ahci_state(AHCIState *s, StateIO *io)
+{
+    /* Loaded into a copy, so a refused checkpoint leaves the device as it was. */
+    AHCIState t = *s;
+    state_u32(io, "ghc", &t.ghc);
+    state_u32(io, "is", &t.is);
+    state_check(io, (t.ghc & ~AHCI_GHC_IE) == AHCI_GHC_AE && !(t.is & ~((1u << AHCI_NUM_PORTS) - 1)),
+                "AHCI: GHC %#x / IS %#x out of range", t.ghc, t.is);
+    for (int i = 0; i < AHCI_NUM_PORTS; i++)
+        ahci_port_state(&t, &t.port[i], i, io);
+    if (state_loading(io) && state_ok(io))
+        *s = t;         /* the wiring in t is s's own */
+}

@@ -14,6 +14,7 @@
 #include "disk.h"
 #include "iomem.h"
 #include "pci.h"
+#include "state.h"
 
 #define AHCI_VENDOR_ID      0x8086
 #define AHCI_DEVICE_ID      0x2922      /* ICH9 6-port SATA, AHCI mode */
@@ -134,4 +135,11 @@ AHCIState *ahci_init(PCIBus *bus, int devfn, int irq_line, uint32_t abar, uint8_
 int ahci_attach(AHCIState *s, int port, Disk *disk);
 /* Power-on state of the HBA registers (the PCI header is the bus's). */
 void ahci_reset(AHCIState *s);
+
+/* Checkpoints: the HBA and port registers (the PCI header, ABAR included,
+ * is saved by pci_state). No command is ever in flight between guest
+ * accesses, so none is saved; a load runs no command, writes no RAM and
+ * drives no IRQ. The attached disks must be the checkpoint's (link state). */
+#define AHCI_STATE_VERSION 1
+void ahci_state(AHCIState *s, StateIO *io);
 #endif

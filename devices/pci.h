@@ -26,14 +26,14 @@
  * and drives the IRQSignal set with pci_bus_set_irq_sink(); the guest writing
  * Interrupt Line changes nothing (it is a scratch register, PCI 3.0 6.2.4).
  *
- * Saved state: PCIBus.config_address/rcr and each PCIDevice's config[] and
- * irq_level. Everything else is wiring fixed at set-up; call
- * pci_bus_post_load() after restoring (it touches no IRQ line). */
+ * Saved state (pci_state): PCIBus.config_address/rcr and each PCIDevice's
+ * config[] and irq_level. Everything else is wiring fixed at set-up. */
 #ifndef LBVM_PCI_H
 #define LBVM_PCI_H
 #include <stdint.h>
 
 #include "iomem.h"
+#include "state.h"
 
 /* Configuration mechanism 1 and the PIIX reset control register. */
 #define PCI_CONFIG_ADDRESS   0xcf8
@@ -147,8 +147,16 @@ PCIBus *pci_init(IoMap *map, PCIResetFunc reset_request, void *opaque);
 void pci_reset(PCIBus *s);
 /* Frees the bus and every device registered on it. */
 void pci_free(PCIBus *s);
-/* Recompute the derived BAR bases after config[] was restored. */
+/* Recompute the derived BAR bases after config[] was restored by hand
+ * (pci_state does this itself). */
 void pci_bus_post_load(PCIBus *s);
+/* Checkpoints: the latch, RCR, and config space and INTx request of every
+ * function, which must be the functions this bus has. A load takes effect as
+ * the guest's config writes would (decode follows Command and the BARs at
+ * once, BAR bases are re-derived) but drives no IRQ line, requests no reset
+ * and calls no device hook; read-only header bits must match the device. */
+#define PCI_STATE_VERSION 1
+void pci_state(PCIBus *bus, StateIO *io);
 /* INTx of devices routed to irq_line (0-15) drives *sig (copied; NULL = none). */
 void pci_bus_set_irq_sink(PCIBus *s, int irq_line, const IRQSignal *sig);
 

@@ -2,6 +2,7 @@
  * datasheets for the PC wiring and the ELCR). */
 #include "pic.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #define PIC_ELCR_MASK_MASTER 0xf8   /* IRQ0-2 are always edge on PIIX */
@@ -317,4 +318,57 @@ PICState *pic_init(IoMap *map, IRQSignal *cpu_intr)
     iomap_register_ports(map, 0x4d0, 2, s, pic_elcr_read, pic_elcr_write, IO_SIZE8, "pic-elcr");
     pic_reset(s);
     return s;
+}
+
+/* ---- checkpoints ---- */
+
+static void pic_chip_state(PIC8259 *p, int n, StateIO *io)
+{
+    char name[32];
+#define PIC_FIELD(f) (snprintf(name, sizeof name, "pics[%d]." #f, n), name)
+    state_u8(io, PIC_FIELD(irr), &p->irr);
+    state_u8(io, PIC_FIELD(isr), &p->isr);
+    state_u8(io, PIC_FIELD(imr), &p->imr);
+    state_u8(io, PIC_FIELD(lines), &p->lines);
+    state_u8(io, PIC_FIELD(elcr), &p->elcr);
+    state_u8(io, PIC_FIELD(irq_base), &p->irq_base);
+    state_u8(io, PIC_FIELD(lowest), &p->lowest);
+    state_u8(io, PIC_FIELD(init_state), &p->init_state);
+    state_u8(io, PIC_FIELD(icw1), &p->icw1);
+    state_u8(io, PIC_FIELD(icw3), &p->icw3);
+    state_u8(io, PIC_FIELD(icw4), &p->icw4);
+    state_u8(io, PIC_FIELD(read_isr), &p->read_isr);
+    state_u8(io, PIC_FIELD(poll), &p->poll);
+    state_u8(io, PIC_FIELD(special_mask), &p->special_mask);
+    state_u8(io, PIC_FIELD(rotate_aeoi), &p->rotate_aeoi);
+#undef PIC_FIELD
+    /* elcr_mask is wiring (PIIX fixes it); the loaded ELCR must fit in it. */
+    state_check(io, !(p->elcr & ~p->elcr_mask), "PIC %d: ELCR %#x sets fixed edge-triggered inputs", n, p->elcr);
+    state_check(io, p->init_state == 0 || (p->init_state >= 2 && p->init_state <= 4),
+                "PIC %d: initialisation step %u out of range", n, p->init_state);
+    state_check(io, p->lowest <= 7 && !(p->irq_base & 7), "PIC %d: priority %u / vector base %#x out of range", n,
+                p->lowest, p->irq_base);
+    state_check(io, p->read_isr <= 1 && p->poll <= 1 && p->special_mask <= 1 && p->rotate_aeoi <= 1,
+                "PIC %d: OCW flag out of range", n);
+}
+
+void pic_state(PICState *s, StateIO *io)
+{
+    /* Loaded into a copy, so a refused checkpoint leaves the device as it was. */
+    PICState t = *s;
+    for (int i = 0; i < 2; i++)
+        pic_chip_state(&t.pics[i], i, io);
+    state_u8(io, "int_out", &t.int_out);
+    if (!state_loading(io) || !state_ok(io))
+        return;
+    /* int_out and master IR2 are what pic_update derives after every change. */
+    int cascade = pic_get_irq(&t.pics[1], 0) >= 0;
+    state_check(io, ((t.pics[0].irr >> PIC_CASCADE_IRQ) & 1) == cascade &&
+                        ((t.pics[0].lines >> PIC_CASCADE_IRQ) & 1) == cascade,
+                "PIC: master IR2 does not follow the slave's output");
+    state_check(io, t.int_out == (pic_get_irq(&t.pics[0], 1) >= 0), "PIC: INT output %u does not match the requests",
+                t.int_out);
+    if (!state_ok(io))
+        return;
+    *s = t;             /* statistics and wiring in t are s's own */
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "iomem.h"
+#include "state.h"
 
 /* ICW1 (command port, bit 4 set) */
 #define PIC_ICW1_IC4   0x01     /* ICW4 will follow */
@@ -61,4 +62,10 @@ void pic_set_irq(void *opaque, int irq, int level);
 /* Interrupt acknowledge: the vector to deliver (spurious IRQ7/15 if none). */
 int pic_read_irq(PICState *s);
 int pic_intr_pending(PICState *s);
+
+/* Checkpoints: both chips' registers, input line levels and the INT output.
+ * A load sets fields only (no set_irq): the machine re-derives the CPU's
+ * INTR from int_out. */
+#define PIC_STATE_VERSION 1
+void pic_state(PICState *s, StateIO *io);
 #endif

@@ -3,6 +3,7 @@
  * and channel 0 arms one timer for its next OUT rising edge (IRQ0). */
 #include "pit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static uint64_t pit_clock(PITState *s)
@@ -441,4 +442,64 @@ PITState *pit_init(IoMap *map, VClock *clock, IRQSignal *irq0)
     iomap_register_ports(map, 0x61, 1, s, pit_portb_read, pit_portb_write, IO_SIZE8, "port61");
     pit_reset(s);
     return s;
+}
+
+/* ---- checkpoints ---- */
+
+static void pit_channel_state(PITChannel *c, int n, StateIO *io)
+{
+    char name[32];
+#define PIT_FIELD(f) (snprintf(name, sizeof name, "ch%d." #f, n), name)
+    state_u32(io, PIT_FIELD(cr), &c->cr);
+    state_u32(io, PIT_FIELD(reload), &c->reload);
+    state_u32(io, PIT_FIELD(next_reload), &c->next_reload);
+    state_u64(io, PIT_FIELD(next_reload_at), &c->next_reload_at);
+    state_u64(io, PIT_FIELD(start), &c->start);
+    state_u64(io, PIT_FIELD(load_at), &c->load_at);
+    state_u64(io, PIT_FIELD(paused_d), &c->paused_d);
+    state_u16(io, PIT_FIELD(held), &c->held);
+    state_u16(io, PIT_FIELD(latch), &c->latch);
+    state_u8(io, PIT_FIELD(mode), &c->mode);
+    state_u8(io, PIT_FIELD(rw), &c->rw);
+    state_u8(io, PIT_FIELD(bcd), &c->bcd);
+    state_u8(io, PIT_FIELD(gate), &c->gate);
+    state_u8(io, PIT_FIELD(state), &c->state);
+    state_u8(io, PIT_FIELD(cr_loaded), &c->cr_loaded);
+    state_u8(io, PIT_FIELD(write_msb), &c->write_msb);
+    state_u8(io, PIT_FIELD(write_lsb), &c->write_lsb);
+    state_u8(io, PIT_FIELD(read_msb), &c->read_msb);
+    state_u8(io, PIT_FIELD(count_latched), &c->count_latched);
+    state_u8(io, PIT_FIELD(status_latched), &c->status_latched);
+    state_u8(io, PIT_FIELD(status), &c->status);
+#undef PIT_FIELD
+    /* Counts divide the elapsed clocks: 0 would be a division by zero. */
+    state_check(io, c->cr >= 1 && c->cr <= 65536 && c->reload >= 1 && c->reload <= 65536 && c->next_reload <= 65536,
+                "PIT channel %d: count %u / %u / %u out of range", n, c->cr, c->reload, c->next_reload);
+    state_check(io, c->mode <= 7 && c->rw >= PIT_RW_LSB && c->rw <= PIT_RW_WORD && c->state <= PIT_ST_PAUSED,
+                "PIT channel %d: mode %u, access %u, state %u out of range", n, c->mode, c->rw, c->state);
+    state_check(io, c->bcd <= 1 && c->gate <= 1 && c->cr_loaded <= 1 && c->write_msb <= 1 && c->read_msb <= 1 &&
+                        c->count_latched <= 1 && c->status_latched <= 1,
+                "PIT channel %d: flag out of range", n);
+}
+
+void pit_state(PITState *s, StateIO *io)
+{
+    /* Loaded into a copy; the timer (last) is only armed once all else passed. */
+    PITChannel ch[3];
+    uint8_t port61 = s->port61;
+    for (int i = 0; i < 3; i++) {
+        ch[i] = s->ch[i];
+        pit_channel_state(&ch[i], i, io);
+    }
+    state_u8(io, "port61", &port61);
+    state_check(io, port61 <= 0x0f, "PIT: port 0x61 value %#x out of range", port61);
+    /* Gates 0 and 1 are tied high; gate 2 is port 0x61 bit 0. */
+    state_check(io, ch[0].gate && ch[1].gate && ch[2].gate == (port61 & PIT_PORTB_GATE2),
+                "PIT: gate inputs do not match the wiring and port 0x61");
+    state_timer(io, "irq_timer", &s->irq_timer);
+    if (!state_loading(io) || !state_ok(io))
+        return;
+    for (int i = 0; i < 3; i++)
+        s->ch[i] = ch[i];
+    s->port61 = port61;
 }

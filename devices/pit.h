@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "iomem.h"
+#include "state.h"
 
 #define PIT_FREQ 1193182ull         /* input clock, Hz */
 
@@ -75,4 +76,9 @@ typedef struct PITState {
 
 PITState *pit_init(IoMap *map, VClock *clock, IRQSignal *irq0);
 void pit_reset(PITState *s);
+
+/* Checkpoints: every channel's counter, latches and byte flip-flops, port
+ * 0x61 and the IRQ0 timer's expiry (the timer is re-armed on load). */
+#define PIT_STATE_VERSION 1
+void pit_state(PITState *s, StateIO *io);
 #endif

@@ -418,3 +418,45 @@ RTCState *rtc_init(IoMap *map, VClock *clock, IRQSignal *irq8, int64_t epoch)
     vtimer_init(&s->timer, clock, rtc_timer_cb, s);
     return s;
 }
+
+/* ---- checkpoints ---- */
+
+/* |v| <= INT64_MAX / 2 (SOURCE_DATE_EPOCH's own bound), so the sums in
+ * rtc_seconds_at cannot overflow. */
+static bool rtc_time_ok(int64_t v)
+{
+    return v >= -(INT64_MAX / 2) && v <= INT64_MAX / 2;
+}
+
+void rtc_state(RTCState *s, StateIO *io)
+{
+    /* Loaded into a copy; the timer (last) is only armed once all else passed. */
+    RTCState t = *s;
+    uint64_t epoch = (uint64_t)t.epoch, sec_offset = (uint64_t)t.sec_offset;
+    state_u64(io, "epoch", &epoch);
+    state_u64(io, "sec_offset", &sec_offset);
+    state_u64(io, "phase", &t.phase);
+    state_u64(io, "flags_time", &t.flags_time);
+    state_u8(io, "index", &t.index);
+    state_u8(io, "irq_level", &t.irq_level);
+    state_u8s(io, "cmos", t.cmos, sizeof t.cmos);
+    t.epoch = (int64_t)epoch;
+    t.sec_offset = (int64_t)sec_offset;
+    int64_t base;
+    state_check(io, rtc_time_ok(t.epoch) && !__builtin_add_overflow(t.epoch, t.sec_offset, &base) &&
+                        rtc_time_ok(base),
+                "RTC: time base %lld%+lld s out of range", (long long)t.epoch, (long long)t.sec_offset);
+    state_check(io, t.index < sizeof t.cmos, "RTC: index %#x out of range", t.index);
+    state_check(io, t.phase < RTC_NS, "RTC: divider phase %llu ns out of range", (unsigned long long)t.phase);
+    /* UIP is computed on read, never stored; C holds flags only, IRQF and
+     * the line as rtc_update_irq leaves them. */
+    uint8_t c = t.cmos[RTC_REG_C], irqf = (c & t.cmos[RTC_REG_B] & (RTC_C_PF | RTC_C_AF | RTC_C_UF)) ? RTC_C_IRQF : 0;
+    state_check(io, !(t.cmos[RTC_REG_A] & RTC_A_UIP) && !(c & 0x0f) && (c & RTC_C_IRQF) == irqf,
+                "RTC: register A %#x / C %#x inconsistent", t.cmos[RTC_REG_A], c);
+    state_check(io, t.irq_level == (irqf != 0), "RTC: IRQ level %u does not match register C", t.irq_level);
+    state_timer(io, "timer", &s->timer);
+    if (!state_loading(io) || !state_ok(io))
+        return;
+    t.timer = s->timer;
+    *s = t;             /* the wiring in t is s's own */
+}

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "iomem.h"
+#include "state.h"
 
 /* Register indices */
 #define RTC_SECONDS        0x00
@@ -70,4 +71,10 @@ void rtc_reset(RTCState *s);
 /* Fill a CMOS RAM byte before boot (memory size, equipment...). Indices
  * 0x00-0x0d and 0x32 act exactly like a guest write (they set the clock). */
 void rtc_set_cmos(RTCState *s, int index, uint8_t value);
+
+/* Checkpoints: the time base (epoch, offset, divider phase), the flags
+ * clock, the index latch, CMOS RAM and the timer's expiry (re-armed on
+ * load). A load sets fields only (no set_irq). */
+#define RTC_STATE_VERSION 1
+void rtc_state(RTCState *s, StateIO *io);
 #endif

@@ -95,3 +95,14 @@ SysResetState *sysreset_init(IoMap *map, void (*reset_request)(void *opaque), vo
         return NULL;
     return s;
 }
+
+/* ---- checkpoints ---- */
+
+void sysreset_state(SysResetState *s, StateIO *io)
+{
+    uint8_t port_a = s->port_a;
+    state_u8(io, "port_a", &port_a);
+    state_check(io, !(port_a & ~(SYSCTL_A_FAST_RESET | SYSCTL_A_A20)), "port 0x92 value %#x out of range", port_a);
+    if (state_loading(io) && state_ok(io))
+        s->port_a = port_a;
+}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "iomem.h"
+#include "state.h"
 
 #define SYSCTL_PORT_A        0x92
 #define  SYSCTL_A_FAST_RESET 0x01   /* alternate hot reset */
@@ -28,4 +29,9 @@ typedef struct SysResetState {
 
 SysResetState *sysreset_init(IoMap *map, void (*reset_request)(void *opaque), void *opaque);
 void sysreset_reset(SysResetState *s);
+
+/* Checkpoints: port 0x92's two bits. A load never requests a reset, even
+ * with the fast-reset bit set (it reads back 1 after the write that reset). */
+#define SYSRESET_STATE_VERSION 1
+void sysreset_state(SysResetState *s, StateIO *io);
 #endif

@@ -46,13 +46,17 @@ static uint8_t uart_iir(const UARTState *s)
     return id;
 }
 
-static void uart_update_irq(UARTState *s)
+static int uart_irq_wanted(const UARTState *s)
 {
     /* On a PC the IRQ driver is enabled by the (active-low) OUT2 pin. In
      * loopback the datasheet forces the modem outputs inactive, so the
      * interrupt stays internal (IIR still reports it) and the line is off. */
-    int level = !(uart_iir(s) & UART_IIR_NO_INT) &&
-                (s->mcr & (UART_MCR_OUT2 | UART_MCR_LOOP)) == UART_MCR_OUT2;
+    return !(uart_iir(s) & UART_IIR_NO_INT) && (s->mcr & (UART_MCR_OUT2 | UART_MCR_LOOP)) == UART_MCR_OUT2;
+}
+
+static void uart_update_irq(UARTState *s)
+{
+    int level = uart_irq_wanted(s);
     if (level != s->irq_level) {
         s->irq_level = (uint8_t)level;
         if (s->irq)
@@ -282,4 +286,42 @@ int uart_receive(UARTState *s, const uint8_t *buf, int len)
         uart_rx_push(s, buf[n++]);
     uart_update_irq(s);
     return n;
+}
+
+/* ---- checkpoints ---- */
+
+void uart_state(UARTState *s, StateIO *io)
+{
+    /* Loaded into a copy, so a refused checkpoint leaves the device as it was. */
+    UARTState t = *s;
+    state_u8(io, "ier", &t.ier);
+    state_u8(io, "lcr", &t.lcr);
+    state_u8(io, "mcr", &t.mcr);
+    state_u8(io, "scr", &t.scr);
+    state_u8(io, "fcr", &t.fcr);
+    state_u8(io, "dll", &t.dll);
+    state_u8(io, "dlm", &t.dlm);
+    state_u8(io, "lsr_errors", &t.lsr_errors);
+    state_u8(io, "msr", &t.msr);
+    state_u8(io, "modem_in", &t.modem_in);
+    state_u8(io, "rbr", &t.rbr);
+    state_u8(io, "thr_ipending", &t.thr_ipending);
+    state_u8(io, "irq_level", &t.irq_level);
+    state_u8s(io, "rx_fifo", t.rx_fifo, UART_FIFO_SIZE);
+    state_u8(io, "rx_head", &t.rx_head);
+    state_u8(io, "rx_count", &t.rx_count);
+    if (!state_loading(io) || !state_ok(io))
+        return;
+    /* rx_head indexes rx_fifo; rx_count bounds the ring and uart_rx_room. */
+    state_check(io, t.rx_head < UART_FIFO_SIZE && t.rx_count <= uart_rx_capacity(&t),
+                "UART: RX FIFO position %u / count %u out of range (FCR %#x)", t.rx_head, t.rx_count, t.fcr);
+    state_check(io, !(t.ier & ~0x0f) && !(t.mcr & ~0x1f) && !(t.fcr & ~(UART_FCR_FE | UART_FCR_DMS | UART_FCR_RTL)) &&
+                        !(t.lsr_errors & ~UART_LSR_ERRORS) && !(t.modem_in & 0x0f),
+                "UART: register value out of range");
+    state_check(io, t.thr_ipending <= 1 && t.irq_level <= 1, "UART: interrupt latch out of range");
+    state_check(io, t.irq_level == uart_irq_wanted(&t), "UART: IRQ level %u does not match the registers",
+                t.irq_level);
+    if (!state_ok(io))
+        return;
+    *s = t;             /* the wiring in t is s's own */
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "iomem.h"
+#include "state.h"
 
 /* Register offsets (DLAB = LCR bit 7 turns offsets 0/1 into DLL/DLM) */
 #define UART_RBR 0      /* read */
@@ -103,4 +104,9 @@ void uart_reset(UARTState *s);
  * (never more than uart_rx_room); keep the rest and offer it again later. */
 int uart_receive(UARTState *s, const uint8_t *buf, int len);
 int uart_rx_room(UARTState *s);
+
+/* Checkpoints: the registers, the RX FIFO and the interrupt latches. A load
+ * sets fields only (no set_irq, no output). */
+#define UART_STATE_VERSION 1
+void uart_state(UARTState *s, StateIO *io);
 #endif
