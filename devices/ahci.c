@@ -367,6 +367,7 @@ static int ahci_rw(AHCIState *s, int n, AHCISg *sg, uint64_t lba, uint32_t count
     uint8_t *buf = malloc((size_t)chunk * DISK_SECTOR_SIZE);
     if (!buf)
         return ATA_ERR_ABRT;
+    s->n_transfers++;
     while (count && !r) {
         uint32_t c = count < chunk ? count : chunk;
         uint64_t len = (uint64_t)c * DISK_SECTOR_SIZE;

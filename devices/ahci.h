@@ -124,6 +124,7 @@ typedef struct AHCIState {
     AHCIDmaNotify *dma_written;   /* after the device wrote guest RAM; may be NULL */
     void *opaque;
     Disk *disk[AHCI_NUM_PORTS];   /* NULL = empty port; not owned */
+    uint64_t n_transfers;         /* read/write commands run (statistics, not state) */
 } AHCIState;
 
 /* Registers the controller at devfn (< 0: first free slot) with INTA on

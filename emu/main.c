@@ -25,6 +25,7 @@
 #define EXIT_LIMIT 4
 #define EXIT_STOPPED 5      /* SIGINT/SIGTERM: a final checkpoint was taken */
 #define EXIT_DIVERGED 6     /* verify: the run differs from the journal */
+#define EXIT_STALLED 7      /* --stall: no console output and no disk I/O for that long */
 
 /* Options every boot gets: serial console, no APIC/ACPI (none emulated),
  * reboot at once on panic. Only options the kernel proper knows: anything it
@@ -78,6 +79,8 @@ static const char usage_text[] =
     "      --checkpoint-every TICKS  a checkpoint each TICKS of guest time (K, M, G)\n"
     "      --checkpoint-on REGEX  a checkpoint after each console line matching REGEX\n"
     "      --journal FILE   write the state hashes at every checkpoint to FILE\n"
+    "      --stall SECONDS  end the run (exit 7, with a checkpoint) after this much guest\n"
+    "                       time without console output or disk I/O\n"
     "  SIGINT or SIGTERM take a final checkpoint and exit with code 5.\n"
     "\n"
     "lbvm resume CHECKPOINT [--console FILE] [--stats] [--limit SECONDS]\n"
@@ -105,14 +108,14 @@ static const char usage_text[] =
     "Exit codes of boot and resume: 0 the guest powered off or halted, 1 bad usage\n"
     "or input, 2 the guest crashed (triple fault, emulation error), 3 the guest\n"
     "asked for a reset, 4 the guest-time limit was reached, 5 stopped by a signal\n"
-    "(a checkpoint was taken).\n";
+    "(a checkpoint was taken), 7 stalled (see --stall).\n";
 
 /* getopt's own messages are turned off (opterr = 0): one line of ours. */
 static int bad_option(char **argv)
 {
     const char *opt = argv[optind - 1];
     return fail(EXIT_USAGE, "%s option '%s' (see 'lbvm --help')",
-                optopt && strchr("kiamclohdjtSDEOJf", optopt) ? "missing value for" : "unknown", opt);
+                optopt && strchr("kiamclohdjtSDEOJfT", optopt) ? "missing value for" : "unknown", opt);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -416,14 +419,21 @@ static void print_stats(Machine *m)
 typedef struct RunArgs {
     const char *console, *ckpt_dir, *journal, *pattern;
     int stats;
-    uint64_t limit_s, every;
+    uint64_t limit_s, every, stall_s;
 } RunArgs;
 
 /* The exit code for how a run ended, with its message. */
+static uint64_t ra_stall_s;
+
 static int end_code(Machine *m, const SessionResult *r, uint64_t limit_s)
 {
     if (r->interrupted)
         return EXIT_STOPPED;
+    if (r->stalled) {
+        fprintf(stderr, "lbvm: stalled: no console output and no disk I/O for %llu s of guest time\n",
+                (unsigned long long)(ra_stall_s));
+        return EXIT_STALLED;
+    }
     if (r->already_ended)
         fprintf(stderr, "lbvm: this checkpoint was taken when the run ended; nothing more to run\n");
     switch (r->end) {
@@ -453,7 +463,9 @@ static int run_built(Machine *m, const RunArgs *ra, CkptSession *cs, FILE *journ
         }
         have_re = 1;
     }
-    SessionOpts o = { .cs = cs, .every = ra->every, .pattern = have_re ? &re : NULL, .journal = journal };
+    SessionOpts o = { .cs = cs, .every = ra->every, .pattern = have_re ? &re : NULL, .journal = journal,
+                      .stall = ra->stall_s * VCLOCK_HZ };
+    ra_stall_s = ra->stall_s;
     SessionResult r;
     session_catch_signals(m);
     int rc = session_run(m, &o, &r);
@@ -500,6 +512,10 @@ static int run_option(int c, RunArgs *ra)
             return fail(-1, "--checkpoint-every %s: give a number of guest ticks (K, M, G suffixes allowed)", optarg);
         return 1;
     case 'O': ra->pattern = optarg; return 1;
+    case 'T':
+        if (parse_u64(optarg, &ra->stall_s) < 0 || ra->stall_s == 0 || ra->stall_s > 1000000000)
+            return fail(-1, "--stall %s: give whole seconds of guest time, at least 1", optarg);
+        return 1;
     case 'J': ra->journal = optarg; return 1;
     }
     return 0;
@@ -509,7 +525,7 @@ static int run_option(int c, RunArgs *ra)
     { "console", required_argument, 0, 'c' }, { "stats", no_argument, 0, 's' },                            \
     { "limit", required_argument, 0, 'l' }, { "checkpoint-dir", required_argument, 0, 'D' },               \
     { "checkpoint-every", required_argument, 0, 'E' }, { "checkpoint-on", required_argument, 0, 'O' },     \
-    { "journal", required_argument, 0, 'J' }
+    { "journal", required_argument, 0, 'J' }, { "stall", required_argument, 0, 'T' }
 
 static int cmd_boot(int argc, char **argv)
 {

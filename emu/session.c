@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ahci.h"
 #include "disk.h"
 
 static volatile int g_stop_signal;
@@ -170,8 +171,12 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
         return 0;
     }
     uint64_t next_every = o->every ? (m->clock.now / o->every + 1) * o->every : VCLOCK_NEVER;
+    /* Stall watch: look every stall/4 ticks; stalled once no console byte
+     * and no disk transfer was seen for `stall` ticks (to within stall/4). */
+    uint64_t next_look = o->stall ? m->clock.now + o->stall / 4 + 1 : VCLOCK_NEVER;
+    uint64_t last_act = ~0ull, last_change = m->clock.now;
     for (;;) {
-        uint64_t target = next_every;
+        uint64_t target = next_every < next_look ? next_every : next_look;
         if (verify && next_expect < o->n_expect && o->expect[next_expect].ticks < target)
             target = o->expect[next_expect].ticks;
         if (o->inputs && next_input < o->n_inputs && o->inputs[next_input].ticks < target)
@@ -240,6 +245,24 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
                 fprintf(stderr, "lbvm: stopped by signal %d; resume with: lbvm resume %s\n", g_stop_signal, path);
             }
             return 0;
+        }
+        if (next_look != VCLOCK_NEVER && now >= next_look) {
+            uint64_t act = m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0);
+            next_look = now + o->stall / 4 + 1;
+            if (act != last_act) {
+                last_act = act;
+                last_change = now;
+            } else if (now - last_change >= o->stall) {
+                r->stalled = true;
+                r->end = MACHINE_PAUSED;
+                if (o->cs && !verify) {
+                    char path[4200];
+                    if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
+                        return -1;
+                    fprintf(stderr, "lbvm: checkpoint of the stalled run: %s\n", path);
+                }
+                return 0;
+            }
         }
         bool every_due = next_every != VCLOCK_NEVER && now >= next_every;
         if (every_due)

@@ -33,6 +33,7 @@ typedef struct SessionOpts {
     regex_t *pattern;         /* console lines that make a checkpoint / point */
     FILE *journal;            /* append points here; NULL: none */
     bool quiet;               /* no "checkpoint written" lines on stderr */
+    uint64_t stall;           /* ticks without console output or disk I/O that end the run, 0 = never */
     /* verify: compare against these instead of writing */
     const JournalPoint *expect;
     int n_expect;
@@ -44,6 +45,7 @@ typedef struct SessionResult {
     MachineEnd end;
     bool interrupted;         /* SIGINT/SIGTERM: final checkpoint taken */
     bool already_ended;       /* resumed from a final checkpoint: nothing ran */
+    bool stalled;             /* no console output and no disk I/O for o->stall ticks */
     bool diverged;            /* verify: first difference below */
     int compared;             /* verify: points that matched */
     int index;                /* verify: index of the differing point */
