@@ -22,8 +22,9 @@
 
 typedef struct {
     char *rel;          /* path inside the archive, no leading "./" or "/" */
-    char *src;          /* host path it is read from */
-    struct stat st;     /* lstat of src */
+    char *src;          /* host path it is read from; NULL for a node made in memory */
+    const void *data;   /* src == NULL: file content or symlink target */
+    struct stat st;     /* lstat of src, or the made node's type, mode, rdev, size */
     int layer;          /* index of the dir it came from */
     int keep;           /* survives override and orphan pruning */
     uint32_t subdirs;   /* kept child directories (for a dir's nlink) */
@@ -93,7 +94,8 @@ static int ent_cmp(const void *pa, const void *pb)
     return (a->layer > b->layer) - (a->layer < b->layer);
 }
 
-static int walk_add(Walk *w, const char *rel, const char *src, const struct stat *st, int layer)
+static int walk_add(Walk *w, const char *rel, const char *src, const struct stat *st, int layer,
+                    const void *data)
 {
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 256;
@@ -106,8 +108,9 @@ static int walk_add(Walk *w, const char *rel, const char *src, const struct stat
     Ent *e = &w->v[w->n];
     memset(e, 0, sizeof(*e));
     e->rel = strdup(rel);
-    e->src = strdup(src);
-    if (!e->rel || !e->src) {
+    e->src = src ? strdup(src) : NULL;
+    e->data = data;
+    if (!e->rel || (src && !e->src)) {
         free(e->rel);
         free(e->src);
         return fail(w->err, w->errlen, "initramfs: out of memory");
@@ -118,8 +121,27 @@ static int walk_add(Walk *w, const char *rel, const char *src, const struct stat
     return 0;
 }
 
-/* Add everything below host folder src (archive prefix rel, "" at the root). */
-static int walk_dir(Walk *w, const char *src, const char *rel, int layer)
+static int skipped(const char *const *skip, const char *name)
+{
+    for (; skip && *skip; skip++)
+        if (!strcmp(*skip, name))
+            return 1;
+    return 0;
+}
+
+/* 0755 for directories and files with an execute bit, else 0644; other types keep theirs. */
+static void normalize_mode(struct stat *st)
+{
+    mode_t m = st->st_mode;
+    if (S_ISDIR(m) || (S_ISREG(m) && (m & 0111)))
+        st->st_mode = (m & S_IFMT) | 0755;
+    else if (S_ISREG(m))
+        st->st_mode = (m & S_IFMT) | 0644;
+}
+
+/* Add everything below host folder src (archive prefix rel, "" at the root),
+ * leaving out the names in skip at every depth. */
+static int walk_dir(Walk *w, const char *src, const char *rel, int layer, const char *const *skip, int normalize)
 {
     DIR *d = opendir(src);
     if (!d)
@@ -133,7 +155,7 @@ static int walk_dir(Walk *w, const char *src, const char *rel, int layer)
                 rc = fail(w->err, w->errlen, "initramfs: cannot read directory '%s': %s", src, strerror(errno));
             break;
         }
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || skipped(skip, de->d_name))
             continue;
         char *s = join(src, de->d_name);
         char *r = *rel ? join(rel, de->d_name) : strdup(de->d_name);
@@ -147,9 +169,11 @@ static int walk_dir(Walk *w, const char *src, const char *rel, int layer)
                  !S_ISSOCK(st.st_mode))
             rc = fail(w->err, w->errlen, "initramfs: '%s' has an unsupported file type", s);
         else {
-            rc = walk_add(w, r, s, &st, layer);
+            if (normalize)
+                normalize_mode(&st);
+            rc = walk_add(w, r, s, &st, layer, NULL);
             if (rc == 0 && S_ISDIR(st.st_mode))
-                rc = walk_dir(w, s, r, layer);
+                rc = walk_dir(w, s, r, layer, skip, normalize);
         }
         free(s);
         free(r);
@@ -179,6 +203,11 @@ static Ent *find_ent(Ent *v, size_t n, const char *rel)
 /* Copy a regular file's bytes into the archive; it must still be st_size long. */
 static int write_data(struct archive *a, const Ent *e, char *buf, size_t bufsz, char *err, size_t errlen)
 {
+    if (!e->src) {
+        if (e->st.st_size && archive_write_data(a, e->data, (size_t)e->st.st_size) != (la_ssize_t)e->st.st_size)
+            return fail(err, errlen, "initramfs: cannot write '%s' data: %s", e->rel, archive_error_string(a));
+        return 0;
+    }
     int fd = open(e->src, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return fail(err, errlen, "initramfs: cannot open '%s': %s", e->src, strerror(errno));
@@ -246,6 +275,12 @@ static int write_archive(int fd, Ent *v, size_t n, int64_t mtime, char *err, siz
         archive_entry_set_size(ae, 0);
         if (S_ISREG(m)) {
             archive_entry_set_size(ae, e->st.st_size);
+        } else if (S_ISLNK(m) && !e->src) {
+            size_t l = (size_t)e->st.st_size;
+            memcpy(link, e->data, l);
+            link[l] = 0;
+            archive_entry_set_symlink(ae, link);
+            archive_entry_set_size(ae, (int64_t)l);
         } else if (S_ISLNK(m)) {
             ssize_t l = readlink(e->src, link, PATH_MAX);
             if (l < 0) {
@@ -280,30 +315,119 @@ out:
     return rc;
 }
 
-int initramfs_write(const char *out_path, const char *const *dirs, int n_dirs, int64_t mtime,
-                    char *err, size_t errlen)
+/* An archive path from an item's dest: leading and trailing '/' dropped; no
+ * empty, "." or ".." parts. NULL (with err set) if invalid. */
+static char *clean_dest(const char *dest, char *err, size_t errlen)
+{
+    while (*dest == '/')
+        dest++;
+    char *d = strdup(dest);
+    if (!d) {
+        fail(err, errlen, "initramfs: out of memory");
+        return NULL;
+    }
+    size_t l = strlen(d);
+    while (l && d[l - 1] == '/')
+        d[--l] = 0;
+    for (const char *p = d; *p;) {
+        const char *q = strchr(p, '/');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+            fail(err, errlen, "initramfs: bad archive path '%s'", dest);
+            free(d);
+            return NULL;
+        }
+        p += n + (q ? 1 : 0);
+    }
+    return d;
+}
+
+/* Entries for one item at the given layer, plus its missing parents at layer -1. */
+static int add_item(Walk *w, const InitramfsItem *it, int layer)
+{
+    char *err = w->err;
+    size_t errlen = w->errlen;
+    if (!it->dest)
+        return fail(err, errlen, "initramfs: item without an archive path");
+    char *dest = clean_dest(it->dest, err, errlen);
+    if (!dest)
+        return -1;
+    int rc = 0;
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    if (it->src) {
+        if (stat(it->src, &st) != 0) {      /* the item's own path is followed */
+            rc = fail(err, errlen, "initramfs: cannot use '%s': %s", it->src, strerror(errno));
+            goto out;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) && !S_ISCHR(st.st_mode) &&
+            !S_ISBLK(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+            rc = fail(err, errlen, "initramfs: '%s' has an unsupported file type", it->src);
+            goto out;
+        }
+        if (it->normalize)
+            normalize_mode(&st);
+    } else {
+        mode_t t = it->mode & S_IFMT;
+        if (t != S_IFDIR && t != S_IFREG && t != S_IFLNK && t != S_IFCHR && t != S_IFBLK && t != S_IFIFO) {
+            rc = fail(err, errlen, "initramfs: '%s': unsupported node type", dest);
+            goto out;
+        }
+        if ((t == S_IFREG || t == S_IFLNK) && it->size && !it->data) {
+            rc = fail(err, errlen, "initramfs: '%s': no data", dest);
+            goto out;
+        }
+        if (t == S_IFLNK && (it->size == 0 || it->size > PATH_MAX)) {
+            rc = fail(err, errlen, "initramfs: '%s': bad symlink target", dest);
+            goto out;
+        }
+        st.st_mode = it->mode & (S_IFMT | 07777);
+        st.st_rdev = makedev(it->rdev_major, it->rdev_minor);
+        st.st_size = (t == S_IFREG || t == S_IFLNK) ? (off_t)it->size : 0;
+    }
+    if (!*dest) {
+        if (!it->src || !S_ISDIR(st.st_mode)) {
+            rc = fail(err, errlen, "initramfs: only a directory can be the archive root");
+            goto out;
+        }
+        rc = walk_dir(w, it->src, "", layer, it->skip, it->normalize);
+        goto out;
+    }
+    /* missing parents: directories 0755, overridden by any real entry */
+    struct stat pst;
+    memset(&pst, 0, sizeof pst);
+    pst.st_mode = S_IFDIR | 0755;
+    for (char *sl = strchr(dest, '/'); sl && rc == 0; sl = strchr(sl + 1, '/')) {
+        *sl = 0;
+        rc = walk_add(w, dest, NULL, &pst, -1, NULL);
+        *sl = '/';
+    }
+    if (rc == 0)
+        rc = walk_add(w, dest, it->src, &st, layer, it->src ? NULL : it->data);
+    if (rc == 0 && it->src && S_ISDIR(st.st_mode))
+        rc = walk_dir(w, it->src, dest, layer, it->skip, it->normalize);
+out:
+    free(dest);
+    return rc;
+}
+
+int initramfs_write_items(const char *out_path, const InitramfsItem *items, int n_items, int64_t mtime,
+                          char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = 0;
     if (!out_path || !*out_path)
         return fail(err, errlen, "initramfs: no output file given");
-    if (n_dirs < 1 || !dirs)
-        return fail(err, errlen, "initramfs: no input directory given");
+    if (n_items < 0 || (n_items && !items))
+        return fail(err, errlen, "initramfs: bad item list");
     /* newc keeps mtime in 32 bits */
     if (mtime < 0 || mtime > (int64_t)UINT32_MAX)
         return fail(err, errlen, "initramfs: mtime %lld does not fit the cpio format", (long long)mtime);
 
     Walk w = { .err = err, .errlen = errlen };
     int rc = 0;
-    for (int i = 0; i < n_dirs && rc == 0; i++) {
-        struct stat st;
-        if (stat(dirs[i], &st) != 0)
-            rc = fail(err, errlen, "initramfs: cannot use directory '%s': %s", dirs[i], strerror(errno));
-        else if (!S_ISDIR(st.st_mode))
-            rc = fail(err, errlen, "initramfs: '%s' is not a directory", dirs[i]);
-        else
-            rc = walk_dir(&w, dirs[i], "", i);
-    }
+    for (int i = 0; i < n_items && rc == 0; i++)
+        rc = add_item(&w, &items[i], i);
     if (rc)
         goto out;
 
@@ -387,5 +511,33 @@ out:
         free(w.v[i].src);
     }
     free(w.v);
+    return rc;
+}
+
+int initramfs_write(const char *out_path, const char *const *dirs, int n_dirs, int64_t mtime,
+                    char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    if (!out_path || !*out_path)
+        return fail(err, errlen, "initramfs: no output file given");
+    if (n_dirs < 1 || !dirs)
+        return fail(err, errlen, "initramfs: no input directory given");
+    InitramfsItem *items = calloc((size_t)n_dirs, sizeof *items);
+    if (!items)
+        return fail(err, errlen, "initramfs: out of memory");
+    int rc = 0;
+    for (int i = 0; i < n_dirs && rc == 0; i++) {
+        struct stat st;
+        if (stat(dirs[i], &st) != 0)
+            rc = fail(err, errlen, "initramfs: cannot use directory '%s': %s", dirs[i], strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+            rc = fail(err, errlen, "initramfs: '%s' is not a directory", dirs[i]);
+        items[i].dest = "";
+        items[i].src = dirs[i];
+    }
+    if (rc == 0)
+        rc = initramfs_write_items(out_path, items, n_dirs, mtime, err, errlen);
+    free(items);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "linux.h"
 #include "machine.h"
 #include "session.h"
+#include "steps/build.h"
 #include "steps/fetch.h"
 #include "vmstate.h"
 
@@ -55,6 +56,7 @@ static const char usage_text[] =
     "  resume        continue a run from a checkpoint, in a new process\n"
     "  inspect       describe a checkpoint\n"
     "  verify        re-run a journal's boot and compare it point by point\n"
+    "  build         make sysa's initramfs and sysc's disk from a live-bootstrap tree\n"
     "\n"
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
     "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
@@ -97,6 +99,14 @@ static const char usage_text[] =
     "\n"
     "lbvm mkinitramfs -o FILE DIR [DIR...]\n"
     "  entries sorted, owner 0:0, mtime SOURCE_DATE_EPOCH (default 0)\n"
+    "\n"
+    "lbvm build --tree DIR [-d DIR] [-o OUTDIR] [--disk-size SIZE]\n"
+    "  writes OUTDIR/initramfs.cpio and OUTDIR/sysc.img, reproducibly, without root\n"
+    "  -t, --tree DIR       live-bootstrap checkout (sysa/, sysb/, sysc/, submodules)\n"
+    "  -d, --distdir DIR    distfile cache (default ~/.cache/lbvm/distfiles)\n"
+    "  -o, --output DIR     output folder (default: the current folder)\n"
+    "      --disk-size SIZE sysc disk size (K, M, G, T; default 8G), sparse\n"
+    "  times from SOURCE_DATE_EPOCH (default 0); needs e2fsprogs (mke2fs, debugfs)\n"
     "\n"
     "lbvm fetch [-d DIR] [-j N] [--offline] [--stall-timeout S] SOURCES...\n"
     "  SOURCES: live-bootstrap 'sources' files (URL SHA256 [NAME] lines)\n"
@@ -973,6 +983,8 @@ int main(int argc, char **argv)
         return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify"))
         return cmd_verify(argc - 1, argv + 1);
+    if (!strcmp(cmd, "build"))
+        return lbvm_cmd_build(argc - 1, argv + 1);
     if (!strcmp(cmd, "mkinitramfs"))
         return cmd_mkinitramfs(argc - 1, argv + 1);
     if (!strcmp(cmd, "fetch"))
