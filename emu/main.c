@@ -433,15 +433,13 @@ typedef struct RunArgs {
 } RunArgs;
 
 /* The exit code for how a run ended, with its message. */
-static uint64_t ra_stall_s;
-
-static int end_code(Machine *m, const SessionResult *r, uint64_t limit_s)
+static int end_code(Machine *m, const SessionResult *r, uint64_t limit_s, uint64_t stall_s)
 {
     if (r->interrupted)
         return EXIT_STOPPED;
     if (r->stalled) {
         fprintf(stderr, "lbvm: stalled: no console output and no disk I/O for %llu s of guest time\n",
-                (unsigned long long)(ra_stall_s));
+                (unsigned long long)stall_s);
         return EXIT_STALLED;
     }
     if (r->already_ended)
@@ -475,12 +473,11 @@ static int run_built(Machine *m, const RunArgs *ra, CkptSession *cs, FILE *journ
     }
     SessionOpts o = { .cs = cs, .every = ra->every, .pattern = have_re ? &re : NULL, .journal = journal,
                       .stall = ra->stall_s * VCLOCK_HZ };
-    ra_stall_s = ra->stall_s;
     SessionResult r;
     session_catch_signals(m);
     int rc = session_run(m, &o, &r);
     fflush(con);
-    int code = rc < 0 ? fail(EXIT_USAGE, "%s", r.error) : end_code(m, &r, ra->limit_s);
+    int code = rc < 0 ? fail(EXIT_USAGE, "%s", r.error) : end_code(m, &r, ra->limit_s, ra->stall_s);
     if (journal && fclose(journal) != 0)
         code = fail(code ? code : EXIT_USAGE, "cannot write the journal %s: %s", ra->journal, strerror(errno));
     if (ra->stats)

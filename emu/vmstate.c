@@ -378,27 +378,27 @@ Disk *ckpt_session_add_disk(CkptSession *cs, const char *base, int read_only, ui
 
 /* ---- save ---- */
 
+/* One field-coded section from a finished save. */
+static int write_section(CkptWriter *w, const char *name, uint32_t version, StateIO *io, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (!state_ok(io)) {
+        snprintf(err, errlen, "%s: %s", name, state_error(io));
+        rc = -1;
+    } else if (ckpt_begin(w, name, version) || ckpt_write(w, io->buf, io->len) || ckpt_end(w)) {
+        rc = -1;
+    }
+    state_free(io);
+    return rc;
+}
+
 static int write_fields(Machine *m, CkptWriter *w, const char *name, uint32_t version, SectionFunc *fn,
                         char *err, size_t errlen)
 {
     StateIO io;
     state_init_save(&io, &m->clock);
     fn(m, &io);
-    if (!state_ok(&io)) {
-        snprintf(err, errlen, "%s: %s", name, state_error(&io));
-        state_free(&io);
-        return -1;
-    }
-    int rc = ckpt_begin(w, name, version) || ckpt_write(w, io.buf, io.len) || ckpt_end(w) ? -1 : 0;
-    state_free(&io);
-    return rc;
-}
-
-static CkptSession *g_save_cs;   /* for the "disks" section function */
-static void sec_disks(Machine *m, StateIO *io)
-{
-    (void)m;
-    disks_fields(g_save_cs, io);
+    return write_section(w, name, version, &io, err, errlen);
 }
 
 static void sec_machine(Machine *m, StateIO *io)
@@ -446,13 +446,16 @@ int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_
     /* The console's hash chain links here, so a resumed run continues it. */
     uint8_t link[32];
     machine_console_link(m, link);
-    g_save_cs = cs;
     int rc = write_fields(m, w, "machine", MACHINE_STATE_VERSION, sec_machine, err, errlen);
     for (size_t i = 0; i < N_SECTIONS && !rc; i++)
         if (!sections[i].needs_disks || m->ahci)
             rc = write_fields(m, w, sections[i].name, sections[i].version, sections[i].fn, err, errlen);
-    if (!rc)
-        rc = write_fields(m, w, "disks", DISKS_STATE_VERSION, sec_disks, err, errlen);
+    if (!rc) {
+        StateIO io;
+        state_init_save(&io, &m->clock);
+        disks_fields(cs, &io);
+        rc = write_section(w, "disks", DISKS_STATE_VERSION, &io, err, errlen);
+    }
     if (!rc && (ckpt_begin(w, "ram", RAM_STATE_VERSION) || ram_save(m, w, err, errlen) || ckpt_end(w)))
         rc = -1;
     if (rc) {
