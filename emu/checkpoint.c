@@ -216,7 +216,10 @@ static int parse(const uint8_t *buf, size_t len, CkptFile *f, int check_digest, 
 {
     memset(f, 0, sizeof *f);
     if (len < CKPT_HEADER_SIZE || memcmp(buf, CKPT_MAGIC, 8) != 0) {
-        snprintf(err, errlen, "not an lbvm checkpoint (bad magic)");
+        if (len < CKPT_HEADER_SIZE && memcmp(buf, CKPT_MAGIC, len < 8 ? len : 8) == 0)
+            snprintf(err, errlen, "checkpoint is truncated (%zu bytes)", len);
+        else
+            snprintf(err, errlen, "not an lbvm checkpoint (bad magic)");
         return -1;
     }
     f->major = (uint16_t)get_le(buf + 8, 2);

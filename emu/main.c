@@ -13,6 +13,8 @@
 #include "linux.h"
 #include "machine.h"
 #include "session.h"
+#include "ui.h"
+#include "steps/bootstrap.h"
 #include "steps/build.h"
 #include "steps/fetch.h"
 #include "vmstate.h"
@@ -57,6 +59,7 @@ static const char usage_text[] =
     "  inspect       describe a checkpoint\n"
     "  verify        re-run a journal's boot and compare it point by point\n"
     "  build         make sysa's initramfs and sysc's disk from a live-bootstrap tree\n"
+    "  bootstrap     fetch, build, boot and watch a whole live-bootstrap run; resume it\n"
     "\n"
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
     "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
@@ -66,6 +69,11 @@ static const char usage_text[] =
     "  -a, --append STRING  more kernel command line, after: " DEFAULT_CMDLINE "\n"
     "  -m, --mem MiB        guest RAM, 64 to 3072 (default 1024)\n"
     "  -c, --console FILE   write the serial console to FILE instead of stdout\n"
+    "      --console sdl    show the serial console in a window instead: a terminal\n"
+    "                       (typing goes to the guest), a status panel; closing the\n"
+    "                       window asks whether to stop (with a final checkpoint)\n"
+    "      --console-log FILE  with --console sdl: also write the console to FILE\n"
+    "      --steps-total N  with --console sdl: the m of the panel's \"step n of m\"\n"
     "  -s, --stats          at the end print the virtual time (ticks) and the\n"
     "                       SHA-256 of guest RAM on stderr\n"
     "  -l, --limit SECONDS  stop after this much guest time (exit code 4)\n"
@@ -85,7 +93,7 @@ static const char usage_text[] =
     "                       time without console output or disk I/O\n"
     "  SIGINT or SIGTERM take a final checkpoint and exit with code 5.\n"
     "\n"
-    "lbvm resume CHECKPOINT [--console FILE] [--stats] [--limit SECONDS]\n"
+    "lbvm resume CHECKPOINT [--console FILE|sdl] [--stats] [--limit SECONDS]\n"
     "          [--checkpoint-dir DIR] [--checkpoint-every TICKS] [--checkpoint-on REGEX]\n"
     "          [--journal FILE]\n"
     "  the kernel and initrd are not needed; the base disk images must be unchanged.\n"
@@ -108,6 +116,14 @@ static const char usage_text[] =
     "      --disk-size SIZE sysc disk size (K, M, G, T; default 8G), sparse\n"
     "  times from SOURCE_DATE_EPOCH (default 0); needs e2fsprogs (mke2fs, debugfs)\n"
     "\n"
+    "lbvm bootstrap --kernel FILE --tree DIR [--workdir DIR] [--distdir DIR] [--mem MiB]\n"
+    "          [--disk-size SIZE] [--stall SECONDS] [--resume | --fresh] [--offline]\n"
+    "          [--step-regex RE]\n"
+    "  fetches the distfiles, builds, boots the guest in a child lbvm with a checkpoint\n"
+    "  after every step, prints a line per step; exit 0 completed, 1 setup problem,\n"
+    "  2 the bootstrap failed, 5 stopped by a signal (continue with --resume)\n"
+    "  (see 'lbvm bootstrap --help' and docs/definitions.md)\n"
+    "\n"
     "lbvm fetch [-d DIR] [-j N] [--offline] [--stall-timeout S] SOURCES...\n"
     "  SOURCES: live-bootstrap 'sources' files (URL SHA256 [NAME] lines)\n"
     "  -d, --distdir DIR    cache folder (default ~/.cache/lbvm/distfiles)\n"
@@ -125,7 +141,7 @@ static int bad_option(char **argv)
 {
     const char *opt = argv[optind - 1];
     return fail(EXIT_USAGE, "%s option '%s' (see 'lbvm --help')",
-                optopt && strchr("kiamclohdjtSDEOJfT", optopt) ? "missing value for" : "unknown", opt);
+                optopt && strchr("kiamclohdjtSDEOJfTLN", optopt) ? "missing value for" : "unknown", opt);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -428,6 +444,8 @@ static void print_stats(Machine *m)
 /* Options shared by boot and resume: console, stats, limit, checkpoints, journal. */
 typedef struct RunArgs {
     const char *console, *ckpt_dir, *journal, *pattern;
+    const char *console_log;  /* --console sdl: also write the console here */
+    int sdl, steps_total;     /* --console sdl; --steps-total */
     int stats;
     uint64_t limit_s, every, stall_s;
 } RunArgs;
@@ -474,8 +492,24 @@ static int run_built(Machine *m, const RunArgs *ra, CkptSession *cs, FILE *journ
     SessionOpts o = { .cs = cs, .every = ra->every, .pattern = have_re ? &re : NULL, .journal = journal,
                       .stall = ra->stall_s * VCLOCK_HZ };
     SessionResult r;
+    Ui *ui = NULL;
+    if (ra->sdl) {
+        UiOptions uo = { .steps_total = ra->steps_total, .have_checkpoints = cs != NULL };
+        char uerr[512];
+        if (!(ui = ui_open(&uo, uerr, sizeof uerr))) {
+            if (have_re)
+                regfree(&re);
+            machine_free(m);
+            return fail(EXIT_USAGE, "%s", uerr);
+        }
+        ui_attach(ui, m);
+        o.on_step = ui_on_step;
+        o.on_checkpoint = ui_on_checkpoint;
+        o.observer = ui;
+    }
     session_catch_signals(m);
     int rc = session_run(m, &o, &r);
+    ui_close(ui);
     fflush(con);
     int code = rc < 0 ? fail(EXIT_USAGE, "%s", r.error) : end_code(m, &r, ra->limit_s, ra->stall_s);
     if (journal && fclose(journal) != 0)
@@ -483,16 +517,25 @@ static int run_built(Machine *m, const RunArgs *ra, CkptSession *cs, FILE *journ
     if (ra->stats)
         print_stats(m);
     if (con != stdout && fclose(con) != 0)
-        code = fail(code ? code : EXIT_USAGE, "cannot write console file %s: %s", ra->console, strerror(errno));
+        code = fail(code ? code : EXIT_USAGE, "cannot write console file %s: %s", ra->sdl ? ra->console_log : ra->console,
+                    strerror(errno));
     if (have_re)
         regfree(&re);
     machine_free(m);
     return code;
 }
 
-static FILE *open_console(const char *console)
+static FILE *open_console(const RunArgs *ra)
 {
+    const char *console = ra->console;
     FILE *con = stdout;
+    if (ra->console_log && !ra->sdl) {
+        fail(0, "--console-log goes with --console sdl (without the window, use --console FILE)");
+        return NULL;
+    }
+    /* the window shows the console; a file only with --console-log */
+    if (ra->sdl)
+        console = ra->console_log ? ra->console_log : "/dev/null";
     if (console && !(con = fopen(console, "wb"))) {
         fail(0, "cannot write console file %s: %s", console, strerror(errno));
         return NULL;
@@ -507,7 +550,23 @@ static FILE *open_console(const char *console)
 static int run_option(int c, RunArgs *ra)
 {
     switch (c) {
-    case 'c': ra->console = optarg; return 1;
+    case 'c':
+        ra->console = optarg;
+        ra->sdl = !strcmp(optarg, "sdl");
+        if (ra->sdl) {
+            char err[512];
+            if (!ui_preflight(err, sizeof err))
+                return fail(-1, "%s", err);
+        }
+        return 1;
+    case 'L': ra->console_log = optarg; return 1;
+    case 'N': {
+        uint64_t n;
+        if (parse_u64(optarg, &n) < 0 || n == 0 || n > 1000000)
+            return fail(-1, "--steps-total %s: give the number of steps, at least 1", optarg);
+        ra->steps_total = (int)n;
+        return 1;
+    }
     case 's': ra->stats = 1; return 1;
     case 'l':
         if (parse_u64(optarg, &ra->limit_s) < 0 || ra->limit_s == 0 || ra->limit_s > 1000000000)
@@ -532,7 +591,8 @@ static int run_option(int c, RunArgs *ra)
     { "console", required_argument, 0, 'c' }, { "stats", no_argument, 0, 's' },                            \
     { "limit", required_argument, 0, 'l' }, { "checkpoint-dir", required_argument, 0, 'D' },               \
     { "checkpoint-every", required_argument, 0, 'E' }, { "checkpoint-on", required_argument, 0, 'O' },     \
-    { "journal", required_argument, 0, 'J' }, { "stall", required_argument, 0, 'T' }
+    { "journal", required_argument, 0, 'J' }, { "stall", required_argument, 0, 'T' },                    \
+    { "console-log", required_argument, 0, 'L' }, { "steps-total", required_argument, 0, 'N' }
 
 static int cmd_boot(int argc, char **argv)
 {
@@ -593,26 +653,26 @@ static int cmd_boot(int argc, char **argv)
             return fail(EXIT_USAGE, "%s", err);
         csp = &cs;
     }
-    FILE *journal = NULL;
-    if (ra.journal && !(journal = fopen(ra.journal, "w"))) {
-        if (csp)
-            ckpt_session_close(csp);
-        return fail(EXIT_USAGE, "cannot write the journal %s: %s", ra.journal, strerror(errno));
-    }
-    if (journal)
-        journal_boot_line(journal, &b);
-    FILE *con = open_console(ra.console);
+    /* The console and journal files are opened only once the machine is
+     * built: a refused boot leaves them as they were. */
     int code = EXIT_USAGE;
-    Machine *m = con ? boot_machine(&b, csp, con, !ra.console && isatty(0), ra.limit_s * VCLOCK_HZ, &code) : NULL;
-    if (!m) {
-        if (journal)
-            fclose(journal);
-        if (con && con != stdout)
+    Machine *m = boot_machine(&b, csp, stdout, !ra.console && isatty(0), ra.limit_s * VCLOCK_HZ, &code);
+    FILE *con = m ? open_console(&ra) : NULL, *journal = NULL;
+    if (con && ra.journal && !(journal = fopen(ra.journal, "w"))) {
+        fail(0, "cannot write the journal %s: %s", ra.journal, strerror(errno));
+        if (con != stdout)
             fclose(con);
+        con = NULL;
+    }
+    if (!con) {
+        machine_free(m);
         if (csp)
             ckpt_session_close(csp);
         return code;
     }
+    m->cfg.console = con;
+    if (journal)
+        journal_boot_line(journal, &b);
     code = run_built(m, &ra, csp, journal, con);
     if (csp)
         ckpt_session_close(csp);
@@ -692,28 +752,26 @@ static int cmd_resume(int argc, char **argv)
     CkptSession cs;
     if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
         return fail(EXIT_USAGE, "%s", err);
-    FILE *con = open_console(ra.console);
-    if (!con) {
-        ckpt_session_close(&cs);
-        return EXIT_USAGE;
-    }
-    MachineConfig cfg = { .console = con, .console_input = !ra.console && isatty(0),
+    MachineConfig cfg = { .console = stdout, .console_input = !ra.console && isatty(0),
                           .limit_ticks = ra.limit_s * VCLOCK_HZ };
     Machine *m = machine_resume(path, &cs, &cfg, err, sizeof err);
     if (!m) {
-        if (con != stdout)
-            fclose(con);
         ckpt_session_close(&cs);
         return fail(EXIT_USAGE, "%s", err);
     }
-    FILE *journal = NULL;
-    if (ra.journal && !(journal = journal_reopen(ra.journal, m->clock.now))) {
-        machine_free(m);
+    /* Only now, with the checkpoint accepted: the console and journal. */
+    FILE *con = open_console(&ra), *journal = NULL;
+    if (con && ra.journal && !(journal = journal_reopen(ra.journal, m->clock.now))) {
         if (con != stdout)
             fclose(con);
+        con = NULL;
+    }
+    if (!con) {
+        machine_free(m);
         ckpt_session_close(&cs);
         return EXIT_USAGE;
     }
+    m->cfg.console = con;
     int code = run_built(m, &ra, &cs, journal, con);
     ckpt_session_close(&cs);
     return code;
@@ -969,6 +1027,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "--version")) {
         puts("lbvm 0.1");
+        puts(ui_available() ? "features: sdl" : "features: -");
         return 0;
     }
     /* Sub-command options are parsed from argv[1] on (argv[0] is skipped). */
@@ -980,6 +1039,7 @@ int main(int argc, char **argv)
         return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify"))
         return cmd_verify(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bootstrap")) return lbvm_cmd_bootstrap(argc - 1, argv + 1);
     if (!strcmp(cmd, "build"))
         return lbvm_cmd_build(argc - 1, argv + 1);
     if (!strcmp(cmd, "mkinitramfs"))

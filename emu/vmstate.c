@@ -228,19 +228,32 @@ done:
 
 /* ---- disks ---- */
 
-static void disks_fields(CkptSession *cs, StateIO *io)
+/* A path field: u32 length, then the bytes (no NUL). */
+static void path_field(StateIO *io, const char *name, char *path, size_t cap)
+{
+    char n[64];
+    uint32_t len = (uint32_t)strlen(path);
+    snprintf(n, sizeof n, "%s.len", name);
+    state_u32(io, n, &len);
+    state_check(io, len > 0 && len < cap, "%s: path length %u", name, len);
+    state_u8s(io, name, (uint8_t *)path, state_ok(io) ? len : 0);
+    if (state_loading(io))
+        path[state_ok(io) ? len : 0] = 0;
+    state_check(io, strlen(path) == len, "%s: path holds a NUL byte", name);
+}
+
+/* Disk references. Layers inside `dir` (the checkpoint's folder) are stored
+ * by file name, so a folder can move to another host; others by absolute
+ * path (a run resumed into another folder). */
+static void disks_fields(CkptSession *cs, const char *dir, StateIO *io)
 {
     char n[48];
+    size_t dl = strlen(dir);
     for (int i = 0; i < cs->n_disks && state_ok(io); i++) {
         CkptDisk *d = &cs->disk[i];
-        uint32_t blen = (uint32_t)strlen(d->base);
-        snprintf(n, sizeof n, "disk%d.base.len", i);
-        state_u32(io, n, &blen);
-        state_check(io, blen > 0 && blen < sizeof d->base, "disk %d: base path length %u", i, blen);
         snprintf(n, sizeof n, "disk%d.base", i);
-        state_u8s(io, n, (uint8_t *)d->base, state_ok(io) ? blen : 0);
-        if (state_loading(io))
-            d->base[state_ok(io) ? blen : 0] = 0;
+        path_field(io, n, d->base, sizeof d->base);
+        state_check(io, d->base[0] == '/', "disk %d: base path is not absolute", i);
         snprintf(n, sizeof n, "disk%d.base.sha256", i);
         state_u8s(io, n, d->base_sha256, 32);
         snprintf(n, sizeof n, "disk%d.sectors", i);
@@ -260,14 +273,22 @@ static void disks_fields(CkptSession *cs, StateIO *io)
         }
         for (uint32_t k = 0; k < nl && state_ok(io); k++) {
             CkptLayer *l = &d->layers[k];
+            char stored[4096];
+            const char *p = l->path;
+            if (!state_loading(io) && !strncmp(p, dir, dl) && p[dl] == '/' && !strchr(p + dl + 1, '/'))
+                p += dl + 1;
+            snprintf(stored, sizeof stored, "%s", p);
             snprintf(n, sizeof n, "disk%d.layer%u", i, k);
-            state_u8s(io, n, (uint8_t *)l->name, sizeof l->name);
+            path_field(io, n, stored, sizeof stored);
             snprintf(n, sizeof n, "disk%d.layer%u.sha256", i, k);
             state_u8s(io, n, l->sha256, 32);
-            if (state_loading(io)) {
-                l->name[sizeof l->name - 1] = 0;
-                state_check(io, l->name[0] && !strchr(l->name, '/') && strcmp(l->name, ".."),
-                            "disk %d: bad layer name", i);
+            if (state_loading(io) && state_ok(io)) {
+                if (stored[0] == '/')
+                    snprintf(l->path, sizeof l->path, "%s", stored);
+                else if (strchr(stored, '/') || !strcmp(stored, "..") || !strcmp(stored, "."))
+                    state_fail(io, "disk %d: bad layer name", i);
+                else if ((size_t)snprintf(l->path, sizeof l->path, "%s/%s", dir, stored) >= sizeof l->path)
+                    state_fail(io, "disk %d: layer path too long", i);
             }
         }
     }
@@ -287,7 +308,7 @@ int ckpt_session_open(CkptSession *cs, const char *dir, char *err, size_t errlen
         snprintf(err, errlen, "checkpoint folder %s: %s", dir, strerror(errno));
         return -1;
     }
-    char p[4200];
+    char p[4400];
     snprintf(p, sizeof p, "%s/lock", cs->dir);
     cs->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (cs->lock_fd < 0) {
@@ -300,19 +321,34 @@ int ckpt_session_open(CkptSession *cs, const char *dir, char *err, size_t errlen
         cs->lock_fd = -1;
         return -1;
     }
+    /* Number the next checkpoint after the newest one. What a killed lbvm
+     * left behind is removed (we hold the lock, nobody else writes here):
+     * temporary checkpoint files, and layers newer than every checkpoint
+     * (frozen for a checkpoint that was never completed). */
+    unsigned max_ckpt = 0;
     DIR *d = opendir(cs->dir);
     struct dirent *e;
-    cs->next_seq = 1;
     while (d && (e = readdir(d))) {
         unsigned n;
         char tail[8];
-        if (sscanf(e->d_name, "ckpt-%u.lbvm%1s", &n, tail) == 1 && n >= cs->next_seq)
-            cs->next_seq = n + 1;
-        if (sscanf(e->d_name, "disk%*u-%u.layer%1s", &n, tail) == 1 && n >= cs->next_seq)
-            cs->next_seq = n + 1;
+        if (sscanf(e->d_name, "ckpt-%u.lbvm%1s", &n, tail) == 1 && n > max_ckpt)
+            max_ckpt = n;
+    }
+    if (d)
+        rewinddir(d);
+    while (d && (e = readdir(d))) {
+        unsigned n;
+        char tail[8];
+        int stale = (sscanf(e->d_name, "ckpt-%u.lbvm.%1s", &n, tail) == 2) ||
+                    (sscanf(e->d_name, "disk%*u-%u.layer%1s", &n, tail) == 1 && n > max_ckpt);
+        if (stale) {
+            snprintf(p, sizeof p, "%s/%s", cs->dir, e->d_name);
+            unlink(p);
+        }
     }
     if (d)
         closedir(d);
+    cs->next_seq = max_ckpt + 1;
     return 0;
 }
 
@@ -340,7 +376,7 @@ static Disk *session_open_disk(CkptSession *cs, int i, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
     } else {
         for (int k = 0; k < d->n_layers; k++) {
-            snprintf(paths[k], sizeof paths[k], "%s/%s", cs->dir, d->layers[k].name);
+            snprintf(paths[k], sizeof paths[k], "%s", d->layers[k].path);
             layers[k] = paths[k];
         }
         disk = disk_open_overlay(d->base, layers, d->n_layers, live, err, errlen);
@@ -428,10 +464,12 @@ int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_
         d->layers = nl;
         CkptLayer *l = &d->layers[d->n_layers];
         memset(l, 0, sizeof *l);
-        snprintf(l->name, sizeof l->name, "disk%d-%06u.layer", i, seq);
-        char p[4200];
-        snprintf(p, sizeof p, "%s/%s", cs->dir, l->name);
-        if (disk_flush(m->cfg.disks[i]) < 0 || disk_overlay_freeze(m->cfg.disks[i], p, l->sha256, err, errlen) < 0) {
+        if ((size_t)snprintf(l->path, sizeof l->path, "%s/disk%d-%06u.layer", cs->dir, i, seq) >= sizeof l->path) {
+            snprintf(err, errlen, "checkpoint folder path too long");
+            return -1;
+        }
+        if (disk_flush(m->cfg.disks[i]) < 0 ||
+            disk_overlay_freeze(m->cfg.disks[i], l->path, l->sha256, err, errlen) < 0) {
             if (!err[0])
                 snprintf(err, errlen, "cannot flush disk %d", i);
             return -1;
@@ -453,7 +491,7 @@ int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_
     if (!rc) {
         StateIO io;
         state_init_save(&io, &m->clock);
-        disks_fields(cs, &io);
+        disks_fields(cs, cs->dir, &io);
         rc = write_section(w, "disks", DISKS_STATE_VERSION, &io, err, errlen);
     }
     if (!rc && (ckpt_begin(w, "ram", RAM_STATE_VERSION) || ram_save(m, w, err, errlen) || ckpt_end(w)))
@@ -517,8 +555,24 @@ static int peek_machine(const CkptFile *f, uint64_t *ram_size, uint32_t *n_disks
     return 0;
 }
 
-static int load_disk_refs(const CkptFile *f, CkptSession *cs, uint32_t n_disks, char *err, size_t errlen)
+/* The folder holding the checkpoint `name` (its layers are relative to it). */
+static void ckpt_dir_of(const char *name, char *dir, size_t len)
 {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", name);
+    char *slash = strrchr(tmp, '/');
+    if (slash)
+        *slash = 0;
+    const char *d = slash ? (tmp[0] ? tmp : "/") : ".";
+    if (!realpath(d, dir))
+        snprintf(dir, len, "%s", d);
+}
+
+static int load_disk_refs(const CkptFile *f, const char *name, CkptSession *cs, uint32_t n_disks, char *err,
+                          size_t errlen)
+{
+    char dir[4096];
+    ckpt_dir_of(name, dir, sizeof dir);
     const CkptSection *s = ckpt_find(f, "disks");
     if (!s || s->version != DISKS_STATE_VERSION) {
         snprintf(err, errlen, "checkpoint has no disks section of version %d", DISKS_STATE_VERSION);
@@ -529,7 +583,7 @@ static int load_disk_refs(const CkptFile *f, CkptSession *cs, uint32_t n_disks, 
     VClock c;
     vclock_init(&c);
     state_init_load(&io, ckpt_payload(f, s), s->length, &c);
-    disks_fields(cs, &io);
+    disks_fields(cs, dir, &io);
     if (!state_finish(&io)) {
         snprintf(err, errlen, "checkpoint's disks section: %s", state_error(&io));
         return -1;
@@ -559,8 +613,7 @@ static int check_disk_files(CkptSession *cs, char *err, size_t errlen)
             return -1;
         }
         for (int k = 0; k < d->n_layers; k++) {
-            char p[4200];
-            snprintf(p, sizeof p, "%s/%s", cs->dir, d->layers[k].name);
+            const char *p = d->layers[k].path;
             FILE *lf = fopen(p, "rb");
             if (!lf) {
                 snprintf(err, errlen, "disk layer %s: %s", p, strerror(errno));
@@ -613,7 +666,7 @@ Machine *machine_resume_from(const CkptFile *fp, const char *path, CkptSession *
                  (unsigned long long)ram_size, n_disks);
         goto bad;
     }
-    if (load_disk_refs(&f, cs, n_disks, why, sizeof why) < 0 || check_disk_files(cs, why, sizeof why) < 0)
+    if (load_disk_refs(&f, path, cs, n_disks, why, sizeof why) < 0 || check_disk_files(cs, why, sizeof why) < 0)
         goto bad;
     cfg.ram_size = ram_size;
     cfg.n_disks = (int)n_disks;
@@ -679,7 +732,7 @@ int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
     memset(&cs, 0, sizeof cs);
     if (peek_machine(&f, &ram_size, &n_disks, why, sizeof why) < 0 ||
         (n_disks > MACHINE_MAX_DISKS && snprintf(why, sizeof why, "%u disks", n_disks)) ||
-        load_disk_refs(&f, &cs, n_disks, why, sizeof why) < 0) {
+        load_disk_refs(&f, path, &cs, n_disks, why, sizeof why) < 0) {
         snprintf(err, errlen, "%s: %s", path, why);
         ckpt_close(&f);
         ckpt_session_close(&cs);
@@ -719,15 +772,23 @@ int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
         fprintf(out, "disk %d       %s (%llu MiB%s), content SHA-256 %s, %d layer%s\n", i, cs.disk[i].base,
                 (unsigned long long)(cs.disk[i].sectors >> 11), cs.disk[i].read_only ? ", read-only" : "", h,
                 cs.disk[i].n_layers, cs.disk[i].n_layers == 1 ? "" : "s");
-        for (int k = 0; k < cs.disk[i].n_layers; k++)
-            fprintf(out, "               %s\n", cs.disk[i].layers[k].name);
+        char dir[4096];
+        ckpt_dir_of(path, dir, sizeof dir);
+        size_t dl = strlen(dir);
+        for (int k = 0; k < cs.disk[i].n_layers; k++) {
+            const char *lp = cs.disk[i].layers[k].path;
+            if (!strncmp(lp, dir, dl) && lp[dl] == '/')
+                lp += dl + 1;   /* beside the checkpoint: its name is enough */
+            fprintf(out, "               %s\n", lp);
+        }
     }
     uint64_t nb = scratch.console_bytes;
     size_t nt = nb < MACHINE_TAIL_SIZE ? (size_t)nb : MACHINE_TAIL_SIZE;
     fprintf(out, "console      %llu bytes; the last %zu:\n", (unsigned long long)nb, nt);
     for (size_t i = 0; i < nt; i++) {
         uint8_t ch = scratch.console_tail[(nb - nt + i) % MACHINE_TAIL_SIZE];
-        fputc(ch == '\n' || ch == '\t' || (ch >= 0x20 && ch < 0x7f) ? ch : '.', out);
+        if (ch != '\r')
+            fputc(ch == '\n' || ch == '\t' || (ch >= 0x20 && ch < 0x7f) ? ch : '.', out);
     }
     if (nt && scratch.console_tail[(nb - 1) % MACHINE_TAIL_SIZE] != '\n')
         fputc('\n', out);

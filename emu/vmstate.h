@@ -14,10 +14,8 @@
 #include "checkpoint.h"
 #include "machine.h"
 
-#define VMSTATE_LAYER_NAME 64
-
 typedef struct CkptLayer {
-    char name[VMSTATE_LAYER_NAME];   /* file name inside the folder */
+    char path[4096];                 /* absolute; stored relative to the checkpoint's folder when inside it */
     uint8_t sha256[32];
 } CkptLayer;
 
