@@ -1,0 +1,136 @@
+/* `lbvm bootstrap`: the command line of steps/bootstrap.c. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "steps/bootstrap.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "steps/build.h"
+
+static const char bootstrap_usage[] =
+    "usage: lbvm bootstrap --kernel FILE --tree DIR [--workdir DIR] [--distdir DIR]\n"
+    "                      [--mem MiB] [--disk-size SIZE] [--stall SECONDS]\n"
+    "                      [--resume | --fresh] [--offline] [--step-regex RE]\n"
+    "  Fetches the distfiles, builds sysa's initramfs and sysc's disk, boots the guest\n"
+    "  (a child 'lbvm boot' with a checkpoint after every step), prints one line per\n"
+    "  step, and ends when the console says \"Bootstrapping completed.\".\n"
+    "  -k, --kernel FILE    sysa's kernel (32-bit bzImage)\n"
+    "  -t, --tree DIR       live-bootstrap checkout, 2023 layout (sysa/, sysb/, sysc/)\n"
+    "  -w, --workdir DIR    outputs, checkpoints, console logs (default ./lbvm-work)\n"
+    "  -d, --distdir DIR    distfile cache (default ~/.cache/lbvm/distfiles)\n"
+    "  -m, --mem MiB        guest RAM, 64 to 3072 (default 3072)\n"
+    "      --disk-size SIZE sysc disk size (K, M, G, T; default 8G), sparse\n"
+    "      --stall SECONDS  fail after this much guest time without console output or\n"
+    "                       disk I/O (default 600)\n"
+    "      --resume         continue from the newest usable checkpoint in the work folder\n"
+    "      --fresh          discard an earlier run's checkpoints and start over\n"
+    "      --offline        download nothing; fail naming the missing distfiles\n"
+    "      --step-regex RE  console lines that start a step (POSIX extended regex;\n"
+    "                       default: live-bootstrap's \"PKG: beginning build using script\"\n"
+    "                       and \" +> kaem --file PKG-VERSION.kaem\")\n"
+    "  Exit codes: 0 completed, 1 setup problem (usage, lock, fetch, build, cannot\n"
+    "  start the guest), 2 the bootstrap failed (the step and the last console lines\n"
+    "  are printed), 5 stopped by SIGINT/SIGTERM after the guest saved a checkpoint.\n"
+    "  docs/definitions.md has the details.\n";
+
+static int cmd_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("lbvm: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return BOOTSTRAP_EXIT_SETUP;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-' || *s == '+')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int lbvm_cmd_bootstrap(int argc, char **argv)
+{
+    enum { OPT_DISK_SIZE = 256, OPT_STALL, OPT_RESUME, OPT_FRESH, OPT_OFFLINE, OPT_STEP_REGEX };
+    static const struct option opts[] = {
+        { "kernel", required_argument, 0, 'k' },
+        { "tree", required_argument, 0, 't' },
+        { "workdir", required_argument, 0, 'w' },
+        { "distdir", required_argument, 0, 'd' },
+        { "mem", required_argument, 0, 'm' },
+        { "disk-size", required_argument, 0, OPT_DISK_SIZE },
+        { "stall", required_argument, 0, OPT_STALL },
+        { "resume", no_argument, 0, OPT_RESUME },
+        { "fresh", no_argument, 0, OPT_FRESH },
+        { "offline", no_argument, 0, OPT_OFFLINE },
+        { "step-regex", required_argument, 0, OPT_STEP_REGEX },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    BootstrapOptions o = { 0 };
+    int c;
+    opterr = 0;
+    optind = 0;   /* full reset: this may not be the first getopt user of the process */
+    while ((c = getopt_long(argc, argv, "k:t:w:d:m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': o.kernel = optarg; break;
+        case 't': o.tree = optarg; break;
+        case 'w': o.workdir = optarg; break;
+        case 'd': o.distdir = optarg; break;
+        case 'm':
+            if (parse_u64(optarg, &o.mem_mib) < 0 || o.mem_mib < 64 || o.mem_mib > 3072)
+                return cmd_fail("--mem %s: give MiB of guest RAM, 64 to 3072", optarg);
+            break;
+        case OPT_DISK_SIZE:
+            if (build_parse_size(optarg, &o.disk_size) < 0 || o.disk_size == 0)
+                return cmd_fail("--disk-size %s: give a size like 8G (K, M, G or T)", optarg);
+            if (o.disk_size % 512)
+                return cmd_fail("--disk-size %s: must be a multiple of 512 bytes", optarg);
+            if (o.disk_size < BUILD_MIN_DISK_SIZE)
+                return cmd_fail("--disk-size %s: at least 16M", optarg);
+            break;
+        case OPT_STALL:
+            if (parse_u64(optarg, &o.stall_s) < 0 || o.stall_s == 0 || o.stall_s > 1000000000)
+                return cmd_fail("--stall %s: give whole seconds of guest time, at least 1", optarg);
+            break;
+        case OPT_RESUME: o.resume = 1; break;
+        case OPT_FRESH: o.fresh = 1; break;
+        case OPT_OFFLINE: o.offline = 1; break;
+        case OPT_STEP_REGEX:
+            if (!*optarg)
+                return cmd_fail("--step-regex: give a regular expression");
+            o.step_regex = optarg;
+            break;
+        case 'h': fputs(bootstrap_usage, stdout); return 0;
+        default: {
+            const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+            int needs_value = optopt && strchr("ktwdm", optopt);
+            for (const struct option *p = opts; !needs_value && p->name; p++)
+                needs_value = optopt && p->val == optopt && p->has_arg == required_argument;
+            return cmd_fail("%s option '%s' (see 'lbvm bootstrap --help')",
+                            needs_value ? "missing value for" : "unknown", opt);
+        }
+        }
+    }
+    if (optind < argc)
+        return cmd_fail("unexpected argument '%s' (see 'lbvm bootstrap --help')", argv[optind]);
+    if (!o.kernel || !o.tree)
+        return cmd_fail("bootstrap needs --kernel FILE and --tree DIR (see 'lbvm bootstrap --help')");
+    if (o.resume && o.fresh)
+        return cmd_fail("--resume and --fresh contradict each other: give one");
+    return bootstrap_run(&o);
+}
