@@ -180,6 +180,9 @@ static int ram_load(Machine *m, const uint8_t *buf, uint64_t len, char *err, siz
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* lbvm writes level-1 frames (windows of a few MiB): refuse a frame that
+     * asks for a huge window rather than allocating it. */
+    ZSTD_DCtx_setParameter(z, ZSTD_d_windowLogMax, 24);
     ZSTD_inBuffer in = { bitmap + nbytes, len - 16 - nbytes, 0 };
     size_t p = 0, ret = 1;
     int rc = -1;
