@@ -31,6 +31,8 @@ static void machine_console_out(void *opaque, const uint8_t *buf, size_t len)
 {
     Machine *m = opaque;
     fwrite(buf, 1, len, m->cfg.console);
+    if (m->console_hook)
+        m->console_hook(m->hook_opaque, buf, len);
     EVP_DigestUpdate(m->console_md, buf, len);
     for (size_t i = 0; i < len; i++) {
         m->console_tail[(m->console_bytes + i) % MACHINE_TAIL_SIZE] = buf[i];
@@ -233,9 +235,8 @@ static void machine_poll_input(Machine *m)
 {
     uint8_t *pending = m->input;
     int npending = m->n_input;
-    if (!m->cfg.console_input)
-        return;
-    if (npending == 0) {
+    /* (Input queued by the console window is taken here too.) */
+    if (m->cfg.console_input && npending == 0) {
         struct pollfd p = { .fd = 0, .events = POLLIN };
         if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
             ssize_t n = read(0, pending, sizeof m->input);
@@ -260,6 +261,18 @@ void machine_feed_input(Machine *m, const uint8_t *buf, int len)
     uart_receive(m->uart, buf, len);
 }
 
+int machine_queue_input(Machine *m, const uint8_t *buf, int len)
+{
+    int room = (int)sizeof m->input - m->n_input;
+    if (len > room)
+        len = room;
+    if (len > 0) {
+        memcpy(m->input + m->n_input, buf, (size_t)len);
+        m->n_input += len;
+    }
+    return len > 0 ? len : 0;
+}
+
 MachineEnd machine_run(Machine *m)
 {
     for (;;) {
@@ -267,6 +280,8 @@ MachineEnd machine_run(Machine *m)
         switch (r) {
         case CPU_EXIT_DEADLINE:
             vclock_run_timers(&m->clock);
+            if (m->host_poll)
+                m->host_poll(m->hook_opaque);
             machine_poll_input(m);
             if (m->pause_requested || (m->host_stop && *m->host_stop)) {
                 /* a pause timer fired here: the CPU is at a block boundary */

@@ -88,7 +88,19 @@ typedef struct Machine {
     volatile int *host_stop;
     uint8_t input[256];       /* host console input not yet taken by the UART */
     int n_input;
+    /* Host-side observers (the console window, emu/ui.h): console_hook sees
+     * every console byte as it is written; host_poll runs at every timer
+     * deadline, before the pending input goes to the UART. Neither may touch
+     * the guest: keystrokes go through machine_queue_input (and so the
+     * journal), a stop through *host_stop. */
+    void (*console_hook)(void *opaque, const uint8_t *buf, size_t len);
+    void (*host_poll)(void *opaque);
+    void *hook_opaque;
 } Machine;
+
+/* The value host_poll stores in *host_stop to stop the run as a signal does
+ * (final checkpoint, exit 5): the console window was closed. */
+#define MACHINE_STOP_WINDOW (-1)
 
 Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen);
 void machine_free(Machine *m);
@@ -97,6 +109,10 @@ MachineEnd machine_run(Machine *m);
 void machine_ram_sha256(Machine *m, char out[65]);
 /* Console input replayed from a journal, at the tick it was first taken. */
 void machine_feed_input(Machine *m, const uint8_t *buf, int len);
+/* Host keyboard input from elsewhere than stdin (the console window): added
+ * to the pending input that the UART takes at timer deadlines, recorded
+ * through input_cb as stdin input is. Returns how many bytes fitted. */
+int machine_queue_input(Machine *m, const uint8_t *buf, int len);
 /* Stop at the next block boundary: machine_run returns MACHINE_PAUSED. */
 void machine_pause(Machine *m);
 /* Pause when guest time reaches `ticks` (VCLOCK_NEVER: no such pause). */

@@ -642,6 +642,8 @@ static int cmd_boot(int argc, char **argv)
         return fail(EXIT_USAGE, "boot needs --kernel FILE (see 'lbvm --help')");
     if ((ra.every || ra.pattern) && !ra.ckpt_dir && !ra.journal)
         return fail(EXIT_USAGE, "--checkpoint-every and --checkpoint-on need --checkpoint-dir DIR or --journal FILE");
+    if (ra.ckpt_dir)
+        session_install_signals();
     int bad_epoch;
     b.epoch = source_date_epoch(&bad_epoch);
     if (bad_epoch)
@@ -738,6 +740,7 @@ static int cmd_resume(int argc, char **argv)
     }
     if (optind + 1 != argc)
         return fail(EXIT_USAGE, "resume needs one CHECKPOINT file (see 'lbvm --help')");
+    session_install_signals();
     const char *path = argv[optind];
     char dir[4096], err[1024];
     if (!ra.ckpt_dir) {

@@ -19,7 +19,7 @@ static void on_signal(int sig)
     g_stop_signal = sig;
 }
 
-void session_catch_signals(Machine *m)
+void session_install_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -27,6 +27,11 @@ void session_catch_signals(Machine *m)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+void session_catch_signals(Machine *m)
+{
+    session_install_signals();
     m->host_stop = &g_stop_signal;
 }
 
@@ -89,6 +94,8 @@ typedef struct LineCtx {
     regex_t *pattern;
     bool matched;
     char line[160];
+    const SessionOpts *o;
+    Machine *m;
 } LineCtx;
 
 static bool on_line(void *opaque, const char *line)
@@ -97,6 +104,8 @@ static bool on_line(void *opaque, const char *line)
     if (c->pattern && regexec(c->pattern, line, 0, NULL, 0) == 0) {
         c->matched = true;
         snprintf(c->line, sizeof c->line, "%s", line);
+        if (c->o->on_step)
+            c->o->on_step(c->o->observer, c->m->clock.now, line);
         return true;
     }
     return false;
@@ -151,7 +160,7 @@ static bool same_point(const JournalPoint *a, const JournalPoint *b, char *what,
 int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
 {
     memset(r, 0, sizeof *r);
-    LineCtx lc = { o->pattern, false, "" };
+    LineCtx lc = { o->pattern, false, "", o, m };
     InputCtx ic = { o->expect ? NULL : o->journal };
     m->line_cb = on_line;
     m->line_opaque = &lc;
@@ -242,7 +251,12 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
                     session_point(m, "signal", false, &p);
                     journal_write_point(o->journal, &p);
                 }
-                fprintf(stderr, "lbvm: stopped by signal %d; resume with: lbvm resume %s\n", g_stop_signal, path);
+                if (g_stop_signal == MACHINE_STOP_WINDOW)
+                    fprintf(stderr, "lbvm: stopped from the console window; resume with: lbvm resume %s\n", path);
+                else
+                    fprintf(stderr, "lbvm: stopped by signal %d; resume with: lbvm resume %s\n", g_stop_signal, path);
+            } else if (g_stop_signal == MACHINE_STOP_WINDOW && !verify) {
+                fprintf(stderr, "lbvm: stopped from the console window (no --checkpoint-dir: nothing saved)\n");
             }
             return 0;
         }
@@ -296,6 +310,8 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
             if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
                 return -1;
             clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (o->on_checkpoint)
+                o->on_checkpoint(o->observer, now, path);
             struct stat st;
             if (!o->quiet)
                 fprintf(stderr, "lbvm: checkpoint %s at %llu ticks (%.1f MiB in %.2f s)%s%s\n", path,

@@ -34,6 +34,11 @@ typedef struct SessionOpts {
     FILE *journal;            /* append points here; NULL: none */
     bool quiet;               /* no "checkpoint written" lines on stderr */
     uint64_t stall;           /* ticks without console output or disk I/O that end the run, 0 = never */
+    /* Host-side observers (the console window), each may be NULL: a console
+     * line matched `pattern` (a step); a checkpoint was written. */
+    void (*on_step)(void *opaque, uint64_t ticks, const char *line);
+    void (*on_checkpoint)(void *opaque, uint64_t ticks, const char *path);
+    void *observer;
     /* verify: compare against these instead of writing */
     const JournalPoint *expect;
     int n_expect;
@@ -55,7 +60,10 @@ typedef struct SessionResult {
 } SessionResult;
 
 /* Installs SIGINT/SIGTERM handlers that make session_run take a final
- * checkpoint and return. */
+ * checkpoint and return. session_install_signals alone, early, holds a
+ * signal that comes while a machine is still being built or loaded until
+ * the run starts. */
+void session_install_signals(void);
 void session_catch_signals(Machine *m);
 /* Runs until the guest ends, a checkpoint fails, a signal, or (verify) a
  * difference. Returns 0, or -1 with r->error set. */

@@ -28,6 +28,11 @@ add_unstable_suite() {
 
 pkgs="build-essential cmake pkg-config libarchive-dev libcurl4-openssl-dev libssl-dev libzstd-dev
       liblzma-dev cpio e2fsprogs xz-utils ca-certificates python3"
+# The console window (--console sdl): SDL2, SDL2_ttf, libvterm and its font;
+# its test: an X server without a screen, real key events, screenshots, and
+# Xlib for the test's window-closing helper.
+pkgs="$pkgs libsdl2-dev libsdl2-ttf-dev libvterm-dev fonts-dejavu-core
+      xvfb xauth xdotool x11-apps libx11-dev"
 if ! dpkg -s $pkgs >/dev/null 2>&1 || ! have_unicorn; then
     $SUDO dpkg --add-architecture i386
     add_unstable_suite
