@@ -134,7 +134,7 @@ static const char usage_text[] =
     "Exit codes of boot and resume: 0 the guest powered off or halted, 1 bad usage\n"
     "or input, 2 the guest crashed (triple fault, emulation error), 3 the guest\n"
     "asked for a reset, 4 the guest-time limit was reached, 5 stopped by a signal\n"
-    "(a checkpoint was taken), 7 stalled (see --stall).\n";
+    "(with --checkpoint-dir, a checkpoint was taken), 7 stalled (see --stall).\n";
 
 /* getopt's own messages are turned off (opterr = 0): one line of ours. */
 static int bad_option(char **argv)

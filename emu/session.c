@@ -257,6 +257,8 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
                     fprintf(stderr, "lbvm: stopped by signal %d; resume with: lbvm resume %s\n", g_stop_signal, path);
             } else if (g_stop_signal == MACHINE_STOP_WINDOW && !verify) {
                 fprintf(stderr, "lbvm: stopped from the console window (no --checkpoint-dir: nothing saved)\n");
+            } else {
+                fprintf(stderr, "lbvm: stopped by signal %d (no --checkpoint-dir: nothing saved)\n", g_stop_signal);
             }
             return 0;
         }
