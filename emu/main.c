@@ -13,6 +13,7 @@
 #include "linux.h"
 #include "machine.h"
 #include "session.h"
+#include "util.h"
 #include "ui.h"
 #include "steps/bootstrap.h"
 #include "steps/build.h"
@@ -36,17 +37,6 @@
  * passed to /init as an argument, and kaem-optional-seed as /init would take
  * it for its script. */
 #define DEFAULT_CMDLINE "console=ttyS0 earlyprintk=serial,ttyS0 noapic nolapic acpi=off panic=-1"
-
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lbvm: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
 
 static const char usage_text[] =
     "usage: lbvm COMMAND [OPTIONS]\n"
@@ -140,42 +130,8 @@ static const char usage_text[] =
 static int bad_option(char **argv)
 {
     const char *opt = argv[optind - 1];
-    return fail(EXIT_USAGE, "%s option '%s' (see 'lbvm --help')",
+    return lbvm_error(EXIT_USAGE, "%s option '%s' (see 'lbvm --help')",
                 optopt && strchr("kiamclohdjtSDEOJfTLN", optopt) ? "missing value for" : "unknown", opt);
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* A size: digits with an optional K, M, G or T suffix (powers of 1024). */
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    int shift = 0;
-    switch (*end) {
-    case 'K': case 'k': shift = 10; end++; break;
-    case 'M': case 'm': shift = 20; end++; break;
-    case 'G': case 'g': shift = 30; end++; break;
-    case 'T': case 't': shift = 40; end++; break;
-    }
-    if (errno || *end || v > (UINT64_MAX >> shift))
-        return -1;
-    *out = (uint64_t)v << shift;
-    return 0;
 }
 
 /* Splits a --disk argument ("FILE" or "FILE,ro"). */
@@ -186,7 +142,7 @@ static int disk_arg_split(const char *a, char *path, size_t plen, int *ro)
     if (*ro)
         len -= 3;
     if (len == 0 || len >= plen)
-        return fail(-1, "--disk %s: give an image file, optionally followed by ,ro", a);
+        return lbvm_error(-1, "--disk %s: give an image file, optionally followed by ,ro", a);
     memcpy(path, a, len);
     path[len] = 0;
     return 0;
@@ -206,13 +162,13 @@ static int open_disks(const char *const *args, int n, uint64_t create_size, Ckpt
             disks[i] = ckpt_session_add_disk(cs, path, ro, create_size, err, sizeof err);
         } else {
             if (create_size && access(path, F_OK) != 0 && disk_create_raw(path, create_size, err, sizeof err) < 0) {
-                fail(0, "%s", err);
+                lbvm_error(0, "%s", err);
                 goto undo;
             }
             disks[i] = disk_open_raw(path, ro, err, sizeof err);
         }
         if (!disks[i]) {
-            fail(0, "%s", err);
+            lbvm_error(0, "%s", err);
             goto undo;
         }
         continue;
@@ -229,7 +185,7 @@ static int64_t source_date_epoch(int *bad)
     const char *e = getenv("SOURCE_DATE_EPOCH");
     uint64_t v = 0;
     *bad = 0;
-    if (e && *e && (parse_u64(e, &v) < 0 || v > (uint64_t)INT64_MAX / 2)) {
+    if (e && *e && (lbvm_parse_u64(e, &v) < 0 || v > (uint64_t)INT64_MAX / 2)) {
         *bad = 1;
         return 0;
     }
@@ -242,17 +198,17 @@ static uint8_t *read_file(const char *path, size_t *len, const char *what)
     FILE *f = fopen(path, "rb");
     struct stat st;
     if (!f) {
-        fail(0, "cannot open %s %s: %s", what, path, strerror(errno));
+        lbvm_error(0, "cannot open %s %s: %s", what, path, strerror(errno));
         return NULL;
     }
     if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fail(0, "%s %s is not a regular file", what, path);
+        lbvm_error(0, "%s %s is not a regular file", what, path);
         fclose(f);
         return NULL;
     }
     uint8_t *b = malloc(st.st_size ? (size_t)st.st_size : 1);
     if (!b || fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        fail(0, "cannot read %s %s", what, path);
+        lbvm_error(0, "cannot read %s %s", what, path);
         free(b);
         fclose(f);
         return NULL;
@@ -288,7 +244,7 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     LinuxKernelInfo info;
     if (linux_parse(k, klen, &info, err, sizeof err) < 0) {
         free(k);
-        fail(0, "%s: %s", b->kernel, err);
+        lbvm_error(0, "%s: %s", b->kernel, err);
         return NULL;
     }
     uint64_t initrd_size = 0;
@@ -297,16 +253,16 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
         struct stat st;
         initrd_f = fopen(b->initrd, "rb");
         if (!initrd_f || fstat(fileno(initrd_f), &st) < 0 || !S_ISREG(st.st_mode)) {
-            fail(0, "cannot open initrd %s: %s", b->initrd, initrd_f ? "not a regular file" : strerror(errno));
+            lbvm_error(0, "cannot open initrd %s: %s", b->initrd, initrd_f ? "not a regular file" : strerror(errno));
             goto bad;
         }
         initrd_size = (uint64_t)st.st_size;
         if (initrd_size == 0) {
-            fail(0, "initrd %s is empty", b->initrd);
+            lbvm_error(0, "initrd %s is empty", b->initrd);
             goto bad;
         }
         if (initrd_size >= b->mem_mib << 20) {
-            fail(0, "initrd %s (%llu MiB) is larger than guest RAM (%llu MiB): raise --mem", b->initrd,
+            lbvm_error(0, "initrd %s (%llu MiB) is larger than guest RAM (%llu MiB): raise --mem", b->initrd,
                  (unsigned long long)(initrd_size >> 20), (unsigned long long)b->mem_mib);
             goto bad;
         }
@@ -314,12 +270,12 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     char cmdline[4096];
     if ((size_t)snprintf(cmdline, sizeof cmdline, "%s%s%s", DEFAULT_CMDLINE, b->append ? " " : "",
                          b->append ? b->append : "") >= sizeof cmdline) {
-        fail(0, "--append is too long");
+        lbvm_error(0, "--append is too long");
         goto bad;
     }
     Disk *disks[MACHINE_MAX_DISKS] = { 0 };
     if (b->disk_size && !b->n_disks) {
-        fail(0, "--disk-size needs a --disk FILE to create");
+        lbvm_error(0, "--disk-size needs a --disk FILE to create");
         goto bad;
     }
     if (open_disks(b->disk_arg, b->n_disks, b->disk_size, cs, disks) < 0)
@@ -335,13 +291,13 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     memcpy(cfg.disks, disks, sizeof disks);
     Machine *m = machine_new(&cfg, err, sizeof err);
     if (!m) {
-        fail(0, "%s", err);
+        lbvm_error(0, "%s", err);
         goto bad;
     }
     LinuxBootLayout lay;
     if (linux_load(m->ram, m->ram_size, k, klen, initrd_size, cmdline, &lay, err, sizeof err) < 0 ||
         (!b->guest_decompress && linux_predecompress(m->ram, m->ram_size, k, klen, &lay, err, sizeof err) < 0)) {
-        fail(0, "%s: %s", b->kernel, err);
+        lbvm_error(0, "%s: %s", b->kernel, err);
         machine_free(m);
         goto bad;
     }
@@ -349,7 +305,7 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     k = NULL;
     if (initrd_f) {
         if (fread(m->ram + lay.initrd_addr, 1, initrd_size, initrd_f) != initrd_size) {
-            fail(0, "cannot read initrd %s", b->initrd);
+            lbvm_error(0, "cannot read initrd %s", b->initrd);
             machine_free(m);
             goto bad;
         }
@@ -357,7 +313,7 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     }
     if (cpu_setup_linux_entry(m->cpu, lay.gdt_base, lay.gdt_limit, lay.entry, lay.boot_params, err, sizeof err) < 0) {
         *code = EXIT_CRASH;
-        fail(0, "%s", err);
+        lbvm_error(0, "%s", err);
         machine_free(m);
         return NULL;
     }
@@ -485,7 +441,7 @@ static int run_built(Machine *m, const RunArgs *ra, CkptSession *cs, FILE *journ
     if (ra->pattern) {
         if (regcomp(&re, ra->pattern, REG_EXTENDED | REG_NOSUB) != 0) {
             machine_free(m);
-            return fail(EXIT_USAGE, "--checkpoint-on '%s': not a valid extended regular expression", ra->pattern);
+            return lbvm_error(EXIT_USAGE, "--checkpoint-on '%s': not a valid extended regular expression", ra->pattern);
         }
         have_re = 1;
     }
@@ -500,7 +456,7 @@ static int run_built(Machine *m, const RunArgs *ra, CkptSession *cs, FILE *journ
             if (have_re)
                 regfree(&re);
             machine_free(m);
-            return fail(EXIT_USAGE, "%s", uerr);
+            return lbvm_error(EXIT_USAGE, "%s", uerr);
         }
         ui_attach(ui, m);
         o.on_step = ui_on_step;
@@ -511,13 +467,13 @@ static int run_built(Machine *m, const RunArgs *ra, CkptSession *cs, FILE *journ
     int rc = session_run(m, &o, &r);
     ui_close(ui);
     fflush(con);
-    int code = rc < 0 ? fail(EXIT_USAGE, "%s", r.error) : end_code(m, &r, ra->limit_s, ra->stall_s);
+    int code = rc < 0 ? lbvm_error(EXIT_USAGE, "%s", r.error) : end_code(m, &r, ra->limit_s, ra->stall_s);
     if (journal && fclose(journal) != 0)
-        code = fail(code ? code : EXIT_USAGE, "cannot write the journal %s: %s", ra->journal, strerror(errno));
+        code = lbvm_error(code ? code : EXIT_USAGE, "cannot write the journal %s: %s", ra->journal, strerror(errno));
     if (ra->stats)
         print_stats(m);
     if (con != stdout && fclose(con) != 0)
-        code = fail(code ? code : EXIT_USAGE, "cannot write console file %s: %s", ra->sdl ? ra->console_log : ra->console,
+        code = lbvm_error(code ? code : EXIT_USAGE, "cannot write console file %s: %s", ra->sdl ? ra->console_log : ra->console,
                     strerror(errno));
     if (have_re)
         regfree(&re);
@@ -530,14 +486,14 @@ static FILE *open_console(const RunArgs *ra)
     const char *console = ra->console;
     FILE *con = stdout;
     if (ra->console_log && !ra->sdl) {
-        fail(0, "--console-log goes with --console sdl (without the window, use --console FILE)");
+        lbvm_error(0, "--console-log goes with --console sdl (without the window, use --console FILE)");
         return NULL;
     }
     /* the window shows the console; a file only with --console-log */
     if (ra->sdl)
         console = ra->console_log ? ra->console_log : "/dev/null";
     if (console && !(con = fopen(console, "wb"))) {
-        fail(0, "cannot write console file %s: %s", console, strerror(errno));
+        lbvm_error(0, "cannot write console file %s: %s", console, strerror(errno));
         return NULL;
     }
     /* Line-buffered, so a person or a program watching sees each line as the
@@ -556,31 +512,31 @@ static int run_option(int c, RunArgs *ra)
         if (ra->sdl) {
             char err[512];
             if (!ui_preflight(err, sizeof err))
-                return fail(-1, "%s", err);
+                return lbvm_error(-1, "%s", err);
         }
         return 1;
     case 'L': ra->console_log = optarg; return 1;
     case 'N': {
         uint64_t n;
-        if (parse_u64(optarg, &n) < 0 || n == 0 || n > 1000000)
-            return fail(-1, "--steps-total %s: give the number of steps, at least 1", optarg);
+        if (lbvm_parse_u64(optarg, &n) < 0 || n == 0 || n > 1000000)
+            return lbvm_error(-1, "--steps-total %s: give the number of steps, at least 1", optarg);
         ra->steps_total = (int)n;
         return 1;
     }
     case 's': ra->stats = 1; return 1;
     case 'l':
-        if (parse_u64(optarg, &ra->limit_s) < 0 || ra->limit_s == 0 || ra->limit_s > 1000000000)
-            return fail(-1, "--limit %s: give whole seconds of guest time, at least 1", optarg);
+        if (lbvm_parse_u64(optarg, &ra->limit_s) < 0 || ra->limit_s == 0 || ra->limit_s > 1000000000)
+            return lbvm_error(-1, "--limit %s: give whole seconds of guest time, at least 1", optarg);
         return 1;
     case 'D': ra->ckpt_dir = optarg; return 1;
     case 'E':
-        if (parse_size(optarg, &ra->every) < 0 || ra->every == 0)
-            return fail(-1, "--checkpoint-every %s: give a number of guest ticks (K, M, G suffixes allowed)", optarg);
+        if (lbvm_parse_size(optarg, &ra->every) < 0 || ra->every == 0)
+            return lbvm_error(-1, "--checkpoint-every %s: give a number of guest ticks (K, M, G suffixes allowed)", optarg);
         return 1;
     case 'O': ra->pattern = optarg; return 1;
     case 'T':
-        if (parse_u64(optarg, &ra->stall_s) < 0 || ra->stall_s == 0 || ra->stall_s > 1000000000)
-            return fail(-1, "--stall %s: give whole seconds of guest time, at least 1", optarg);
+        if (lbvm_parse_u64(optarg, &ra->stall_s) < 0 || ra->stall_s == 0 || ra->stall_s > 1000000000)
+            return lbvm_error(-1, "--stall %s: give whole seconds of guest time, at least 1", optarg);
         return 1;
     case 'J': ra->journal = optarg; return 1;
     }
@@ -619,17 +575,17 @@ static int cmd_boot(int argc, char **argv)
         case 'G': b.guest_decompress = 1; break;
         case 'd':
             if (b.n_disks == MACHINE_MAX_DISKS)
-                return fail(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_DISKS);
+                return lbvm_error(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_DISKS);
             b.disk_arg[b.n_disks++] = optarg;
             break;
         case 'S':
-            if (parse_size(optarg, &b.disk_size) < 0 || b.disk_size < 512 || b.disk_size % 512)
-                return fail(EXIT_USAGE, "--disk-size %s: give a size in bytes, or with K, M, G or T, "
+            if (lbvm_parse_size(optarg, &b.disk_size) < 0 || b.disk_size < 512 || b.disk_size % 512)
+                return lbvm_error(EXIT_USAGE, "--disk-size %s: give a size in bytes, or with K, M, G or T, "
                             "a multiple of 512", optarg);
             break;
         case 'm':
-            if (parse_u64(optarg, &b.mem_mib) < 0 || b.mem_mib < MACHINE_MIN_RAM_MIB || b.mem_mib > MACHINE_MAX_RAM_MIB)
-                return fail(EXIT_USAGE, "--mem %s: give the guest RAM in MiB, from %d to %d", optarg,
+            if (lbvm_parse_u64(optarg, &b.mem_mib) < 0 || b.mem_mib < MACHINE_MIN_RAM_MIB || b.mem_mib > MACHINE_MAX_RAM_MIB)
+                return lbvm_error(EXIT_USAGE, "--mem %s: give the guest RAM in MiB, from %d to %d", optarg,
                             MACHINE_MIN_RAM_MIB, MACHINE_MAX_RAM_MIB);
             break;
         case 'h': fputs(usage_text, stdout); return 0;
@@ -637,22 +593,22 @@ static int cmd_boot(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return fail(EXIT_USAGE, "unexpected argument '%s' (see 'lbvm --help')", argv[optind]);
+        return lbvm_error(EXIT_USAGE, "unexpected argument '%s' (see 'lbvm --help')", argv[optind]);
     if (!b.kernel)
-        return fail(EXIT_USAGE, "boot needs --kernel FILE (see 'lbvm --help')");
+        return lbvm_error(EXIT_USAGE, "boot needs --kernel FILE (see 'lbvm --help')");
     if ((ra.every || ra.pattern) && !ra.ckpt_dir && !ra.journal)
-        return fail(EXIT_USAGE, "--checkpoint-every and --checkpoint-on need --checkpoint-dir DIR or --journal FILE");
+        return lbvm_error(EXIT_USAGE, "--checkpoint-every and --checkpoint-on need --checkpoint-dir DIR or --journal FILE");
     if (ra.ckpt_dir)
         session_install_signals();
     int bad_epoch;
     b.epoch = source_date_epoch(&bad_epoch);
     if (bad_epoch)
-        return fail(EXIT_USAGE, "SOURCE_DATE_EPOCH must be a whole number of seconds");
+        return lbvm_error(EXIT_USAGE, "SOURCE_DATE_EPOCH must be a whole number of seconds");
     CkptSession cs, *csp = NULL;
     char err[512];
     if (ra.ckpt_dir) {
         if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
-            return fail(EXIT_USAGE, "%s", err);
+            return lbvm_error(EXIT_USAGE, "%s", err);
         csp = &cs;
     }
     /* The console and journal files are opened only once the machine is
@@ -661,7 +617,7 @@ static int cmd_boot(int argc, char **argv)
     Machine *m = boot_machine(&b, csp, stdout, !ra.console && isatty(0), ra.limit_s * VCLOCK_HZ, &code);
     FILE *con = m ? open_console(&ra) : NULL, *journal = NULL;
     if (con && ra.journal && !(journal = fopen(ra.journal, "w"))) {
-        fail(0, "cannot write the journal %s: %s", ra.journal, strerror(errno));
+        lbvm_error(0, "cannot write the journal %s: %s", ra.journal, strerror(errno));
         if (con != stdout)
             fclose(con);
         con = NULL;
@@ -688,7 +644,7 @@ static FILE *journal_reopen(const char *path, uint64_t ticks)
 {
     FILE *in = fopen(path, "r");
     if (!in) {
-        fail(0, "cannot open the journal %s: %s", path, strerror(errno));
+        lbvm_error(0, "cannot open the journal %s: %s", path, strerror(errno));
         return NULL;
     }
     char tmp[4200];
@@ -696,7 +652,7 @@ static FILE *journal_reopen(const char *path, uint64_t ticks)
     FILE *out = fopen(tmp, "w");
     if (!out) {
         fclose(in);
-        fail(0, "cannot write %s: %s", tmp, strerror(errno));
+        lbvm_error(0, "cannot write %s: %s", tmp, strerror(errno));
         return NULL;
     }
     char *line = NULL;
@@ -715,7 +671,7 @@ static FILE *journal_reopen(const char *path, uint64_t ticks)
     if (fflush(out) != 0 || fsync(fileno(out)) != 0 || rename(tmp, path) != 0) {
         fclose(out);
         unlink(tmp);
-        fail(0, "cannot rewrite the journal %s: %s", path, strerror(errno));
+        lbvm_error(0, "cannot rewrite the journal %s: %s", path, strerror(errno));
         return NULL;
     }
     return out;
@@ -739,7 +695,7 @@ static int cmd_resume(int argc, char **argv)
         return bad_option(argv);
     }
     if (optind + 1 != argc)
-        return fail(EXIT_USAGE, "resume needs one CHECKPOINT file (see 'lbvm --help')");
+        return lbvm_error(EXIT_USAGE, "resume needs one CHECKPOINT file (see 'lbvm --help')");
     session_install_signals();
     const char *path = argv[optind];
     char dir[4096], err[1024];
@@ -754,13 +710,13 @@ static int cmd_resume(int argc, char **argv)
     }
     CkptSession cs;
     if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
-        return fail(EXIT_USAGE, "%s", err);
+        return lbvm_error(EXIT_USAGE, "%s", err);
     MachineConfig cfg = { .console = stdout, .console_input = !ra.console && isatty(0),
                           .limit_ticks = ra.limit_s * VCLOCK_HZ };
     Machine *m = machine_resume(path, &cs, &cfg, err, sizeof err);
     if (!m) {
         ckpt_session_close(&cs);
-        return fail(EXIT_USAGE, "%s", err);
+        return lbvm_error(EXIT_USAGE, "%s", err);
     }
     /* Only now, with the checkpoint accepted: the console and journal. */
     FILE *con = open_console(&ra), *journal = NULL;
@@ -787,11 +743,11 @@ static int cmd_inspect(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         }
-        return fail(EXIT_USAGE, "inspect needs one CHECKPOINT file");
+        return lbvm_error(EXIT_USAGE, "inspect needs one CHECKPOINT file");
     }
     char err[1024];
     if (machine_inspect(argv[1], stdout, err, sizeof err) < 0)
-        return fail(EXIT_USAGE, "%s", err);
+        return lbvm_error(EXIT_USAGE, "%s", err);
     return 0;
 }
 
@@ -866,23 +822,23 @@ static int cmd_verify(int argc, char **argv)
         }
     }
     if (optind + 1 != argc)
-        return fail(EXIT_USAGE, "verify needs one JOURNAL file");
+        return lbvm_error(EXIT_USAGE, "verify needs one JOURNAL file");
     char err[1024], boot[8192];
     JournalPoint *pts;
     JournalInput *ins;
     int n_pts, n_ins;
     if (journal_read(argv[optind], boot, sizeof boot, &pts, &n_pts, &ins, &n_ins, err, sizeof err) < 0)
-        return fail(EXIT_USAGE, "%s", err);
+        return lbvm_error(EXIT_USAGE, "%s", err);
     if (!boot[0] || n_pts == 0) {
         free(pts);
-        return fail(EXIT_USAGE, "%s: no boot line or no points to compare", argv[optind]);
+        return lbvm_error(EXIT_USAGE, "%s: no boot line or no points to compare", argv[optind]);
     }
     char tmpdir[] = "/tmp/lbvm-verify-XXXXXX";
     if (!mkdtemp(tmpdir))
-        return fail(EXIT_USAGE, "cannot create a temporary folder: %s", strerror(errno));
+        return lbvm_error(EXIT_USAGE, "cannot create a temporary folder: %s", strerror(errno));
     CkptSession cs;
     if (ckpt_session_open(&cs, tmpdir, err, sizeof err) < 0)
-        return fail(EXIT_USAGE, "%s", err);
+        return lbvm_error(EXIT_USAGE, "%s", err);
     FILE *con = fopen("/dev/null", "wb");
     Machine *m = NULL;
     int code = EXIT_USAGE;
@@ -892,12 +848,12 @@ static int cmd_verify(int argc, char **argv)
         MachineConfig cfg = { .console = con };
         m = machine_resume(from, &cs, &cfg, err, sizeof err);
         if (!m)
-            fail(0, "%s", err);
+            lbvm_error(0, "%s", err);
     } else {
         BootArgs b = { 0 };
         char *cwd = boot_value(boot, "cwd", 0);
         if (cwd && chdir(cwd) != 0)
-            fail(0, "note: cannot enter the recorded folder %s", cwd);
+            lbvm_error(0, "note: cannot enter the recorded folder %s", cwd);
         free(cwd);
         b.kernel = o_kernel ? o_kernel : (vals[nv++] = boot_value(boot, "kernel", 0));
         b.initrd = o_initrd ? o_initrd : (vals[nv++] = boot_value(boot, "initrd", 0));
@@ -917,13 +873,13 @@ static int cmd_verify(int argc, char **argv)
         if (b.kernel)
             m = boot_machine(&b, &cs, con, false, 0, &code);
         else
-            fail(0, "%s: the boot line names no kernel", argv[optind]);
+            lbvm_error(0, "%s: the boot line names no kernel", argv[optind]);
     }
     if (m) {
         SessionOpts o = { .expect = pts, .n_expect = n_pts, .inputs = ins, .n_inputs = n_ins, .quiet = true };
         SessionResult r;
         if (session_run(m, &o, &r) < 0) {
-            code = fail(EXIT_USAGE, "%s", r.error);
+            code = lbvm_error(EXIT_USAGE, "%s", r.error);
         } else if (r.diverged) {
             print_divergence(&r, m);
             code = EXIT_DIVERGED;
@@ -965,14 +921,14 @@ static int cmd_mkinitramfs(int argc, char **argv)
         }
     }
     if (!out || optind >= argc)
-        return fail(EXIT_USAGE, "mkinitramfs needs -o FILE and at least one DIR");
+        return lbvm_error(EXIT_USAGE, "mkinitramfs needs -o FILE and at least one DIR");
     int bad;
     int64_t epoch = source_date_epoch(&bad);
     if (bad)
-        return fail(EXIT_USAGE, "SOURCE_DATE_EPOCH must be a whole number of seconds");
+        return lbvm_error(EXIT_USAGE, "SOURCE_DATE_EPOCH must be a whole number of seconds");
     char err[512];
     if (initramfs_write(out, (const char *const *)argv + optind, argc - optind, epoch, err, sizeof err) < 0)
-        return fail(EXIT_USAGE, "%s", err);
+        return lbvm_error(EXIT_USAGE, "%s", err);
     return 0;
 }
 
@@ -990,14 +946,14 @@ static int cmd_fetch(int argc, char **argv)
         switch (c) {
         case 'd': o.distdir = optarg; break;
         case 'j':
-            if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
-                return fail(EXIT_USAGE, "--jobs %s: give 1 to 64 parallel downloads", optarg);
+            if (lbvm_parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
+                return lbvm_error(EXIT_USAGE, "--jobs %s: give 1 to 64 parallel downloads", optarg);
             o.parallel = (int)v;
             break;
         case 'o': o.offline = 1; break;
         case 't':
-            if (parse_u64(optarg, &v) < 0 || v < 1 || v > 86400)
-                return fail(EXIT_USAGE, "--stall-timeout %s: give whole seconds, 1 to 86400", optarg);
+            if (lbvm_parse_u64(optarg, &v) < 0 || v < 1 || v > 86400)
+                return lbvm_error(EXIT_USAGE, "--stall-timeout %s: give whole seconds, 1 to 86400", optarg);
             o.stall_timeout_s = (long)v;
             break;
         case 'h': fputs(usage_text, stdout); return 0;
@@ -1005,15 +961,15 @@ static int cmd_fetch(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return fail(EXIT_USAGE, "fetch needs at least one sources file");
+        return lbvm_error(EXIT_USAGE, "fetch needs at least one sources file");
     FetchList l = { 0 };
     char err[1024];
     int rc = 0;
     for (int i = optind; i < argc && !rc; i++)
         if (fetch_list_add_file(&l, argv[i], err, sizeof err) < 0)
-            rc = fail(EXIT_USAGE, "%s", err);
+            rc = lbvm_error(EXIT_USAGE, "%s", err);
     if (!rc && fetch_all(l.items, l.n, &o, err, sizeof err) < 0)
-        rc = fail(EXIT_USAGE, "%s", err);
+        rc = lbvm_error(EXIT_USAGE, "%s", err);
     fetch_list_free(&l);
     return rc;
 }
@@ -1021,7 +977,7 @@ static int cmd_fetch(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return fail(EXIT_USAGE, "no command given (see 'lbvm --help')");
+        return lbvm_error(EXIT_USAGE, "no command given (see 'lbvm --help')");
     const char *cmd = argv[1];
     opterr = 0;
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
@@ -1049,5 +1005,5 @@ int main(int argc, char **argv)
         return cmd_mkinitramfs(argc - 1, argv + 1);
     if (!strcmp(cmd, "fetch"))
         return cmd_fetch(argc - 1, argv + 1);
-    return fail(EXIT_USAGE, "unknown command '%s' (see 'lbvm --help')", cmd);
+    return lbvm_error(EXIT_USAGE, "unknown command '%s' (see 'lbvm --help')", cmd);
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "steps/build.h"
+#include "util.h"
 #include "steps/fetch.h"
 #include "vmstate.h"
 
@@ -36,29 +37,6 @@
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-static int say_err(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("lbvm: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return BOOTSTRAP_EXIT_SETUP;
-}
 
 static double now_s(void)
 {
@@ -267,20 +245,20 @@ int bootstrap_inspect(const char *path, BootstrapCheckpoint *c, char *err, size_
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
     if (!mem)
-        return set_err(err, errlen, "out of memory");
+        return lbvm_set_err(err, errlen, "out of memory");
     char why[1024];
     int rc = machine_inspect(path, mem, why, sizeof why);
     fclose(mem);
     if (rc < 0) {
         free(buf);
-        return set_err(err, errlen, "%s", why);
+        return lbvm_set_err(err, errlen, "%s", why);
     }
     const char *p;
     if (!(p = strstr(buf, "\nguest time")) || sscanf(p, "\nguest time %llu ticks", &c->ticks) != 1 ||
         !(p = strstr(buf, "\nstate")) ||
         !(p = strstr(buf, "\nconsole")) || sscanf(p, "\nconsole %llu bytes", &c->console_bytes) != 1) {
         free(buf);
-        return set_err(err, errlen, "%s: unexpected inspect output", path);
+        return lbvm_set_err(err, errlen, "%s: unexpected inspect output", path);
     }
     p = strstr(buf, "\nstate");
     p += 6;
@@ -831,7 +809,7 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int ep[2] = { -1, -1 };
     if (cfd < 0 || lfd < 0 || nullfd < 0 || pipe2(ep, O_CLOEXEC) != 0) {
-        say_err("cannot set up the guest's console %s or log %s: %s", a->console, a->log, strerror(errno));
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot set up the guest's console %s or log %s: %s", a->console, a->log, strerror(errno));
         if (cfd >= 0)
             close(cfd);
         if (lfd >= 0)
@@ -852,7 +830,7 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
-        say_err("cannot start the guest: fork: %s", strerror(errno));
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot start the guest: fork: %s", strerror(errno));
         close(cfd);
         close(lfd);
         close(nullfd);
@@ -1019,10 +997,10 @@ static int do_fetch(Runner *r)
     int rc = 0;
     snprintf(dir, sizeof dir, "%s/sysa", o->tree);
     if (build_read_sources(dir, &l, err, sizeof err) < 0)
-        rc = say_err("%s", err);
+        rc = lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
     snprintf(dir, sizeof dir, "%s/sysc", o->tree);
     if (!rc && build_read_sources(dir, &l, err, sizeof err) < 0)
-        rc = say_err("%s", err);
+        rc = lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
     if (!rc) {
         char dd[4096];
         const char *distdir = o->distdir;
@@ -1033,7 +1011,7 @@ static int do_fetch(Runner *r)
                             .log = stderr };
         fflush(r->out);
         if (fetch_all(l.items, l.n, &fo, err, sizeof err) < 0)
-            rc = say_err("%s%s", err, o->offline ? " (--offline: nothing was downloaded)" : "");
+            rc = lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s%s", err, o->offline ? " (--offline: nothing was downloaded)" : "");
     }
     fetch_list_free(&l);
     return rc;
@@ -1058,18 +1036,18 @@ static int do_build(Runner *r, State *s, int check_against_state)
     const BootstrapOptions *o = r->o;
     int64_t epoch;
     if (env_epoch(&epoch) < 0)
-        return say_err("SOURCE_DATE_EPOCH must be a whole number of seconds");
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "SOURCE_DATE_EPOCH must be a whole number of seconds");
     BuildOptions bo = { .tree = o->tree, .distdir = o->distdir, .outdir = r->work, .disk_size = o->disk_size,
                         .epoch = epoch };
     BuildOutput out[2];
     char err[2048];
     if (build_all(&bo, out, err, sizeof err) < 0)
-        return say_err("%s", err);
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
     for (int i = 0; i < 2; i++)
         info(r, "built %s: %llu bytes, sha256 %s", out[i].path, (unsigned long long)out[i].size, out[i].sha256);
     if (check_against_state && s->initramfs_sha[0] &&
         (strcmp(s->initramfs_sha, out[0].sha256) || strcmp(s->disk_sha, out[1].sha256)))
-        return say_err("the tree, the distfiles or the options changed since this work folder's checkpoints were "
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "the tree, the distfiles or the options changed since this work folder's checkpoints were "
                        "made (%s now %.12s..., was %.12s...): run with --fresh to start over",
                        strcmp(s->initramfs_sha, out[0].sha256) ? BUILD_INITRAMFS_NAME : BUILD_DISK_NAME,
                        strcmp(s->initramfs_sha, out[0].sha256) ? out[0].sha256 : out[1].sha256,
@@ -1083,7 +1061,7 @@ static int do_build(Runner *r, State *s, int check_against_state)
 static int clean_run(Runner *r)
 {
     if (rm_tree(r->ckdir) != 0)
-        return say_err("cannot remove %s: %s", r->ckdir, strerror(errno));
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot remove %s: %s", r->ckdir, strerror(errno));
     unlink(r->journal);
     unlink(r->steps_path);
     DIR *d = opendir(r->work);
@@ -1132,13 +1110,13 @@ static int lock_workdir(const char *work)
      * has saved its last checkpoint, even if this runner dies first */
     int fd = open(p, O_RDWR | O_CREAT, 0644);
     if (fd < 0)
-        return say_err("cannot open %s: %s", p, strerror(errno)), -1;
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot open %s: %s", p, strerror(errno)), -1;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK)
-            say_err("work folder %s is in use by another lbvm bootstrap (or its guest is still saving a checkpoint)",
+            lbvm_error(BOOTSTRAP_EXIT_SETUP, "work folder %s is in use by another lbvm bootstrap (or its guest is still saving a checkpoint)",
                     work);
         else
-            say_err("cannot lock %s: %s", p, strerror(errno));
+            lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot lock %s: %s", p, strerror(errno));
         close(fd);
         return -1;
     }
@@ -1205,7 +1183,7 @@ int bootstrap_run(const BootstrapOptions *o)
 {
     Runner *r = calloc(1, sizeof *r);
     if (!r)
-        return say_err("out of memory");
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "out of memory");
     r->o = o;
     r->out = o->out ? o->out : stdout;
     r->tty = isatty(fileno(r->out));
@@ -1215,43 +1193,43 @@ int bootstrap_run(const BootstrapOptions *o)
     struct stat st;
 
     if (!o->kernel || !o->tree) {
-        say_err("bootstrap needs --kernel FILE and --tree DIR (see 'lbvm bootstrap --help')");
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --kernel FILE and --tree DIR (see 'lbvm bootstrap --help')");
         goto out;
     }
     if (stat(o->kernel, &st) != 0) {
-        say_err("--kernel %s: %s", o->kernel, strerror(errno));
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--kernel %s: %s", o->kernel, strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        say_err("--kernel %s is not a file", o->kernel);
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--kernel %s is not a file", o->kernel);
         goto out;
     }
     if (stat(o->tree, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        say_err("--tree %s is not a folder", o->tree);
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--tree %s is not a folder", o->tree);
         goto out;
     }
     if (regcomp(&r->re, regex, REG_EXTENDED) != 0) {
-        say_err("--step-regex '%s': not a valid extended regular expression", regex);
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--step-regex '%s': not a valid extended regular expression", regex);
         goto out;
     }
     have_re = 1;
     if (find_exe(r) < 0) {
-        say_err("cannot find the lbvm program to run the guest with (no /proc/self/exe)");
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot find the lbvm program to run the guest with (no /proc/self/exe)");
         goto out;
     }
     const char *work = o->workdir ? o->workdir : BOOTSTRAP_DEFAULT_WORKDIR;
     if (mkdir_p(work) != 0) {
-        say_err("cannot create the work folder %s: %s", work, strerror(errno));
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot create the work folder %s: %s", work, strerror(errno));
         goto out;
     }
     if (!realpath(work, r->work)) {
-        say_err("cannot resolve %s: %s", work, strerror(errno));
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", work, strerror(errno));
         goto out;
     }
     /* the child runs with absolute paths: checkpoints record them */
     char kernel_abs[4096];
     if (!realpath(o->kernel, kernel_abs)) {
-        say_err("cannot resolve %s: %s", o->kernel, strerror(errno));
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", o->kernel, strerror(errno));
         goto out;
     }
     BootstrapOptions opts = *o;
@@ -1276,7 +1254,7 @@ int bootstrap_run(const BootstrapOptions *o)
         goto out;
     }
     if (!o->resume && !o->fresh && n_ckpt > 0) {
-        say_err("%s holds checkpoints of an earlier run: add --resume to continue it, or --fresh to start over",
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s holds checkpoints of an earlier run: add --resume to continue it, or --fresh to start over",
                 r->work);
         goto out;
     }
@@ -1308,7 +1286,7 @@ int bootstrap_run(const BootstrapOptions *o)
         s.completed = 0;
     }
     if (state_write(r->state_path, &s) != 0) {
-        say_err("cannot write %s: %s", r->state_path, strerror(errno));
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot write %s: %s", r->state_path, strerror(errno));
         goto out;
     }
     r->steps_log = fopen(r->steps_path, "a");
@@ -1352,7 +1330,7 @@ int bootstrap_run(const BootstrapOptions *o)
             fprintf(stderr, "lbvm: %s cannot be resumed; trying an older checkpoint\n", from->path);
             skip[n_skip++] = from->number;
             if (!bootstrap_pick_checkpoint(r->ckdir, s.failed_after, skip, n_skip, &ck, stderr)) {
-                say_err("no checkpoint in %s can be resumed: run with --fresh to start over", r->ckdir);
+                lbvm_error(BOOTSTRAP_EXIT_SETUP, "no checkpoint in %s can be resumed: run with --fresh to start over", r->ckdir);
                 end = ATTEMPT_SETUP;
                 break;
             }
@@ -1368,7 +1346,7 @@ int bootstrap_run(const BootstrapOptions *o)
         code = BOOTSTRAP_EXIT_SETUP;
     } else if (end == ATTEMPT_RESUME_REFUSED) {
         print_child_errors(r);
-        say_err("cannot resume from %s: run with --fresh to start over", from ? from->path : "?");
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resume from %s: run with --fresh to start over", from ? from->path : "?");
         code = BOOTSTRAP_EXIT_SETUP;
     } else if (r->completed) {
         s.completed = 1;

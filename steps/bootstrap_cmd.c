@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "steps/build.h"
+#include "util.h"
 
 static const char bootstrap_usage[] =
     "usage: lbvm bootstrap --kernel FILE --tree DIR [--workdir DIR] [--distdir DIR]\n"
@@ -38,30 +39,6 @@ static const char bootstrap_usage[] =
     "  start the guest), 2 the bootstrap failed (the step and the last console lines\n"
     "  are printed), 5 stopped by SIGINT/SIGTERM after the guest saved a checkpoint.\n"
     "  docs/definitions.md has the details.\n";
-
-static int cmd_fail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lbvm: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return BOOTSTRAP_EXIT_SETUP;
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-' || *s == '+')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 int lbvm_cmd_bootstrap(int argc, char **argv)
 {
@@ -92,27 +69,27 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
         case 'w': o.workdir = optarg; break;
         case 'd': o.distdir = optarg; break;
         case 'm':
-            if (parse_u64(optarg, &o.mem_mib) < 0 || o.mem_mib < 64 || o.mem_mib > 3072)
-                return cmd_fail("--mem %s: give MiB of guest RAM, 64 to 3072", optarg);
+            if (lbvm_parse_u64(optarg, &o.mem_mib) < 0 || o.mem_mib < 64 || o.mem_mib > 3072)
+                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--mem %s: give MiB of guest RAM, 64 to 3072", optarg);
             break;
         case OPT_DISK_SIZE:
-            if (build_parse_size(optarg, &o.disk_size) < 0 || o.disk_size == 0)
-                return cmd_fail("--disk-size %s: give a size like 8G (K, M, G or T)", optarg);
+            if (lbvm_parse_size(optarg, &o.disk_size) < 0 || o.disk_size == 0)
+                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--disk-size %s: give a size like 8G (K, M, G or T)", optarg);
             if (o.disk_size % 512)
-                return cmd_fail("--disk-size %s: must be a multiple of 512 bytes", optarg);
+                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--disk-size %s: must be a multiple of 512 bytes", optarg);
             if (o.disk_size < BUILD_MIN_DISK_SIZE)
-                return cmd_fail("--disk-size %s: at least 16M", optarg);
+                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--disk-size %s: at least 16M", optarg);
             break;
         case OPT_STALL:
-            if (parse_u64(optarg, &o.stall_s) < 0 || o.stall_s == 0 || o.stall_s > 1000000000)
-                return cmd_fail("--stall %s: give whole seconds of guest time, at least 1", optarg);
+            if (lbvm_parse_u64(optarg, &o.stall_s) < 0 || o.stall_s == 0 || o.stall_s > 1000000000)
+                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--stall %s: give whole seconds of guest time, at least 1", optarg);
             break;
         case OPT_RESUME: o.resume = 1; break;
         case OPT_FRESH: o.fresh = 1; break;
         case OPT_OFFLINE: o.offline = 1; break;
         case OPT_STEP_REGEX:
             if (!*optarg)
-                return cmd_fail("--step-regex: give a regular expression");
+                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--step-regex: give a regular expression");
             o.step_regex = optarg;
             break;
         case 'h': fputs(bootstrap_usage, stdout); return 0;
@@ -121,16 +98,16 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
             int needs_value = optopt && strchr("ktwdm", optopt);
             for (const struct option *p = opts; !needs_value && p->name; p++)
                 needs_value = optopt && p->val == optopt && p->has_arg == required_argument;
-            return cmd_fail("%s option '%s' (see 'lbvm bootstrap --help')",
+            return lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s option '%s' (see 'lbvm bootstrap --help')",
                             needs_value ? "missing value for" : "unknown", opt);
         }
         }
     }
     if (optind < argc)
-        return cmd_fail("unexpected argument '%s' (see 'lbvm bootstrap --help')", argv[optind]);
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "unexpected argument '%s' (see 'lbvm bootstrap --help')", argv[optind]);
     if (!o.kernel || !o.tree)
-        return cmd_fail("bootstrap needs --kernel FILE and --tree DIR (see 'lbvm bootstrap --help')");
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --kernel FILE and --tree DIR (see 'lbvm bootstrap --help')");
     if (o.resume && o.fresh)
-        return cmd_fail("--resume and --fresh contradict each other: give one");
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--resume and --fresh contradict each other: give one");
     return bootstrap_run(&o);
 }

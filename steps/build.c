@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #endif
 #include "steps/build.h"
+#include "util.h"
 #include "initramfs.h"
 
 #include <ctype.h>
@@ -30,46 +31,12 @@
 #define MIB (1ULL << 20)
 #define FS_BLOCK 4096u
 
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        for (char *p = err; *p; p++)          /* one line, whatever the names hold */
-            if (*p == '\n' || *p == '\r')
-                *p = ' ';
-    }
-    return -1;
-}
-
 static char *pjoin(const char *a, const char *b)
 {
     char *s = NULL;
     if (asprintf(&s, "%s/%s", a, b) < 0)
         return NULL;
     return s;
-}
-
-int build_parse_size(const char *s, uint64_t *out)
-{
-    if (!s || !isdigit((unsigned char)*s))
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    int shift = 0;
-    switch (*end) {
-    case 'K': case 'k': shift = 10; end++; break;
-    case 'M': case 'm': shift = 20; end++; break;
-    case 'G': case 'g': shift = 30; end++; break;
-    case 'T': case 't': shift = 40; end++; break;
-    }
-    if (errno || *end || v > (UINT64_MAX >> shift))
-        return -1;
-    *out = (uint64_t)v << shift;
-    return 0;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -81,7 +48,7 @@ int build_read_sources(const char *sysdir, FetchList *l, char *err, size_t errle
 {
     DIR *d = opendir(sysdir);
     if (!d)
-        return set_err(err, errlen, "cannot read folder %s: %s", sysdir, strerror(errno));
+        return lbvm_set_err(err, errlen, "cannot read folder %s: %s", sysdir, strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
@@ -93,13 +60,13 @@ int build_read_sources(const char *sysdir, FetchList *l, char *err, size_t errle
             cap = cap ? cap * 2 : 64;
             char **nn = realloc(names, cap * sizeof *nn);
             if (!nn) {
-                rc = set_err(err, errlen, "out of memory");
+                rc = lbvm_set_err(err, errlen, "out of memory");
                 break;
             }
             names = nn;
         }
         if (!(names[n] = strdup(de->d_name))) {
-            rc = set_err(err, errlen, "out of memory");
+            rc = lbvm_set_err(err, errlen, "out of memory");
             break;
         }
         n++;
@@ -112,7 +79,7 @@ int build_read_sources(const char *sysdir, FetchList *l, char *err, size_t errle
         char *src = dir ? pjoin(dir, "sources") : NULL;
         struct stat st;
         if (!src)
-            rc = set_err(err, errlen, "out of memory");
+            rc = lbvm_set_err(err, errlen, "out of memory");
         else if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && stat(src, &st) == 0 && S_ISREG(st.st_mode))
             rc = fetch_list_add_file(l, src, err, errlen);
         free(dir);
@@ -131,16 +98,16 @@ static int verify_file(const char *path, const char *name, const char *sha, cons
     struct stat st;
     if (stat(path, &st) != 0) {
         if (errno == ENOENT)
-            return set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it)", name, where);
-        return set_err(err, errlen, "distfile %s: cannot use %s: %s", name, path, strerror(errno));
+            return lbvm_set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it)", name, where);
+        return lbvm_set_err(err, errlen, "distfile %s: cannot use %s: %s", name, path, strerror(errno));
     }
     if (!S_ISREG(st.st_mode))
-        return set_err(err, errlen, "distfile %s: %s is not a regular file", name, path);
+        return lbvm_set_err(err, errlen, "distfile %s: %s is not a regular file", name, path);
     char got[65];
     if (fetch_sha256_file(path, got) < 0)
-        return set_err(err, errlen, "distfile %s: cannot read %s: %s", name, path, strerror(errno));
+        return lbvm_set_err(err, errlen, "distfile %s: cannot read %s: %s", name, path, strerror(errno));
     if (strcasecmp(got, sha))
-        return set_err(err, errlen, "distfile %s in %s: checksum mismatch (expected %s, got %s)", name, where, sha,
+        return lbvm_set_err(err, errlen, "distfile %s in %s: checksum mismatch (expected %s, got %s)", name, where, sha,
                        got);
     return 0;
 }
@@ -150,7 +117,7 @@ int build_verify_distfiles(const FetchList *l, const char *distdir, char *err, s
     for (int i = 0; i < l->n; i++) {
         char *p = pjoin(distdir, l->items[i].name);
         if (!p)
-            return set_err(err, errlen, "out of memory");
+            return lbvm_set_err(err, errlen, "out of memory");
         int rc = verify_file(p, l->items[i].name, l->items[i].sha256, distdir, err, errlen);
         free(p);
         if (rc)
@@ -164,7 +131,7 @@ static const char *distdir_or_default(const char *distdir, char *buf, size_t len
     if (distdir)
         return distdir;
     if (fetch_default_distdir(buf, len) < 0) {
-        set_err(err, errlen, "no distfile cache: set HOME or XDG_CACHE_HOME, or give --distdir");
+        lbvm_set_err(err, errlen, "no distfile cache: set HOME or XDG_CACHE_HOME, or give --distdir");
         return NULL;
     }
     return buf;
@@ -223,10 +190,10 @@ static int need(const char *path, int want_dir, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0)
-        return set_err(err, errlen, "%s: %s (is --tree a live-bootstrap checkout with its submodules?)", path,
+        return lbvm_set_err(err, errlen, "%s: %s (is --tree a live-bootstrap checkout with its submodules?)", path,
                        strerror(errno));
     if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-        return set_err(err, errlen, "%s is not a %s", path, want_dir ? "folder" : "regular file");
+        return lbvm_set_err(err, errlen, "%s is not a %s", path, want_dir ? "folder" : "regular file");
     return 0;
 }
 
@@ -236,13 +203,13 @@ static char *slurp_small(const char *path, size_t max, size_t *len, char *err, s
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        lbvm_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return NULL;
     }
     if ((uint64_t)st.st_size > max) {
-        set_err(err, errlen, "%s is larger than %zu bytes", path, max);
+        lbvm_set_err(err, errlen, "%s is larger than %zu bytes", path, max);
         close(fd);
         return NULL;
     }
@@ -258,7 +225,7 @@ static char *slurp_small(const char *path, size_t max, size_t *len, char *err, s
     }
     close(fd);
     if (!b || got != (size_t)st.st_size) {
-        set_err(err, errlen, "cannot read %s", path);
+        lbvm_set_err(err, errlen, "cannot read %s", path);
         free(b);
         return NULL;
     }
@@ -289,7 +256,7 @@ static int write_initramfs(const char *tree, const FetchList *sysa, const char *
     char *sysc_dir = pool_keep(&pool, pjoin(tree, "sysc"));
     char *after = pool_keep(&pool, pjoin(tree, "sysa/after.kaem"));
     if (!kaem || !kaem_x86 || !kaem_run || !hex0 || !sysa_dir || !sysb_dir || !sysc_dir || !after) {
-        set_err(err, errlen, "out of memory");
+        lbvm_set_err(err, errlen, "out of memory");
         goto out;
     }
     if (need(sysa_dir, 1, err, errlen) || need(sysb_dir, 1, err, errlen) || need(sysc_dir, 1, err, errlen) ||
@@ -297,7 +264,7 @@ static int write_initramfs(const char *tree, const FetchList *sysa, const char *
         need(after, 0, err, errlen))
         goto out;
     if (access(kaem_x86, F_OK) != 0 && access(kaem_run, F_OK) != 0) {
-        set_err(err, errlen, "%s has neither kaem.x86 nor kaem.run (the script /init runs)", stage0);
+        lbvm_set_err(err, errlen, "%s has neither kaem.x86 nor kaem.run (the script /init runs)", stage0);
         goto out;
     }
     if (!(seed = slurp_small(kaem, 1 << 20, &seed_len, err, errlen)))
@@ -306,7 +273,7 @@ static int write_initramfs(const char *tree, const FetchList *sysa, const char *
     int cap = 16 + sysa->n, n = 0;
     items = calloc((size_t)cap, sizeof *items);
     if (!items) {
-        set_err(err, errlen, "out of memory");
+        lbvm_set_err(err, errlen, "out of memory");
         goto out;
     }
     /* stage0-posix at the root, the seeds at their places in it */
@@ -323,7 +290,7 @@ static int write_initramfs(const char *tree, const FetchList *sysa, const char *
         char *dest = pool_keep(&pool, pjoin("sysa/distfiles", sysa->items[i].name));
         char *src = pool_keep(&pool, pjoin(distdir, sysa->items[i].name));
         if (!dest || !src) {
-            set_err(err, errlen, "out of memory");
+            lbvm_set_err(err, errlen, "out of memory");
             goto out;
         }
         items[n++] = (InitramfsItem){ .dest = dest, .src = src, .normalize = 1 };
@@ -346,12 +313,12 @@ int build_initramfs(const char *tree, const char *distdir, const char *out_path,
 {
     char dd[4096];
     if (!tree || !out_path)
-        return set_err(err, errlen, "build_initramfs: no tree or output given");
+        return lbvm_set_err(err, errlen, "build_initramfs: no tree or output given");
     if (!(distdir = distdir_or_default(distdir, dd, sizeof dd, err, errlen)))
         return -1;
     FetchList l = { 0 };
     char *sysa = pjoin(tree, "sysa");
-    int rc = sysa ? 0 : set_err(err, errlen, "out of memory");
+    int rc = sysa ? 0 : lbvm_set_err(err, errlen, "out of memory");
     if (!rc)
         rc = build_read_sources(sysa, &l, err, errlen);
     if (!rc)
@@ -735,29 +702,29 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
                               int64_t epoch, int verify, char *err, size_t errlen)
 {
     if (size % 512)
-        return set_err(err, errlen, "disk size %llu is not a multiple of 512 bytes", (unsigned long long)size);
+        return lbvm_set_err(err, errlen, "disk size %llu is not a multiple of 512 bytes", (unsigned long long)size);
     if (size < BUILD_MIN_DISK_SIZE)
-        return set_err(err, errlen, "disk size %llu is too small (at least 16M)", (unsigned long long)size);
+        return lbvm_set_err(err, errlen, "disk size %llu is too small (at least 16M)", (unsigned long long)size);
     if (size / 512 - BUILD_PART_START_LBA > 0xffffffffULL)
-        return set_err(err, errlen, "disk size %llu is too large for an msdos partition table (at most 2T)",
+        return lbvm_set_err(err, errlen, "disk size %llu is too large for an msdos partition table (at most 2T)",
                        (unsigned long long)size);
     if (epoch < 0 || epoch > (int64_t)UINT32_MAX)
-        return set_err(err, errlen, "timestamp %lld is out of range", (long long)epoch);
+        return lbvm_set_err(err, errlen, "timestamp %lld is out of range", (long long)epoch);
     char mke2fs[4096], debugfs[4096], e2fsck[4096];
     if (build_find_tool("mke2fs", mke2fs, sizeof mke2fs) < 0 ||
         build_find_tool("debugfs", debugfs, sizeof debugfs) < 0)
-        return set_err(err, errlen, "mke2fs or debugfs not found on PATH, /sbin or /usr/sbin: install e2fsprogs "
+        return lbvm_set_err(err, errlen, "mke2fs or debugfs not found on PATH, /sbin or /usr/sbin: install e2fsprogs "
                        "(scripts/setup.sh does)");
     int have_fsck = build_find_tool("e2fsck", e2fsck, sizeof e2fsck) == 0;
 
     const FetchItem **sorted = calloc((size_t)files->n + 1, sizeof *sorted);
     if (!sorted)
-        return set_err(err, errlen, "out of memory");
+        return lbvm_set_err(err, errlen, "out of memory");
     for (int i = 0; i < files->n; i++) {
         sorted[i] = &files->items[i];
         if (!debugfs_safe(files->items[i].name)) {
             free(sorted);
-            return set_err(err, errlen, "distfile name '%s' cannot be put on the disk", files->items[i].name);
+            return lbvm_set_err(err, errlen, "distfile name '%s' cannot be put on the disk", files->items[i].name);
         }
     }
     if (files->n)
@@ -765,7 +732,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
     DiskIds ids;
     if (derive_ids(&ids, size, epoch, sorted, files->n) < 0) {
         free(sorted);
-        return set_err(err, errlen, "cannot hash the disk's contents");
+        return lbvm_set_err(err, errlen, "cannot hash the disk's contents");
     }
 
     /* Everything is made in a folder beside the output (same file system, so
@@ -776,11 +743,11 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
     char *stage = NULL, *image = NULL, *rootd = NULL, *distd = NULL, *conf = NULL, *cmds = NULL;
     if (asprintf(&stage, "%s.tmp.XXXXXX", out_path) < 0) {
         stage = NULL;
-        set_err(err, errlen, "out of memory");
+        lbvm_set_err(err, errlen, "out of memory");
         goto out_nostage;
     }
     if (!mkdtemp(stage)) {
-        set_err(err, errlen, "cannot create a folder beside %s: %s", out_path, strerror(errno));
+        lbvm_set_err(err, errlen, "cannot create a folder beside %s: %s", out_path, strerror(errno));
         goto out_nostage;
     }
     image = pjoin(stage, "image");
@@ -789,12 +756,12 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
     conf = pjoin(stage, "mke2fs.conf");
     cmds = pjoin(stage, "debugfs.cmd");
     if (!image || !rootd || !distd || !conf || !cmds) {
-        set_err(err, errlen, "out of memory");
+        lbvm_set_err(err, errlen, "out of memory");
         goto out;
     }
     if (mkdir(rootd, 0755) != 0 || mkdir(distd, 0755) != 0 ||
         write_text(conf, mke2fs_conf, sizeof mke2fs_conf - 1) != 0) {
-        set_err(err, errlen, "cannot write in %s: %s", stage, strerror(errno));
+        lbvm_set_err(err, errlen, "cannot write in %s: %s", stage, strerror(errno));
         goto out;
     }
     /* the distfiles: hard links where possible (no copy), else copies;
@@ -805,20 +772,20 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
         struct stat st;
         int ok = src && dst;
         if (ok && stat(src, &st) != 0) {
-            set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it)", it->name, distdir);
+            lbvm_set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it)", it->name, distdir);
             ok = 0;
         } else if (ok) {
             /* a file already linked elsewhere is copied, so mke2fs never
              * sees two names for one inode and makes a hard link */
             int linked = S_ISREG(st.st_mode) && st.st_nlink == 1 && link(src, dst) == 0;
             if (!linked && copy_file(src, dst) != 0) {
-                set_err(err, errlen, "distfile %s: cannot copy %s: %s", it->name, src, strerror(errno));
+                lbvm_set_err(err, errlen, "distfile %s: cannot copy %s: %s", it->name, src, strerror(errno));
                 ok = 0;
             } else if (verify && verify_file(dst, it->name, it->sha256, distdir, err, errlen) != 0) {
                 ok = 0;
             }
         } else {
-            set_err(err, errlen, "out of memory");
+            lbvm_set_err(err, errlen, "out of memory");
         }
         free(src);
         free(dst);
@@ -828,7 +795,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
 
     img = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (img < 0 || fchmod(img, 0644) != 0 || ftruncate(img, (off_t)size) != 0) {
-        set_err(err, errlen, "cannot create a %llu-byte image in %s: %s", (unsigned long long)size, stage,
+        lbvm_set_err(err, errlen, "cannot create a %llu-byte image in %s: %s", (unsigned long long)size, stage,
                 strerror(errno));
         goto out;
     }
@@ -854,7 +821,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
     int st = run_tool(stage, mk_argv, envp, msg, sizeof msg);
     if (st != 0) {
         const char *m = tool_message(msg, "mke2fs");
-        set_err(err, errlen, "mke2fs failed (%s%d)%s%s", st < 0 ? "signal or exec error " : "exit ", st,
+        lbvm_set_err(err, errlen, "mke2fs failed (%s%d)%s%s", st < 0 ? "signal or exec error " : "exit ", st,
                 *m ? ": " : "", m);
         goto out;
     }
@@ -862,7 +829,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
     /* debugfs: fixed owners, modes and times for everything mke2fs took from the host */
     FILE *f = fopen(cmds, "we");
     if (!f) {
-        set_err(err, errlen, "cannot write %s: %s", cmds, strerror(errno));
+        lbvm_set_err(err, errlen, "cannot write %s: %s", cmds, strerror(errno));
         goto out;
     }
     fprintf(f, "ssv mkfs_time @%lld\nssv lastcheck @%lld\n", (long long)epoch, (long long)epoch);
@@ -877,7 +844,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
         fix_inode(f, spec, epoch, 1, "0100644");
     }
     if (fclose(f) != 0) {
-        set_err(err, errlen, "cannot write %s", cmds);
+        lbvm_set_err(err, errlen, "cannot write %s", cmds);
         goto out;
     }
     char fsname[64];
@@ -886,7 +853,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
     st = run_tool(stage, dbg_argv, envp, msg, sizeof msg);
     const char *m = tool_message(msg, "debugfs");
     if (st != 0 || *m) {   /* debugfs reports a failed command on stderr only */
-        set_err(err, errlen, "debugfs failed (exit %d)%s%s", st, *m ? ": " : "", m);
+        lbvm_set_err(err, errlen, "debugfs failed (exit %d)%s%s", st, *m ? ": " : "", m);
         goto out;
     }
     if (have_fsck) {
@@ -894,7 +861,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
         st = run_tool(stage, ck_argv, envp, msg, sizeof msg);
         if (st != 0) {
             m = tool_message(msg, "e2fsck");
-            set_err(err, errlen, "the new file system fails e2fsck -fn (exit %d)%s%s", st, *m ? ": " : "", m);
+            lbvm_set_err(err, errlen, "the new file system fails e2fsck -fn (exit %d)%s%s", st, *m ? ": " : "", m);
             goto out;
         }
     }
@@ -903,17 +870,17 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
     uint8_t mbr[512];
     build_mbr(mbr, size, ids.disk_id);
     if (pwrite(img, mbr, sizeof mbr, 0) != (ssize_t)sizeof mbr || fsync(img) != 0) {
-        set_err(err, errlen, "cannot write %s: %s", image, strerror(errno));
+        lbvm_set_err(err, errlen, "cannot write %s: %s", image, strerror(errno));
         goto out;
     }
     if (close(img) != 0) {
         img = -1;
-        set_err(err, errlen, "cannot write %s: %s", image, strerror(errno));
+        lbvm_set_err(err, errlen, "cannot write %s: %s", image, strerror(errno));
         goto out;
     }
     img = -1;
     if (rename(image, out_path) != 0) {
-        set_err(err, errlen, "cannot rename %s to %s: %s", image, out_path, strerror(errno));
+        lbvm_set_err(err, errlen, "cannot rename %s to %s: %s", image, out_path, strerror(errno));
         goto out;
     }
     {
@@ -951,7 +918,7 @@ int build_disk(const char *out_path, uint64_t disk_size, const FetchList *files,
     char dd[4096];
     FetchList none = { 0 };
     if (!out_path || !*out_path)
-        return set_err(err, errlen, "build_disk: no output given");
+        return lbvm_set_err(err, errlen, "build_disk: no output given");
     if (!(distdir = distdir_or_default(distdir, dd, sizeof dd, err, errlen)))
         return -1;
     return disk_from_verified(out_path, disk_size, files ? files : &none, distdir, epoch, 1, err, errlen);
@@ -1026,7 +993,7 @@ static int describe(BuildOutput *o, const char *path, char *err, size_t errlen)
 {
     snprintf(o->path, sizeof o->path, "%s", path);
     if (sha256_sparse(path, &o->size, o->sha256) < 0)
-        return set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return lbvm_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -1035,22 +1002,22 @@ int build_all(const BuildOptions *o, BuildOutput out[2], char *err, size_t errle
     char dd[4096];
     const char *distdir;
     if (!o || !o->tree || !*o->tree)
-        return set_err(err, errlen, "no live-bootstrap tree given (--tree DIR)");
+        return lbvm_set_err(err, errlen, "no live-bootstrap tree given (--tree DIR)");
     if (!(distdir = distdir_or_default(o->distdir, dd, sizeof dd, err, errlen)))
         return -1;
     if (o->epoch < 0 || o->epoch > (int64_t)UINT32_MAX)
-        return set_err(err, errlen, "SOURCE_DATE_EPOCH %lld is out of range (0 to 4294967295)",
+        return lbvm_set_err(err, errlen, "SOURCE_DATE_EPOCH %lld is out of range (0 to 4294967295)",
                        (long long)o->epoch);
     const char *outdir = o->outdir && *o->outdir ? o->outdir : ".";
     uint64_t size = o->disk_size ? o->disk_size : BUILD_DEFAULT_DISK_SIZE;
     struct stat st;
     if (stat(o->tree, &st) != 0 || !S_ISDIR(st.st_mode))
-        return set_err(err, errlen, "--tree %s is not a folder", o->tree);
+        return lbvm_set_err(err, errlen, "--tree %s is not a folder", o->tree);
 
     FetchList sysa = { 0 }, sysc = { 0 };
     char *sysa_dir = pjoin(o->tree, "sysa"), *sysc_dir = pjoin(o->tree, "sysc");
     char *cpio = pjoin(outdir, BUILD_INITRAMFS_NAME), *disk = pjoin(outdir, BUILD_DISK_NAME);
-    int rc = sysa_dir && sysc_dir && cpio && disk ? 0 : set_err(err, errlen, "out of memory");
+    int rc = sysa_dir && sysc_dir && cpio && disk ? 0 : lbvm_set_err(err, errlen, "out of memory");
     /* every input is checked before anything is written */
     if (!rc)
         rc = build_read_sources(sysa_dir, &sysa, err, errlen);
@@ -1061,7 +1028,7 @@ int build_all(const BuildOptions *o, BuildOutput out[2], char *err, size_t errle
     if (!rc)
         rc = build_verify_distfiles(&sysc, distdir, err, errlen);
     if (!rc && mkdir_p(outdir) != 0)
-        rc = set_err(err, errlen, "cannot create output folder %s: %s", outdir, strerror(errno));
+        rc = lbvm_set_err(err, errlen, "cannot create output folder %s: %s", outdir, strerror(errno));
     if (!rc)
         rc = write_initramfs(o->tree, &sysa, distdir, cpio, o->epoch, err, errlen);
     if (!rc)

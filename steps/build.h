@@ -18,9 +18,6 @@
 #define BUILD_INITRAMFS_NAME "initramfs.cpio"
 #define BUILD_DISK_NAME "sysc.img"
 
-/* A size: digits with an optional K, M, G or T suffix (powers of 1024).
- * Returns 0, or -1 if s is not one (or overflows). */
-int build_parse_size(const char *s, uint64_t *out);
 
 /* Appends the distfiles named by SYSDIR/<folder>/sources for every folder of
  * sysdir (in byte order of the names) to l; a folder without a sources file is

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #endif
 #include "steps/build.h"
+#include "util.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -36,17 +37,6 @@ static const char build_usage[] =
     "      --disk-size SIZE sysc disk size (K, M, G, T; default 8G), sparse\n"
     "  Times come from SOURCE_DATE_EPOCH (default 0). Needs e2fsprogs (mke2fs, debugfs).\n";
 
-static int cmd_fail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lbvm: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
 int lbvm_cmd_build(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -64,38 +54,38 @@ int lbvm_cmd_build(int argc, char **argv)
         case 'd': o.distdir = optarg; break;
         case 'o': o.outdir = optarg; break;
         case 'S':
-            if (build_parse_size(optarg, &o.disk_size) < 0 || o.disk_size == 0)
-                return cmd_fail("--disk-size %s: give a size like 8G (K, M, G or T)", optarg);
+            if (lbvm_parse_size(optarg, &o.disk_size) < 0 || o.disk_size == 0)
+                return lbvm_error(1, "--disk-size %s: give a size like 8G (K, M, G or T)", optarg);
             if (o.disk_size % 512)
-                return cmd_fail("--disk-size %s: must be a multiple of 512 bytes", optarg);
+                return lbvm_error(1, "--disk-size %s: must be a multiple of 512 bytes", optarg);
             if (o.disk_size < BUILD_MIN_DISK_SIZE)
-                return cmd_fail("--disk-size %s: at least 16M", optarg);
+                return lbvm_error(1, "--disk-size %s: at least 16M", optarg);
             break;
         case 'h': fputs(build_usage, stdout); return 0;
         default: {
             const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-            return cmd_fail("%s option '%s' (see 'lbvm build --help')",
+            return lbvm_error(1, "%s option '%s' (see 'lbvm build --help')",
                             optopt && strchr("tdoS", optopt) ? "missing value for" : "unknown", opt);
         }
         }
     }
     if (optind < argc)
-        return cmd_fail("build takes no arguments besides options ('%s'; see 'lbvm build --help')", argv[optind]);
+        return lbvm_error(1, "build takes no arguments besides options ('%s'; see 'lbvm build --help')", argv[optind]);
     if (!o.tree)
-        return cmd_fail("build needs --tree DIR (a live-bootstrap checkout)");
+        return lbvm_error(1, "build needs --tree DIR (a live-bootstrap checkout)");
     const char *e = getenv("SOURCE_DATE_EPOCH");
     if (e && *e) {
         char *end;
         errno = 0;
         unsigned long long v = strtoull(e, &end, 10);
         if (*e == '-' || errno || *end || v > 4294967295ULL)
-            return cmd_fail("SOURCE_DATE_EPOCH must be a whole number of seconds, 0 to 4294967295");
+            return lbvm_error(1, "SOURCE_DATE_EPOCH must be a whole number of seconds, 0 to 4294967295");
         o.epoch = (int64_t)v;
     }
     BuildOutput out[2];
     char err[2048];
     if (build_all(&o, out, err, sizeof err) < 0)
-        return cmd_fail("%s", err);
+        return lbvm_error(1, "%s", err);
     for (int i = 0; i < 2; i++)
         printf("%s: %llu bytes, sha256 %s\n", out[i].path, (unsigned long long)out[i].size, out[i].sha256);
     return 0;

@@ -10,6 +10,7 @@
 #endif
 #include "check.h"
 #include "steps/build.h"
+#include "util.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -348,16 +349,16 @@ int main(void)
 
     /* sizes */
     uint64_t v = 0;
-    CHECK(build_parse_size("8G", &v) == 0 && v == 8ULL << 30);
-    CHECK(build_parse_size("512", &v) == 0 && v == 512);
-    CHECK(build_parse_size("3k", &v) == 0 && v == 3072);
-    CHECK(build_parse_size("2T", &v) == 0 && v == 2ULL << 40);
-    CHECK(build_parse_size("16M", &v) == 0 && v == 16ULL << 20);
-    CHECK(build_parse_size("", &v) < 0);
-    CHECK(build_parse_size("-1G", &v) < 0);
-    CHECK(build_parse_size("1.5G", &v) < 0);
-    CHECK(build_parse_size("8GB", &v) < 0);
-    CHECK(build_parse_size("99999999999T", &v) < 0);
+    CHECK(lbvm_parse_size("8G", &v) == 0 && v == 8ULL << 30);
+    CHECK(lbvm_parse_size("512", &v) == 0 && v == 512);
+    CHECK(lbvm_parse_size("3k", &v) == 0 && v == 3072);
+    CHECK(lbvm_parse_size("2T", &v) == 0 && v == 2ULL << 40);
+    CHECK(lbvm_parse_size("16M", &v) == 0 && v == 16ULL << 20);
+    CHECK(lbvm_parse_size("", &v) < 0);
+    CHECK(lbvm_parse_size("-1G", &v) < 0);
+    CHECK(lbvm_parse_size("1.5G", &v) < 0);
+    CHECK(lbvm_parse_size("8GB", &v) < 0);
+    CHECK(lbvm_parse_size("99999999999T", &v) < 0);
 
     /* MBR: 64 MiB disk; CHS of LBA 2048 is 0/32/33, of the last sector 8/40/32 */
     uint8_t mbr[512];

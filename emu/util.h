@@ -1,0 +1,16 @@
+/* Small helpers every command shares: the one-line error, number parsing. */
+#ifndef LBVM_UTIL_H
+#define LBVM_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Prints "lbvm: MESSAGE" and a newline on stderr (after flushing stdout, so
+ * the two stay in order on a terminal); returns code. */
+int lbvm_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Formats a one-line message into err (newlines become spaces); returns -1. */
+int lbvm_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Decimal digits only (no sign, no spaces). 0, or -1. */
+int lbvm_parse_u64(const char *s, uint64_t *out);
+/* Digits with an optional K, M, G or T suffix (powers of 1024). 0, or -1. */
+int lbvm_parse_size(const char *s, uint64_t *out);
+#endif
