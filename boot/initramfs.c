@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #endif
 #include "initramfs.h"
+#include "util.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -492,17 +493,7 @@ int initramfs_write_items(const char *out_path, const InitramfsItem *items, int 
         unlink(tmp);
     else {
         /* make the rename itself durable */
-        char *dir = strdup(out_path);
-        if (dir) {
-            char *sl = strrchr(dir, '/');
-            const char *dn = sl ? (sl == dir ? "/" : (*sl = 0, dir)) : ".";
-            int dfd = open(dn, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (dfd >= 0) {
-                fsync(dfd);
-                close(dfd);
-            }
-            free(dir);
-        }
+        lbvm_fsync_dir_of(out_path);
     }
     free(tmp);
 out:

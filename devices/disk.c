@@ -1,10 +1,10 @@
 /* Raw disk images: pread/pwrite on a file descriptor, looping on short I/O.
  * Also the content digests shared by every backend (docs/disk-overlay.md). */
 #include "disk.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,20 +112,6 @@ Disk *disk_open_raw(const char *path, int read_only, char *err, size_t errlen)
     return &r->d;
 }
 
-/* Directory fsync makes the new name durable; best effort. */
-static void fsync_parent(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 int disk_create_raw(const char *path, uint64_t size_bytes, char *err, size_t errlen)
 {
     if (!size_bytes || size_bytes % DISK_SECTOR_SIZE || size_bytes > (uint64_t)INT64_MAX) {
@@ -164,7 +150,7 @@ int disk_create_raw(const char *path, uint64_t size_bytes, char *err, size_t err
     unlink(tmp);
     free(tmp);
     if (rc == 0)
-        fsync_parent(path);
+        lbvm_fsync_dir_of(path);
     return rc;
 }
 

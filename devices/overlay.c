@@ -12,10 +12,10 @@
  * descriptor. The soft RLIMIT_NOFILE is raised towards the hard one when many
  * layers are given. */
 #include "overlay.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,21 +130,6 @@ static int sha256(const void *p, size_t n, uint8_t out[32])
 static int is_zero(const uint8_t *p, size_t n)
 {
     return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
-}
-
-/* Directory fsync makes a new or changed name durable. */
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 static void layer_header(uint8_t h[HDR_SIZE], uint64_t base_size)
@@ -862,7 +847,7 @@ int disk_overlay_freeze(Disk *d, const char *frozen_path, uint8_t digest[32], ch
         unlink(tmp);
         new_fd = -1;
     }
-    if (fsync_dir_of(frozen_path) || fsync_dir_of(o->live_path)) {
+    if (lbvm_fsync_dir_of(frozen_path) || lbvm_fsync_dir_of(o->live_path)) {
         if (new_fd >= 0)
             snprintf(err, errlen, "%s: layer written, but fsync of its directory failed: %s", frozen_path,
                      strerror(errno));

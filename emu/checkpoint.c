@@ -1,9 +1,9 @@
 /* Checkpoint container: see checkpoint.h and docs/checkpoint-format.md. */
 #include "checkpoint.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -189,13 +189,7 @@ int ckpt_commit(CkptWriter *w, char *err, size_t errlen)
         return -1;
     }
     /* The rename is durable only once the folder is synced. */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", w->path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    lbvm_fsync_dir_of(w->path);
     writer_free(w, 0);
     return 0;
 }

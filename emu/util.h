@@ -9,6 +9,10 @@
 int lbvm_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Formats a one-line message into err (newlines become spaces); returns -1. */
 int lbvm_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* fsync a folder, or the folder holding `path`: what makes a rename or a
+ * new name durable. 0, or -1. */
+int lbvm_fsync_dir(const char *dir);
+int lbvm_fsync_dir_of(const char *path);
 /* Decimal digits only (no sign, no spaces). 0, or -1. */
 int lbvm_parse_u64(const char *s, uint64_t *out);
 /* Digits with an optional K, M, G or T suffix (powers of 1024). 0, or -1. */

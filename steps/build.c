@@ -884,17 +884,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
         goto out;
     }
     {
-        char *dir = strdup(out_path);
-        if (dir) {
-            char *sl = strrchr(dir, '/');
-            const char *dn = sl ? (sl == dir ? "/" : (*sl = 0, dir)) : ".";
-            int dfd = open(dn, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (dfd >= 0) {
-                fsync(dfd);
-                close(dfd);
-            }
-            free(dir);
-        }
+        lbvm_fsync_dir_of(out_path);
     }
     rc = 0;
 out:

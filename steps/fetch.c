@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "fetch.h"
+#include "util.h"
 
 #define FETCH_MAX_REDIRS 5
 #define FETCH_DEFAULT_PARALLEL 4
@@ -190,16 +191,6 @@ static int mkdir_p(const char *dir)
         return -1;
     }
     return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 static void fmt_bytes(char *b, size_t n, double v)
@@ -420,7 +411,7 @@ static int part_verify_and_commit(FetchRun *r, FetchXfer *x, int *mismatch)
         snprintf(x->reason, sizeof x->reason, "cannot rename %s: %s", x->part_path, strerror(errno));
         return -1;
     }
-    fsync_dir(r->o->distdir);
+    lbvm_fsync_dir(r->o->distdir);
     return 0;
 }
 
