@@ -59,6 +59,12 @@ int ckpt_parse(const uint8_t *buf, size_t len, CkptFile *f, char *err, size_t er
 int ckpt_parse_unchecked(const uint8_t *buf, size_t len, CkptFile *f, char *err, size_t errlen);
 /* Maps and validates a checkpoint file. */
 int ckpt_open(const char *path, CkptFile *f, char *err, size_t errlen);
+/* The same without the digest, for a caller that checks it with
+ * ckpt_digest_ok() (possibly on another thread) before it uses anything it
+ * read for more than building a machine it may throw away. */
+int ckpt_open_undigested(const char *path, CkptFile *f, char *err, size_t errlen);
+/* Whether the trailer's SHA-256 matches the file's bytes. */
+int ckpt_digest_ok(const CkptFile *f);
 void ckpt_close(CkptFile *f);
 /* The section called name, or NULL. */
 const CkptSection *ckpt_find(const CkptFile *f, const char *name);

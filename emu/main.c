@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "disk.h"
@@ -713,11 +714,17 @@ static int cmd_resume(int argc, char **argv)
         return lbvm_error(EXIT_USAGE, "%s", err);
     MachineConfig cfg = { .console = stdout, .console_input = !ra.console && isatty(0),
                           .limit_ticks = ra.limit_s * VCLOCK_HZ };
+    /* Host time, for the person reading stderr only. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     Machine *m = machine_resume(path, &cs, &cfg, err, sizeof err);
     if (!m) {
         ckpt_session_close(&cs);
         return lbvm_error(EXIT_USAGE, "%s", err);
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "lbvm: resumed %s at %llu ticks in %.2f s\n", path, (unsigned long long)m->clock.now,
+            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     /* Only now, with the checkpoint accepted: the console and journal. */
     FILE *con = open_console(&ra), *journal = NULL;
     if (con && ra.journal && !(journal = journal_reopen(ra.journal, m->clock.now))) {

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -642,18 +643,69 @@ static int check_disk_files(CkptSession *cs, char *err, size_t errlen)
     return 0;
 }
 
+/* The file's SHA-256, checked on a second thread while the RAM is unpacked
+ * into the new machine: the two take about as long, and nothing outside
+ * that machine is touched before the check is in. */
+typedef struct DigestJob {
+    const CkptFile *f;
+    pthread_t thread;
+    bool started;
+    int ok;
+} DigestJob;
+
+static void *digest_thread(void *opaque)
+{
+    DigestJob *j = opaque;
+    j->ok = ckpt_digest_ok(j->f);
+    return NULL;
+}
+
+static int digest_wait(DigestJob *j, char *why, size_t len)
+{
+    if (!j)
+        return 0;
+    if (j->started) {
+        pthread_join(j->thread, NULL);
+        j->started = false;
+    } else {
+        j->ok = ckpt_digest_ok(j->f);
+    }
+    if (!j->ok) {
+        snprintf(why, len, "checkpoint is damaged (SHA-256 mismatch)");
+        return -1;
+    }
+    return 0;
+}
+
+static Machine *resume(const CkptFile *f, const char *path, CkptSession *cs, const MachineConfig *cfg_in,
+                       DigestJob *digest, char *err, size_t errlen);
+
 Machine *machine_resume(const char *path, CkptSession *cs, const MachineConfig *cfg_in, char *err, size_t errlen)
 {
     CkptFile f;
-    if (ckpt_open(path, &f, err, errlen) < 0)
+    if (ckpt_open_undigested(path, &f, err, errlen) < 0)
         return NULL;
-    Machine *m = machine_resume_from(&f, path, cs, cfg_in, err, errlen);
+    DigestJob job = { .f = &f };
+    job.started = pthread_create(&job.thread, NULL, digest_thread, &job) == 0;
+    Machine *m = resume(&f, path, cs, cfg_in, &job, err, errlen);
+    if (job.started) {
+        /* resume() failed before waiting: a damaged file is the better reason */
+        char why[128];
+        if (digest_wait(&job, why, sizeof why) < 0)
+            snprintf(err, errlen, "%s: %s", path, why);
+    }
     ckpt_close(&f);
     return m;
 }
 
-Machine *machine_resume_from(const CkptFile *fp, const char *path, CkptSession *cs, const MachineConfig *cfg_in,
+Machine *machine_resume_from(const CkptFile *f, const char *path, CkptSession *cs, const MachineConfig *cfg_in,
                              char *err, size_t errlen)
+{
+    return resume(f, path, cs, cfg_in, NULL, err, errlen);
+}
+
+static Machine *resume(const CkptFile *fp, const char *path, CkptSession *cs, const MachineConfig *cfg_in,
+                       DigestJob *digest, char *err, size_t errlen)
 {
     const CkptFile f = *fp;
     char why[4608];
@@ -669,22 +721,14 @@ Machine *machine_resume_from(const CkptFile *fp, const char *path, CkptSession *
                  (unsigned long long)ram_size, n_disks);
         goto bad;
     }
-    if (load_disk_refs(&f, path, cs, n_disks, why, sizeof why) < 0 || check_disk_files(cs, why, sizeof why) < 0)
+    if (load_disk_refs(&f, path, cs, n_disks, why, sizeof why) < 0)
         goto bad;
+    /* The disks are attached once the file is known good (their live
+     * overlays are files in the folder): ports stay empty until then. */
     cfg.ram_size = ram_size;
     cfg.n_disks = (int)n_disks;
-    for (int i = 0; i < (int)n_disks; i++) {
-        cfg.disks[i] = session_open_disk(cs, i, why, sizeof why);
-        if (!cfg.disks[i] || disk_sectors(cfg.disks[i]) != cs->disk[i].sectors) {
-            if (cfg.disks[i])
-                snprintf(why, sizeof why, "disk %d has %llu sectors, the checkpoint %llu", i,
-                         (unsigned long long)disk_sectors(cfg.disks[i]), (unsigned long long)cs->disk[i].sectors);
-            for (int j = 0; j <= i; j++)
-                disk_close(cfg.disks[j]);
-            goto bad;
-        }
-    }
-    m = machine_new(&cfg, why, sizeof why);   /* owns the disks from here */
+    memset(cfg.disks, 0, sizeof cfg.disks);
+    m = machine_new(&cfg, why, sizeof why);
     if (!m)
         goto bad;
     uint64_t rs = ram_size;
@@ -704,6 +748,20 @@ Machine *machine_resume_from(const CkptFile *fp, const char *path, CkptSession *
     }
     if (ram_load(m, ckpt_payload(&f, ram), ram->length, why, sizeof why) < 0)
         goto bad;
+    if (digest_wait(digest, why, sizeof why) < 0 || check_disk_files(cs, why, sizeof why) < 0)
+        goto bad;
+    for (int i = 0; i < (int)n_disks; i++) {
+        Disk *d = session_open_disk(cs, i, why, sizeof why);
+        if (!d || disk_sectors(d) != cs->disk[i].sectors) {
+            if (d)
+                snprintf(why, sizeof why, "disk %d has %llu sectors, the checkpoint %llu", i,
+                         (unsigned long long)disk_sectors(d), (unsigned long long)cs->disk[i].sectors);
+            disk_close(d);
+            goto bad;
+        }
+        m->cfg.disks[i] = d;                  /* the machine owns it from here */
+        ahci_attach(m->ahci, i, d);
+    }
     for (size_t i = 0; i < N_SECTIONS; i++) {
         if (sections[i].needs_disks && !m->ahci)
             continue;
