@@ -312,9 +312,8 @@ MachineEnd machine_run(Machine *m)
  * over the RAM size, then (page number, page) for every page that is not
  * all zero, both numbers as 8 bytes little-endian. Pages the host never
  * backed (mincore) are zero without being read. */
-void machine_ram_sha256(Machine *m, char out[65])
+void machine_ram_digest(Machine *m, uint8_t md[32])
 {
-    unsigned char md[32];
     unsigned int len = 0;
     uint8_t le[8];
     EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -345,6 +344,12 @@ void machine_ram_sha256(Machine *m, char out[65])
     free(res);
     EVP_DigestFinal_ex(c, md, &len);
     EVP_MD_CTX_free(c);
+}
+
+void machine_ram_sha256(Machine *m, char out[65])
+{
+    uint8_t md[32];
+    machine_ram_digest(m, md);
     for (int i = 0; i < 32; i++)
         sprintf(out + 2 * i, "%02x", md[i]);
     out[64] = 0;

@@ -105,7 +105,8 @@ typedef struct Machine {
 Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen);
 void machine_free(Machine *m);
 MachineEnd machine_run(Machine *m);
-/* SHA-256 of guest RAM, as 64 hex digits plus NUL. */
+/* Digest of guest RAM (see machine.c), and the same as 64 hex digits plus NUL. */
+void machine_ram_digest(Machine *m, uint8_t out[32]);
 void machine_ram_sha256(Machine *m, char out[65]);
 /* Console input replayed from a journal, at the tick it was first taken. */
 void machine_feed_input(Machine *m, const uint8_t *buf, int len);

@@ -62,9 +62,7 @@ void session_point(Machine *m, const char *kind, bool link, JournalPoint *p)
     else
         memcpy(p->console, m->console_chain, 32);
     machine_state_digest(m, p->state);
-    char hex[65];
-    machine_ram_sha256(m, hex);
-    unhex(hex, p->ram, 32);
+    machine_ram_digest(m, p->ram);
     p->n_disks = m->cfg.n_disks;
     for (int i = 0; i < p->n_disks; i++)
         machine_disk_digest(m, i, p->disk[i]);

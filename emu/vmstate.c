@@ -406,11 +406,16 @@ Disk *ckpt_session_add_disk(CkptSession *cs, const char *base, int read_only, ui
         return NULL;
     }
     d->read_only = read_only;
-    if (disk_file_digest(d->base, d->base_sha256, err, errlen) < 0)
-        return NULL;
     Disk *disk = session_open_disk(cs, cs->n_disks, err, errlen);
     if (!disk)
         return NULL;
+    /* An overlay digests its base once and keeps it (the journal's disk
+     * digests start from it): ask it rather than reading the base again. */
+    if ((read_only ? disk_file_digest(d->base, d->base_sha256, err, errlen)
+                   : disk_overlay_base_digest(disk, d->base_sha256, err, errlen)) < 0) {
+        disk_close(disk);
+        return NULL;
+    }
     d->sectors = disk_sectors(disk);
     cs->n_disks++;
     return disk;
