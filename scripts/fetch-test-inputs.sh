@@ -8,6 +8,9 @@
 #   amd64/vmlinuz                    linux-image-amd64's kernel (the "must be refused" input)
 #   busybox                          busybox-static:i386
 #   kexec/{kexec,libc.so.6,ld-linux.so.2}  kexec-tools:i386 and what it loads from libc6:i386
+#   tcc/{tcc,ld-linux.so.2,libc.so.6,libm.so.6,libpthread.so.0,libdl.so.2}  tcc:i386 and what
+#                                    it loads from libc6:i386; tcc/tcclib/ is its lib dir
+#                                    (/usr/lib/i386-linux-gnu/tcc: headers, libtcc1.a)
 #   VERSIONS                         package name, version and architecture of each
 # Idempotent: an output already there is kept. Each output is built under a
 # temporary name in CACHE_DIR and renamed into place, so an interrupted run never
@@ -40,9 +43,12 @@ have() {
     amd64)        [ -s "$cache/amd64/vmlinuz" ] ;;
     busybox)      [ -s "$cache/busybox" ] ;;
     kexec)        [ -s "$cache/kexec/kexec" ] && [ -s "$cache/kexec/libc.so.6" ] && [ -s "$cache/kexec/ld-linux.so.2" ] ;;
+    tcc)          [ -s "$cache/tcc/tcc" ] && [ -s "$cache/tcc/libc.so.6" ] && [ -s "$cache/tcc/libm.so.6" ] \
+                  && [ -s "$cache/tcc/libpthread.so.0" ] && [ -s "$cache/tcc/libdl.so.2" ] \
+                  && [ -s "$cache/tcc/ld-linux.so.2" ] && [ -d "$cache/tcc/tcclib" ] ;;
     esac
 }
-outputs="k686 k686pae amd64 busybox kexec"
+outputs="k686 k686pae amd64 busybox kexec tcc"
 missing=
 for o in $outputs; do have "$o" || missing="$missing $o"; done
 if [ -z "$missing" ] && [ -s "$cache/VERSIONS" ]; then
@@ -149,6 +155,20 @@ for o in $missing; do
         chmod 755 "$o/kexec" "$o/ld-linux.so.2"
         cat "$work/ver/kexec" "$work/ver/libc6" > "$work/ver/kexec.both" && mv "$work/ver/kexec.both" "$work/ver/kexec"
         install_out "$o" kexec ;;
+    tcc)
+        tc=$(fetch tcc:i386 tcc) || exit 1
+        lc=$(fetch libc6:i386 libc6) || exit 1
+        o=$work/out-tcc; mkdir -p "$o"
+        cp "$tc/usr/bin/tcc" "$o/tcc" || die "tcc:i386 has no usr/bin/tcc"
+        cp -R "$tc/usr/lib/i386-linux-gnu/tcc" "$o/tcclib" || die "tcc:i386 has no usr/lib/i386-linux-gnu/tcc"
+        # what readelf -d lists as NEEDED by usr/bin/tcc, and its PT_INTERP
+        for f in libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 ld-linux.so.2; do
+            cp -L "$lc/lib/i386-linux-gnu/$f" "$o/$f" 2>/dev/null || cp -L "$lc/usr/lib/i386-linux-gnu/$f" "$o/$f" \
+                || die "libc6:i386 has no $f"
+        done
+        chmod 755 "$o/tcc" "$o/ld-linux.so.2"
+        cat "$work/ver/tcc" "$work/ver/libc6" > "$work/ver/tcc.both" && mv "$work/ver/tcc.both" "$work/ver/tcc"
+        install_out "$o" tcc ;;
     esac
 done
 
