@@ -394,6 +394,7 @@ static void cpu_hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *op
         }
     }
     s->clock->now += size ? size : 1;
+    s->stats.blocks++;
 }
 
 /* int n with n >= 32 (system calls) is delivered right here, and emulation

@@ -38,6 +38,7 @@ typedef struct CPUStats {
     uint64_t tlb_fills[3];     /* read, write, fetch */
     uint64_t code_flushes;     /* TLB flushes when a page first became code */
     uint64_t emu_starts;
+    uint64_t blocks;
     uint64_t rdtsc;
     uint64_t halts;
 } CPUStats;

@@ -389,13 +389,13 @@ static void print_stats(Machine *m)
     for (int i = 0; i < 32; i++)
         exc += cs->exceptions[i];
     fprintf(stderr, "lbvm: events: %llu page faults, %llu other exceptions, %llu int/int3, %llu irqs, %llu halts, "
-            "%llu tlb fills (r/w/x %llu/%llu/%llu), %llu code flushes, %llu rdtsc, %llu emulation starts\n",
+            "%llu tlb fills (r/w/x %llu/%llu/%llu), %llu code flushes, %llu rdtsc, %llu emulation starts, %llu blocks\n",
             (unsigned long long)cs->exceptions[14], (unsigned long long)(exc - cs->exceptions[14]),
             (unsigned long long)cs->soft_ints, (unsigned long long)cs->hw_irqs, (unsigned long long)cs->halts,
             (unsigned long long)(cs->tlb_fills[0] + cs->tlb_fills[1] + cs->tlb_fills[2]),
             (unsigned long long)cs->tlb_fills[0], (unsigned long long)cs->tlb_fills[1],
             (unsigned long long)cs->tlb_fills[2], (unsigned long long)cs->code_flushes,
-            (unsigned long long)cs->rdtsc, (unsigned long long)cs->emu_starts);
+            (unsigned long long)cs->rdtsc, (unsigned long long)cs->emu_starts, (unsigned long long)cs->blocks);
 }
 
 /* Options shared by boot and resume: console, stats, limit, checkpoints, journal. */
