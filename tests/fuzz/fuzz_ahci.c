@@ -20,17 +20,16 @@
 #include <unistd.h>
 
 #include "ahci.h"
+#include "fuzz_board.h"
 #include "fuzz_input.h"
 #include "disk.h"
 #include "iomem.h"
 #include "pci.h"
 
-#define RAM_SIZE   (256u << 10)
+#define RAM_SIZE   FZ_RAM_SIZE
 #define ABAR       0xfebf0000u         /* 4 KiB aligned, inside the window */
 #define IRQ_LINE   11
 #define DEVFN      PCI_DEVFN(3, 0)
-#define DISK0_SECT 256u                 /* 128 KiB, read-write on port 0 */
-#define DISK2_SECT 32u                  /* 16 KiB, read-only on port 2 */
 
 enum {
     AF_READ,        /* off16: MMIO read, size arg & 3 (3 = dword); arg & 4: keep a misaligned offset */
@@ -62,37 +61,13 @@ static Board board;
 static uint8_t *ram;
 static Disk *disk0, *disk2;
 static char tmpdir[] = "/tmp/lbvm-fuzz-ahci-XXXXXX";
-static char path0[128], path2[128];
-
-static void cleanup(void)
-{
-    disk_close(disk0);
-    disk_close(disk2);
-    unlink(path0);
-    unlink(path2);
-    rmdir(tmpdir);
-}
 
 static void setup_once(void)
 {
-    char err[256];
     ram = malloc(RAM_SIZE);     /* exact size: ASan catches any overrun */
-    if (!ram || !mkdtemp(tmpdir))
+    if (!ram)
         abort();
-    snprintf(path0, sizeof path0, "%s/d0.img", tmpdir);
-    snprintf(path2, sizeof path2, "%s/d2.img", tmpdir);
-    if (disk_create_raw(path0, DISK0_SECT * 512ull, err, sizeof err) ||
-        disk_create_raw(path2, DISK2_SECT * 512ull, err, sizeof err)) {
-        fprintf(stderr, "fuzz_ahci: %s\n", err);
-        abort();
-    }
-    disk0 = disk_open_raw(path0, 0, err, sizeof err);
-    disk2 = disk_open_raw(path2, 1, err, sizeof err);
-    if (!disk0 || !disk2) {
-        fprintf(stderr, "fuzz_ahci: %s\n", err);
-        abort();
-    }
-    atexit(cleanup);
+    fz_scratch_disks(tmpdir, &disk0, &disk2);
 }
 
 static void on_irq(void *opaque, int n, int level)
@@ -171,12 +146,6 @@ static void put32(uint32_t pa, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         ram[(pa + i) % RAM_SIZE] = (uint8_t)(v >> (8 * i));
-}
-
-
-static int size_arg(int arg)
-{
-    return (arg & 3) == 3 ? 2 : arg & 3;
 }
 
 static void stop_start(Board *b, int port)
@@ -289,7 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             val = 0;
             if (kind == AF_WRITE && !take(&in, &val, 4))
                 goto out;
-            int sz = size_arg(arg);
+            int sz = fz_size_arg(arg);
             uint32_t o = off % AHCI_ABAR_SIZE;
             if (!(arg & 4))
                 o &= ~((1u << sz) - 1);
@@ -334,7 +303,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case AF_CONFIG:
             if (!take(&in, &u8, 1) || !take(&in, &val, 4))
                 goto out;
-            conf_access(b, u8, val, size_arg(arg), !(arg & 4));
+            conf_access(b, u8, val, fz_size_arg(arg), !(arg & 4));
             break;
         case AF_POKE: {
             if (!take(&in, &off, 2) || !take(&in, &u8, 1))

@@ -265,7 +265,7 @@ static void op_mmio(int write, uint32_t off, uint32_t v)
 }
 
 /* A record: the state of device dev of board b. */
-static void rec(FsBoard *b, int dev)
+static void rec(FzBoard *b, int dev)
 {
     size_t n;
     uint8_t *p = fs_save(b, dev, &n);
@@ -288,21 +288,21 @@ static int dev_index(const char *name)
     return -1;
 }
 
-static void out8(FsBoard *b, uint16_t port, uint8_t v) { iomap_port_write(&b->io, port, v, 0); }
-static void conf_write(FsBoard *b, int devfn, uint8_t reg, uint32_t v)
+static void out8(FzBoard *b, uint16_t port, uint8_t v) { iomap_port_write(&b->io, port, v, 0); }
+static void conf_write(FzBoard *b, int devfn, uint8_t reg, uint32_t v)
 {
     iomap_port_write(&b->io, PCI_CONFIG_ADDRESS, PCI_CONFIG_ENABLE | (uint32_t)devfn << 8 | reg, 2);
     iomap_port_write(&b->io, PCI_CONFIG_DATA, v, 2);
 }
-static void abar_write(FsBoard *b, uint32_t off, uint32_t v)
+static void abar_write(FzBoard *b, uint32_t off, uint32_t v)
 {
     for (int i = 0; i < b->io.n_mmio; i++)
         if (b->io.mmio[i].base == PCI_MEM_WINDOW_BASE)
-            iorange_write(&b->io.mmio[i], FS_AHCI_ABAR - PCI_MEM_WINDOW_BASE + off, v, 2);
+            iorange_write(&b->io.mmio[i], FZ_AHCI_ABAR - PCI_MEM_WINDOW_BASE + off, v, 2);
 }
 
 /* Drives every chip of the board into a state worth saving. */
-static void drive(FsBoard *b)
+static void drive(FzBoard *b)
 {
     static const uint8_t pic_init_seq[][2] = {
         { 0x21, 0xff }, { 0xa1, 0xff }, { 0x20, 0x11 }, { 0x21, 0x30 }, { 0x21, 0x04 }, { 0x21, 0x01 },
@@ -336,8 +336,8 @@ static void drive(FsBoard *b)
     /* AHCI: memory and bus master on, ABAR, AHCI mode with interrupts, port 0
      * started with an IDENTIFY DEVICE in slot 0 (list at 16 KiB, received
      * FISes at 8 KiB, table at 20 KiB, data at 64 KiB). */
-    conf_write(b, FS_AHCI_DEVFN, 0x24, FS_AHCI_ABAR);
-    conf_write(b, FS_AHCI_DEVFN, 0x04, 0x0406);
+    conf_write(b, FZ_AHCI_DEVFN, 0x24, FZ_AHCI_ABAR);
+    conf_write(b, FZ_AHCI_DEVFN, 0x04, 0x0406);
     abar_write(b, 0x04, 0x80000002);
     uint8_t *ram = b->ram;
     st32(ram + 0x4000, 5 | 1u << 16);
@@ -353,25 +353,17 @@ static void drive(FsBoard *b)
     abar_write(b, 0x100 + 0x18, 0x10);         /* FRE */
     abar_write(b, 0x100 + 0x18, 0x11);         /* FRE | ST */
     abar_write(b, 0x100 + 0x38, 1);            /* CI */
-    fs_board_advance(b, 12 * 1000 * 1000);
+    fz_board_advance(b, 12 * 1000 * 1000);
 }
 
 static void state_seeds(void)
 {
-    char dir[] = "/tmp/lbvm-fuzz-seed-state-XXXXXX", p0[128], p2[128], err[256];
-    if (!mkdtemp(dir))
-        die("cannot make a folder in /tmp", NULL);
-    snprintf(p0, sizeof p0, "%s/d0.img", dir);
-    snprintf(p2, sizeof p2, "%s/d2.img", dir);
-    if (disk_create_raw(p0, FS_DISK0_SECT * 512ull, err, sizeof err) ||
-        disk_create_raw(p2, FS_DISK2_SECT * 512ull, err, sizeof err))
-        die("disk_create_raw", err);
-    Disk *d0 = disk_open_raw(p0, 0, err, sizeof err), *d2 = disk_open_raw(p2, 1, err, sizeof err);
-    if (!d0 || !d2)
-        die("disk_open_raw", err);
-    uint8_t *ram = calloc(1, FS_RAM_SIZE);
-    FsBoard fresh, b;
-    if (!ram || fs_board_init(&fresh, ram, d0, d2) < 0 || fs_board_init(&b, ram, d0, d2) < 0)
+    static char dir[] = "/tmp/lbvm-fuzz-seed-state-XXXXXX";
+    Disk *d0, *d2;
+    fz_scratch_disks(dir, &d0, &d2);
+    uint8_t *ram = calloc(1, FZ_RAM_SIZE);
+    FzBoard fresh, b;
+    if (!ram || fz_board_init(&fresh, 0, ram, d0, d2) < 0 || fz_board_init(&b, 0, ram, d0, d2) < 0)
         die("the seed board failed to initialise", NULL);
     drive(&b);
     if (b.ahci->port[0].ci || !(b.ahci->port[0].is & 1))
@@ -414,7 +406,7 @@ static void state_seeds(void)
     b1(2);
     rec(&b, dev_index("pci"));
     rec(&b, dev_index("ahci"));
-    uint32_t w = FS_AHCI_ABAR - PCI_MEM_WINDOW_BASE;
+    uint32_t w = FZ_AHCI_ABAR - PCI_MEM_WINDOW_BASE;
     op_mmio(0, w + 0x08, 0);                    /* IS */
     op_mmio(0, w + 0x100 + 0x10, 0);            /* P0IS */
     op_mmio(1, w + 0x100 + 0x10, 0xffffffff);
@@ -439,14 +431,9 @@ static void state_seeds(void)
     op_in(0x92);
     put("state", "uart-sysreset", seq, nseq);
 
-    fs_board_free(&fresh);
-    fs_board_free(&b);
+    fz_board_free(&fresh);
+    fz_board_free(&b);
     free(ram);
-    disk_close(d0);
-    disk_close(d2);
-    unlink(p0);
-    unlink(p2);
-    rmdir(dir);
 }
 
 int main(int argc, char **argv)

@@ -23,52 +23,28 @@
 #include "fuzz_ports.h"
 #include "fuzz_state.h"
 
-static FsBoard board;
+static FzBoard board;
 static uint8_t *ram;
 static Disk *disk0, *disk2;
 static char tmpdir[] = "/tmp/lbvm-fuzz-state-XXXXXX";
-static char path0[128], path2[128];
-
-static void cleanup(void)
-{
-    disk_close(disk0);
-    disk_close(disk2);
-    unlink(path0);
-    unlink(path2);
-    rmdir(tmpdir);
-}
 
 static void setup_once(void)
 {
-    char err[256];
-    ram = malloc(FS_RAM_SIZE);      /* exact size: ASan catches any overrun */
-    if (!ram || !mkdtemp(tmpdir))
+    ram = malloc(FZ_RAM_SIZE);      /* exact size: ASan catches any overrun */
+    if (!ram)
         abort();
-    snprintf(path0, sizeof path0, "%s/d0.img", tmpdir);
-    snprintf(path2, sizeof path2, "%s/d2.img", tmpdir);
-    if (disk_create_raw(path0, FS_DISK0_SECT * 512ull, err, sizeof err) ||
-        disk_create_raw(path2, FS_DISK2_SECT * 512ull, err, sizeof err)) {
-        fprintf(stderr, "fuzz_state: %s\n", err);
-        abort();
-    }
-    disk0 = disk_open_raw(path0, 0, err, sizeof err);
-    disk2 = disk_open_raw(path2, 1, err, sizeof err);
-    if (!disk0 || !disk2) {
-        fprintf(stderr, "fuzz_state: %s\n", err);
-        abort();
-    }
-    atexit(cleanup);
+    fz_scratch_disks(tmpdir, &disk0, &disk2);
 }
 
 static void dma_check(void *opaque, uint64_t pa, uint64_t len)
 {
     (void)opaque;
     assert(len > 0);
-    assert(len <= FS_RAM_SIZE && pa <= FS_RAM_SIZE - len);
+    assert(len <= FZ_RAM_SIZE && pa <= FZ_RAM_SIZE - len);
 }
 
 /* One load of dev from payload p[0..n). */
-static void load_one(FsBoard *b, int dev, const uint8_t *p, size_t n)
+static void load_one(FzBoard *b, int dev, const uint8_t *p, size_t n)
 {
     size_t l0 = 0, l1 = 0;
     uint8_t *before = fs_save(b, dev, &l0);
@@ -115,28 +91,8 @@ static void load_one(FsBoard *b, int dev, const uint8_t *p, size_t n)
     b->intr = b->pic->int_out;
 }
 
-static bool take_port(Input *in, uint32_t *port)
-{
-    uint8_t i;
-    uint16_t raw;
-    if (!take(in, &i, 1))
-        return false;
-    if (i < FZ_NPORTS) {
-        *port = fz_ports[i];
-        return true;
-    }
-    if (!take(in, &raw, 2))
-        return false;
-    *port = raw;
-    return true;
-}
-
-static int size_arg(int arg)
-{
-    return (arg & 3) == 3 ? 2 : arg & 3;
-}
-
-static void check_invariants(FsBoard *b)
+/* What must hold between operations, whatever was loaded. */
+static void check_invariants(FzBoard *b)
 {
     assert(b->intr == 0 || b->intr == 1);
     const AHCIState *a = b->ahci;
@@ -155,9 +111,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ram)
         setup_once();
     Input in = { data, size };
-    memset(ram, 0, FS_RAM_SIZE);
-    FsBoard *b = &board;
-    if (fs_board_init(b, ram, disk0, disk2) < 0)
+    memset(ram, 0, FZ_RAM_SIZE);
+    FzBoard *b = &board;
+    if (fz_board_init(b, 0, ram, disk0, disk2) < 0)
         abort();
     b->dma_check = dma_check;
 
@@ -176,72 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_invariants(b);
 
     uint8_t op;
-    while (take(&in, &op, 1)) {
-        int kind = op & 7, arg = op >> 3;
-        uint32_t port, val;
-        uint16_t n16;
-        uint8_t off[3], buf[16];
-        switch (kind) {
-        case FZ_READ:
-            if (!take_port(&in, &port))
-                goto out;
-            iomap_port_read(&b->io, port, size_arg(arg));
-            break;
-        case FZ_WRITE:
-            if (!take_port(&in, &port) || !take(&in, &val, 4))
-                goto out;
-            iomap_port_write(&b->io, port, val, size_arg(arg));
-            break;
-        case FZ_ADVANCE:
-            if (!take(&in, &n16, 2))
-                goto out;
-            fs_board_advance(b, (uint64_t)n16 << arg);
-            break;
-        case FZ_INTA:
-            if (b->intr) {
-                int vec = pic_read_irq(b->pic);
-                assert(vec >= 0 && vec <= 255);
-            }
-            break;
-        case FZ_RX: {
-            int len = arg & 15;
-            if (!take(&in, buf, (size_t)len))
-                goto out;
-            int room = uart_rx_room(b->uart);
-            int took = uart_receive(b->uart, buf, len);
-            assert(took >= 0 && took <= len && took <= room);
-            break;
-        }
-        case FZ_MMIO_READ:
-        case FZ_MMIO_WRITE: {
-            if (!take(&in, off, 3))
-                goto out;
-            val = 0;
-            if (kind == FZ_MMIO_WRITE && !take(&in, &val, 4))
-                goto out;
-            uint32_t o = (off[0] | off[1] << 8 | (uint32_t)off[2] << 16) % PCI_MEM_WINDOW_SIZE;
-            int sz = size_arg(arg);
-            o &= ~((1u << sz) - 1);
-            for (int i = 0; i < b->io.n_mmio; i++) {
-                IoRange *r = &b->io.mmio[i];
-                if (r->base == PCI_MEM_WINDOW_BASE) {
-                    if (kind == FZ_MMIO_READ)
-                        iorange_read(r, o, sz);
-                    else
-                        iorange_write(r, o, val, sz);
-                }
-            }
-            break;
-        }
-        case FZ_TICK:
-            fs_board_advance(b, (uint64_t)(arg + 1) * 64);
-            break;
-        }
-        if (b->reset_requested)
-            fs_board_reset(b);
+    while (take(&in, &op, 1) && fz_run_op(b, &in, op))
         check_invariants(b);
-    }
 out:
-    fs_board_free(b);
+    fz_board_free(b);
     return 0;
 }
