@@ -79,6 +79,8 @@ static const char usage_text[] =
     "                       a final checkpoint is taken when the run ends\n"
     "      --checkpoint-every TICKS  a checkpoint each TICKS of guest time (K, M, G)\n"
     "      --checkpoint-on REGEX  a checkpoint after each console line matching REGEX\n"
+    "      --keep-checkpoints N  keep only the newest N checkpoint files in DIR (default:\n"
+    "                       all); disk layers stay, later checkpoints need them\n"
     "      --journal FILE   write the state hashes at every checkpoint to FILE\n"
     "      --stall SECONDS  end the run (exit 7, with a checkpoint) after this much guest\n"
     "                       time without console output or disk I/O\n"
@@ -86,7 +88,7 @@ static const char usage_text[] =
     "\n"
     "lbvm resume CHECKPOINT [--console FILE|sdl] [--stats] [--limit SECONDS]\n"
     "          [--checkpoint-dir DIR] [--checkpoint-every TICKS] [--checkpoint-on REGEX]\n"
-    "          [--journal FILE]\n"
+    "          [--keep-checkpoints N] [--journal FILE]\n"
     "  the kernel and initrd are not needed; the base disk images must be unchanged.\n"
     "  --limit counts guest time from power-on, as in the original boot.\n"
     "\n"
@@ -404,7 +406,7 @@ typedef struct RunArgs {
     const char *console_log;  /* --console sdl: also write the console here */
     int sdl, steps_total;     /* --console sdl; --steps-total */
     int stats;
-    uint64_t limit_s, every, stall_s;
+    uint64_t limit_s, every, stall_s, keep;
 } RunArgs;
 
 /* The exit code for how a run ended, with its message. */
@@ -540,6 +542,10 @@ static int run_option(int c, RunArgs *ra)
             return lbvm_error(-1, "--stall %s: give whole seconds of guest time, at least 1", optarg);
         return 1;
     case 'J': ra->journal = optarg; return 1;
+    case 'K':
+        if (lbvm_parse_u64(optarg, &ra->keep) < 0 || ra->keep == 0 || ra->keep > 1000000)
+            return lbvm_error(-1, "--keep-checkpoints %s: give how many of the newest checkpoints to keep, at least 1", optarg);
+        return 1;
     }
     return 0;
 }
@@ -549,7 +555,8 @@ static int run_option(int c, RunArgs *ra)
     { "limit", required_argument, 0, 'l' }, { "checkpoint-dir", required_argument, 0, 'D' },               \
     { "checkpoint-every", required_argument, 0, 'E' }, { "checkpoint-on", required_argument, 0, 'O' },     \
     { "journal", required_argument, 0, 'J' }, { "stall", required_argument, 0, 'T' },                    \
-    { "console-log", required_argument, 0, 'L' }, { "steps-total", required_argument, 0, 'N' }
+    { "console-log", required_argument, 0, 'L' }, { "steps-total", required_argument, 0, 'N' },             \
+    { "keep-checkpoints", required_argument, 0, 'K' }
 
 static int cmd_boot(int argc, char **argv)
 {
@@ -599,6 +606,8 @@ static int cmd_boot(int argc, char **argv)
         return lbvm_error(EXIT_USAGE, "boot needs --kernel FILE (see 'lbvm --help')");
     if ((ra.every || ra.pattern) && !ra.ckpt_dir && !ra.journal)
         return lbvm_error(EXIT_USAGE, "--checkpoint-every and --checkpoint-on need --checkpoint-dir DIR or --journal FILE");
+    if (ra.keep && !ra.ckpt_dir)
+        return lbvm_error(EXIT_USAGE, "--keep-checkpoints needs --checkpoint-dir DIR");
     if (ra.ckpt_dir)
         session_install_signals();
     int bad_epoch;
@@ -610,6 +619,7 @@ static int cmd_boot(int argc, char **argv)
     if (ra.ckpt_dir) {
         if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
             return lbvm_error(EXIT_USAGE, "%s", err);
+        cs.keep = (unsigned)ra.keep;
         csp = &cs;
     }
     /* The console and journal files are opened only once the machine is
@@ -712,6 +722,7 @@ static int cmd_resume(int argc, char **argv)
     CkptSession cs;
     if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
         return lbvm_error(EXIT_USAGE, "%s", err);
+    cs.keep = (unsigned)ra.keep;
     MachineConfig cfg = { .console = stdout, .console_input = !ra.console && isatty(0),
                           .limit_ticks = ra.limit_s * VCLOCK_HZ };
     /* Host time, for the person reading stderr only. */

@@ -27,6 +27,7 @@
 #include "state.h"
 #include "sysreset.h"
 #include "uart.h"
+#include "util.h"
 
 #define MACHINE_STATE_VERSION 1
 #define RAM_STATE_VERSION 1
@@ -453,6 +454,49 @@ static void sec_machine(Machine *m, StateIO *io)
     machine_fields(m, io, &rs, &nd);
 }
 
+static int cmp_unsigned_desc(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Removes the checkpoint files older than the newest cs->keep. A failure only
+ * costs disk space: it is reported and the run goes on. */
+static void session_prune(CkptSession *cs)
+{
+    DIR *d = opendir(cs->dir);
+    if (!d)
+        return;
+    unsigned *nums = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned v;
+        char tail[8];
+        if (sscanf(e->d_name, "ckpt-%u.lbvm%1s", &v, tail) != 1)
+            continue;
+        if (n == cap) {
+            unsigned *nn = realloc(nums, (cap = cap ? cap * 2 : 64) * sizeof *nn);
+            if (!nn)
+                break;
+            nums = nn;
+        }
+        nums[n++] = v;
+    }
+    closedir(d);
+    if (n > cs->keep) {
+        qsort(nums, n, sizeof *nums, cmp_unsigned_desc);
+        for (size_t i = cs->keep; i < n; i++) {
+            char p[4200];
+            snprintf(p, sizeof p, "%s/ckpt-%06u.lbvm", cs->dir, nums[i]);
+            if (unlink(p) != 0 && errno != ENOENT)
+                fprintf(stderr, "lbvm: warning: cannot remove old checkpoint %s: %s\n", p, strerror(errno));
+        }
+        lbvm_fsync_dir(cs->dir);
+    }
+    free(nums);
+}
+
 int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_len, char *err, size_t errlen)
 {
     if (!cpu_can_checkpoint(m->cpu)) {
@@ -514,6 +558,8 @@ int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_
     }
     if (ckpt_commit(w, err, errlen) < 0)
         return -1;
+    if (cs->keep)
+        session_prune(cs);
     cpu_flush_caches(m->cpu);
     if (path_out)
         snprintf(path_out, path_len, "%s", path);

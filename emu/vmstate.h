@@ -32,6 +32,7 @@ typedef struct CkptSession {
     char dir[4096];
     int lock_fd;
     unsigned next_seq;               /* number of the next checkpoint */
+    unsigned keep;                   /* keep the newest `keep` checkpoint files; 0: all */
     int n_disks;
     CkptDisk disk[MACHINE_MAX_DISKS];
 } CkptSession;
@@ -49,6 +50,8 @@ Disk *ckpt_session_add_disk(CkptSession *cs, const char *base, int read_only, ui
 /* Takes checkpoint next_seq at the current block boundary: freezes each
  * disk's live overlay, writes DIR/ckpt-N.lbvm atomically, then drops the
  * CPU's caches (a run that goes on and one resumed from here start alike).
+ * With cs->keep, older checkpoint files beyond the newest `keep` are then
+ * removed (disk layers stay: every later checkpoint stands on them).
  * path_out receives the file's path. 0 or -1 with a message. */
 int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_len, char *err, size_t errlen);
 

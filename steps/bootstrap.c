@@ -766,8 +766,9 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     a->number = next_attempt(r->work);
     snprintf(a->console, sizeof a->console, "%s/console-%d.log", r->work, a->number);
     snprintf(a->log, sizeof a->log, "%s/lbvm-%d.log", r->work, a->number);
-    char mem[32], stall[32];
+    char mem[32], stall[32], keep[32];
     snprintf(mem, sizeof mem, "%llu", (unsigned long long)(o->mem_mib ? o->mem_mib : BOOTSTRAP_DEFAULT_MEM_MIB));
+    snprintf(keep, sizeof keep, "%llu", (unsigned long long)(o->keep ? o->keep : BOOTSTRAP_DEFAULT_KEEP));
     snprintf(stall, sizeof stall, "%llu",
              (unsigned long long)(o->stall_s ? o->stall_s : BOOTSTRAP_DEFAULT_STALL_S));
     char initrd[4200], disk[4200];
@@ -795,6 +796,8 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     argv[n++] = r->ckdir;
     argv[n++] = "--checkpoint-on";
     argv[n++] = regex;
+    argv[n++] = "--keep-checkpoints";
+    argv[n++] = keep;
     argv[n++] = "--journal";
     argv[n++] = r->journal;
     argv[n++] = "--console";

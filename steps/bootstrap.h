@@ -31,6 +31,7 @@
 #define BOOTSTRAP_COMPLETED_LINE "Bootstrapping completed."
 #define BOOTSTRAP_DEFAULT_MEM_MIB 3072        /* lbvm's maximum; live-bootstrap asks for 4096 */
 #define BOOTSTRAP_DEFAULT_STALL_S 600         /* guest seconds without console output or disk I/O */
+#define BOOTSTRAP_DEFAULT_KEEP 8              /* checkpoint files kept (the newest); disk layers all stay */
 #define BOOTSTRAP_DEFAULT_WORKDIR "lbvm-work"
 #define BOOTSTRAP_GRACE_S 30                  /* host seconds the guest gets to power off after completing */
 
@@ -50,6 +51,7 @@ typedef struct BootstrapOptions {
     uint64_t mem_mib;         /* 0: BOOTSTRAP_DEFAULT_MEM_MIB */
     uint64_t disk_size;       /* 0: BUILD_DEFAULT_DISK_SIZE */
     uint64_t stall_s;         /* 0: BOOTSTRAP_DEFAULT_STALL_S */
+    uint64_t keep;            /* checkpoint files to keep; 0: BOOTSTRAP_DEFAULT_KEEP */
     int resume;               /* continue from the newest usable checkpoint */
     int fresh;                /* discard an earlier run's checkpoints and start over */
     int offline;              /* download nothing; fail naming the missing distfiles */

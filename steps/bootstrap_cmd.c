@@ -18,6 +18,7 @@ static const char bootstrap_usage[] =
     "usage: lbvm bootstrap --kernel FILE --tree DIR [--workdir DIR] [--distdir DIR]\n"
     "                      [--mem MiB] [--disk-size SIZE] [--stall SECONDS]\n"
     "                      [--resume | --fresh] [--offline] [--step-regex RE]\n"
+    "                      [--keep-checkpoints N]\n"
     "  Fetches the distfiles, builds sysa's initramfs and sysc's disk, boots the guest\n"
     "  (a child 'lbvm boot' with a checkpoint after every step), prints one line per\n"
     "  step, and ends when the console says \"Bootstrapping completed.\".\n"
@@ -29,6 +30,8 @@ static const char bootstrap_usage[] =
     "      --disk-size SIZE sysc disk size (K, M, G, T; default 8G), sparse\n"
     "      --stall SECONDS  fail after this much guest time without console output or\n"
     "                       disk I/O (default 600)\n"
+    "      --keep-checkpoints N  keep the newest N checkpoint files (default 8); disk\n"
+    "                       layers all stay (later checkpoints stand on them)\n"
     "      --resume         continue from the newest usable checkpoint in the work folder\n"
     "      --fresh          discard an earlier run's checkpoints and start over\n"
     "      --offline        download nothing; fail naming the missing distfiles\n"
@@ -42,7 +45,7 @@ static const char bootstrap_usage[] =
 
 int lbvm_cmd_bootstrap(int argc, char **argv)
 {
-    enum { OPT_DISK_SIZE = 256, OPT_STALL, OPT_RESUME, OPT_FRESH, OPT_OFFLINE, OPT_STEP_REGEX };
+    enum { OPT_DISK_SIZE = 256, OPT_STALL, OPT_RESUME, OPT_FRESH, OPT_OFFLINE, OPT_STEP_REGEX, OPT_KEEP };
     static const struct option opts[] = {
         { "kernel", required_argument, 0, 'k' },
         { "tree", required_argument, 0, 't' },
@@ -55,6 +58,7 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
         { "fresh", no_argument, 0, OPT_FRESH },
         { "offline", no_argument, 0, OPT_OFFLINE },
         { "step-regex", required_argument, 0, OPT_STEP_REGEX },
+        { "keep-checkpoints", required_argument, 0, OPT_KEEP },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -83,6 +87,11 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
         case OPT_STALL:
             if (lbvm_parse_u64(optarg, &o.stall_s) < 0 || o.stall_s == 0 || o.stall_s > 1000000000)
                 return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--stall %s: give whole seconds of guest time, at least 1", optarg);
+            break;
+        case OPT_KEEP:
+            if (lbvm_parse_u64(optarg, &o.keep) < 0 || o.keep < 2 || o.keep > 1000000)
+                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--keep-checkpoints %s: give a number of checkpoints, at least 2 "
+                                  "(a failed step's own checkpoint and the one taken when it was stopped)", optarg);
             break;
         case OPT_RESUME: o.resume = 1; break;
         case OPT_FRESH: o.fresh = 1; break;

@@ -59,6 +59,12 @@ grep -qE '64|3072' "$WORK/mem-4096.err" || fail "mem-4096: the message does not 
 refused unknown-option 'frobnicate' "which option is unknown" \
     boot --kernel "$K" --initrd "$I" --frobnicate
 
+refused keep-no-dir 'keep-checkpoints.*checkpoint-dir' "that --keep-checkpoints needs --checkpoint-dir" \
+    boot --kernel "$K" --initrd "$I" --keep-checkpoints 3
+
+refused keep-zero 'keep-checkpoints' "that --keep-checkpoints 0 is out of range" \
+    boot --kernel "$K" --initrd "$I" --checkpoint-dir "$WORK/ck0" --keep-checkpoints 0
+
 refused missing-kernel 'kernel' "that --kernel is needed" \
     boot --initrd "$I"
 

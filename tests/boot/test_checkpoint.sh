@@ -6,7 +6,7 @@
 #    straight run's console after that point and ends with the same stats
 #    (the late one in the same folder: its final checkpoint gets a new, higher
 #    number and no checkpoint there changes; the early one in a folder of its
-#    own);
+#    own, with periodic checkpoints and --keep-checkpoints 2: two files left);
 #    a run stopped by SIGTERM at a random host moment exits 5 with a
 #    checkpoint, and its console + the resumed run's console is the straight
 #    console, byte for byte;
@@ -189,7 +189,7 @@ grep -q "^guest time *$T ticks" "$WORK/fin.inspect" || fail "lbvm inspect of the
 early=$(head -n1 "$WORK/ckpt.list" | cut -d' ' -f1)
 late=$(tail -n1 "$WORK/ckpt.list" | cut -d' ' -f1)
 bg_lbvm early resume "$early" --console "$WORK/early.console" --stats --limit "$LBVM_TEST_LIMIT" \
-    --checkpoint-dir "$WORK/ck-early"
+    --checkpoint-dir "$WORK/ck-early" --checkpoint-every "$every" --keep-checkpoints 2
 early_pid=$BG_PID
 bg_lbvm termres resume "$term_ck" --console "$WORK/termres.console" --stats --limit "$LBVM_TEST_LIMIT"
 termres_pid=$BG_PID
@@ -207,6 +207,18 @@ lfin=$(sed -n 's/^lbvm: final checkpoint //p' "$WORK/late.err")
     || fail "late: resumed in a folder whose newest checkpoint is $last, its final checkpoint is $(basename "$lfin")"
 wait_bg early "$early_pid"
 check_resumed early "$early" straight
+# --keep-checkpoints 2: of the early run's periodic checkpoints and its final
+# one, only the newest two files are left, and the final one resumes.
+nearly=$(ckpts_of early | wc -l)
+[ "$nearly" -ge 2 ] || fail "early: $nearly periodic checkpoints after resuming at the first one of $nck, expected more" "$WORK/early.err"
+ls "$WORK/ck-early"/ckpt-*.lbvm > "$WORK/ck-early.files"
+[ "$(wc -l < "$WORK/ck-early.files")" = 2 ] \
+    || fail "early: $(wc -l < "$WORK/ck-early.files") checkpoint files left with --keep-checkpoints 2 after $((nearly + 1)) checkpoints" "$WORK/ck-early.files"
+efin=$(final_ckpt_of early)
+grep -qx "$efin" "$WORK/ck-early.files" || fail "early: the final checkpoint $efin was not kept" "$WORK/ck-early.files"
+grep -qx "$(ckpts_of early | tail -n1 | cut -d' ' -f1)" "$WORK/ck-early.files" \
+    || fail "early: the newest periodic checkpoint was not kept" "$WORK/ck-early.files"
+"$LBVM" inspect "$efin" > "$WORK/efin.inspect" 2>&1 || fail "early: lbvm inspect of the kept final checkpoint failed" "$WORK/efin.inspect"
 note "resumed from $(basename "$early") and $(basename "$late"): same console tail and stats"
 
 # The stopped run's console and the resumed one's make the straight console.
