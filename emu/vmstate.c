@@ -30,7 +30,7 @@
 #include "util.h"
 
 #define MACHINE_STATE_VERSION 1
-#define RAM_STATE_VERSION 1
+#define RAM_STATE_VERSION 2
 #define DISKS_STATE_VERSION 1
 #define PAGE 4096u
 
@@ -78,8 +78,17 @@ static void machine_fields(Machine *m, StateIO *io, uint64_t *ram_size, uint32_t
     state_u8s(io, "console.tail", m->console_tail, MACHINE_TAIL_SIZE);
 }
 
-/* ---- RAM: bitmap of the pages that are not all zero, then one zstd frame
- * holding those pages in address order. ---- */
+/* ---- RAM (version 2): the RAM size and page size, a bitmap of the pages
+ * that are not all zero, then those pages in address order split into
+ * chunks, each one zstd frame (so a restore decompresses them on several
+ * threads), then the chunk table: per chunk the ordinal of its first page
+ * among the non-zero pages and its frame's length (u64 each), then the chunk
+ * count (u32). Version 1 (lbvm before the chunks) is one frame, no table. ---- */
+
+#define RAM_CHUNK_MIN_PAGES 4096u     /* 16 MiB of pages per frame at least */
+#define RAM_CHUNKS 8u                 /* ... and about this many frames */
+#define RAM_MAX_CHUNKS 65536u
+#define RAM_LOAD_THREADS 2
 
 static bool page_zero(const uint8_t *p)
 {
@@ -90,12 +99,55 @@ static bool page_zero(const uint8_t *p)
     return true;
 }
 
+static bool bit(const uint8_t *bitmap, size_t p)
+{
+    return bitmap[p >> 3] & (1u << (p & 7));
+}
+
+static void put_le(uint8_t *b, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *b, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+/* Compresses in[] into the open frame of z, writing what comes out; `end`
+ * closes the frame. Returns the bytes written or -1. */
+static int64_t ram_compress(ZSTD_CCtx *z, CkptWriter *w, const uint8_t *src, size_t len, bool end, uint8_t *out,
+                            size_t outcap, char *err, size_t errlen)
+{
+    ZSTD_inBuffer in = { src, len, 0 };
+    int64_t written = 0;
+    for (;;) {
+        ZSTD_outBuffer o = { out, outcap, 0 };
+        size_t left = ZSTD_compressStream2(z, &o, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(left)) {
+            snprintf(err, errlen, "RAM compression failed: %s", ZSTD_getErrorName(left));
+            return -1;
+        }
+        if (ckpt_write(w, out, o.pos) < 0) {
+            snprintf(err, errlen, "cannot write the checkpoint");
+            return -1;
+        }
+        written += (int64_t)o.pos;
+        if (end ? left == 0 : in.pos == in.size)
+            return written;
+    }
+}
+
 static int ram_save(Machine *m, CkptWriter *w, char *err, size_t errlen)
 {
-    size_t npages = m->ram_size / PAGE, nbytes = (npages + 7) / 8;
+    size_t npages = m->ram_size / PAGE, nbytes = (npages + 7) / 8, nz = 0;
     uint8_t *bitmap = calloc(nbytes, 1), *res = malloc(npages);
     size_t outcap = ZSTD_CStreamOutSize() * 4;
-    uint8_t *out = malloc(outcap);
+    uint8_t *out = malloc(outcap), *table = NULL;
     ZSTD_CCtx *z = ZSTD_createCCtx();
     int rc = -1;
     if (!bitmap || !res || !out || !z) {
@@ -106,109 +158,116 @@ static int ram_save(Machine *m, CkptWriter *w, char *err, size_t errlen)
     if (mincore(m->ram, m->ram_size, res) != 0)
         memset(res, 1, npages);
     for (size_t p = 0; p < npages; p++)
-        if ((res[p] & 1) && !page_zero(m->ram + p * PAGE))
+        if ((res[p] & 1) && !page_zero(m->ram + p * PAGE)) {
             bitmap[p >> 3] |= (uint8_t)(1u << (p & 7));
-    uint8_t hdr[16];
-    uint64_t rs = m->ram_size;
-    for (int i = 0; i < 8; i++)
-        hdr[i] = (uint8_t)(rs >> (8 * i));
-    memset(hdr + 8, 0, 8);
-    hdr[8] = PAGE & 0xff;
-    hdr[9] = (PAGE >> 8) & 0xff;
+            nz++;
+        }
+    size_t per = (nz + RAM_CHUNKS - 1) / RAM_CHUNKS;
+    if (per < RAM_CHUNK_MIN_PAGES)
+        per = RAM_CHUNK_MIN_PAGES;
+    size_t nchunks = nz ? (nz + per - 1) / per : 0;
+    table = malloc(nchunks * 16 + 4);
+    if (!table) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    uint8_t hdr[16] = { 0 };
+    put_le(hdr, m->ram_size, 8);
+    put_le(hdr + 8, PAGE, 2);
     ckpt_write(w, hdr, sizeof hdr);
     ckpt_write(w, bitmap, nbytes);
     ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1);
     ZSTD_CCtx_setParameter(z, ZSTD_c_nbWorkers, 2);  /* ignored by a single-threaded libzstd */
     ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1);
-    size_t p = 0;
-    for (;;) {
-        /* the next run of non-zero pages */
-        while (p < npages && !(bitmap[p >> 3] & (1u << (p & 7))))
-            p++;
-        size_t q = p;
-        while (q < npages && (bitmap[q >> 3] & (1u << (q & 7))))
-            q++;
-        int last = q >= npages;
-        ZSTD_inBuffer in = { m->ram + p * PAGE, (q - p) * PAGE, 0 };
-        ZSTD_EndDirective mode = last ? ZSTD_e_end : ZSTD_e_continue;
-        for (;;) {
-            ZSTD_outBuffer o = { out, outcap, 0 };
-            size_t left = ZSTD_compressStream2(z, &o, &in, mode);
-            if (ZSTD_isError(left)) {
-                snprintf(err, errlen, "RAM compression failed: %s", ZSTD_getErrorName(left));
+    /* Runs of non-zero pages go into the open frame; a frame ends after
+     * `per` pages (mid-run if need be) and the next one starts. */
+    size_t p = 0, done_pages = 0;
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t left_in_chunk = per < nz - done_pages ? per : nz - done_pages;
+        int64_t flen = 0, n;
+        put_le(table + 16 * c, done_pages, 8);
+        while (left_in_chunk) {
+            while (!bit(bitmap, p))
+                p++;
+            size_t q = p;
+            while (q < npages && bit(bitmap, q) && q - p < left_in_chunk)
+                q++;
+            left_in_chunk -= q - p;
+            if ((n = ram_compress(z, w, m->ram + p * PAGE, (q - p) * PAGE, left_in_chunk == 0, out, outcap, err,
+                                  errlen)) < 0)
                 goto done;
-            }
-            if (ckpt_write(w, out, o.pos) < 0) {
-                snprintf(err, errlen, "cannot write the checkpoint");
-                goto done;
-            }
-            if (last ? left == 0 : in.pos == in.size)
-                break;
+            flen += n;
+            done_pages += q - p;
+            p = q;
         }
-        if (last)
-            break;
-        p = q;
+        put_le(table + 16 * c + 8, (uint64_t)flen, 8);
+    }
+    put_le(table + nchunks * 16, nchunks, 4);
+    if (ckpt_write(w, table, nchunks * 16 + 4) < 0) {
+        snprintf(err, errlen, "cannot write the checkpoint");
+        goto done;
     }
     rc = 0;
 done:
     ZSTD_freeCCtx(z);
+    free(table);
     free(out);
     free(res);
     free(bitmap);
     return rc;
 }
 
-static int ram_load(Machine *m, const uint8_t *buf, uint64_t len, char *err, size_t errlen)
+/* One frame to unpack: the non-zero pages [first, first + count) (ordinals)
+ * from src[0..len). */
+typedef struct RamChunk {
+    Machine *m;
+    const uint8_t *bitmap;
+    uint64_t first, count;
+    const uint8_t *src;
+    uint64_t len;
+    char err[160];
+} RamChunk;
+
+static int ram_unpack(RamChunk *c)
 {
-    size_t npages = m->ram_size / PAGE, nbytes = (npages + 7) / 8;
-    if (len < 16 + nbytes) {
-        snprintf(err, errlen, "RAM section is truncated");
-        return -1;
-    }
-    uint64_t rs = 0;
-    for (int i = 0; i < 8; i++)
-        rs |= (uint64_t)buf[i] << (8 * i);
-    if (rs != m->ram_size || buf[8] != (PAGE & 0xff) || buf[9] != (PAGE >> 8)) {
-        snprintf(err, errlen, "RAM section does not match the machine (%llu bytes)", (unsigned long long)rs);
-        return -1;
-    }
-    const uint8_t *bitmap = buf + 16;
-    if (npages % 8 && (bitmap[nbytes - 1] >> (npages % 8))) {
-        snprintf(err, errlen, "RAM section marks pages past the end of RAM");
-        return -1;
+    size_t npages = c->m->ram_size / PAGE, p = 0, ord = 0;
+    /* to the chunk's first page */
+    while (p < npages && (!bit(c->bitmap, p) || ord < c->first)) {
+        ord += bit(c->bitmap, p);
+        p++;
     }
     ZSTD_DCtx *z = ZSTD_createDCtx();
     if (!z) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(c->err, sizeof c->err, "out of memory");
         return -1;
     }
     /* lbvm writes level-1 frames (windows of a few MiB): refuse a frame that
      * asks for a huge window rather than allocating it. */
     ZSTD_DCtx_setParameter(z, ZSTD_d_windowLogMax, 24);
-    ZSTD_inBuffer in = { bitmap + nbytes, len - 16 - nbytes, 0 };
-    size_t p = 0, ret = 1;
+    ZSTD_inBuffer in = { c->src, c->len, 0 };
+    uint64_t left = c->count;
+    size_t ret = 1;
     int rc = -1;
-    for (;;) {
-        while (p < npages && !(bitmap[p >> 3] & (1u << (p & 7))))
+    while (left) {
+        while (p < npages && !bit(c->bitmap, p))
             p++;
-        if (p >= npages)
-            break;
         size_t q = p;
-        while (q < npages && (bitmap[q >> 3] & (1u << (q & 7))))
+        while (q < npages && bit(c->bitmap, q) && q - p < left)
             q++;
-        ZSTD_outBuffer o = { m->ram + p * PAGE, (q - p) * PAGE, 0 };
+        ZSTD_outBuffer o = { c->m->ram + p * PAGE, (q - p) * PAGE, 0 };
         while (o.pos < o.size) {
             size_t before_in = in.pos, before_out = o.pos;
             ret = ZSTD_decompressStream(z, &o, &in);
             if (ZSTD_isError(ret)) {
-                snprintf(err, errlen, "RAM section is damaged: %s", ZSTD_getErrorName(ret));
+                snprintf(c->err, sizeof c->err, "RAM section is damaged: %s", ZSTD_getErrorName(ret));
                 goto done;
             }
             if (in.pos == before_in && o.pos == before_out) {
-                snprintf(err, errlen, "RAM section is truncated");
+                snprintf(c->err, sizeof c->err, "RAM section is truncated");
                 goto done;
             }
         }
+        left -= q - p;
         p = q;
     }
     /* The frame must end exactly here, with nothing after it. */
@@ -217,17 +276,125 @@ static int ram_load(Machine *m, const uint8_t *buf, uint64_t len, char *err, siz
         ZSTD_outBuffer o = { &extra, 1, 0 };
         ret = ZSTD_decompressStream(z, &o, &in);
         if (ZSTD_isError(ret) || ret != 0 || o.pos != 0) {
-            snprintf(err, errlen, "RAM section holds more or less data than its page map says");
+            snprintf(c->err, sizeof c->err, "RAM section holds more or less data than its page map says");
             goto done;
         }
     }
     if (in.pos != in.size) {
-        snprintf(err, errlen, "RAM section has trailing bytes");
+        snprintf(c->err, sizeof c->err, "RAM section has trailing bytes in a frame");
         goto done;
     }
     rc = 0;
 done:
     ZSTD_freeDCtx(z);
+    return rc;
+}
+
+typedef struct RamWorkers {
+    RamChunk *chunks;
+    size_t n;
+    size_t next;                      /* the next chunk to take */
+    int failed;
+    pthread_mutex_t lock;
+} RamWorkers;
+
+static void *ram_worker(void *arg)
+{
+    RamWorkers *rw = arg;
+    for (;;) {
+        pthread_mutex_lock(&rw->lock);
+        size_t i = rw->failed ? rw->n : rw->next++;
+        pthread_mutex_unlock(&rw->lock);
+        if (i >= rw->n)
+            return NULL;
+        if (ram_unpack(&rw->chunks[i]) < 0) {
+            pthread_mutex_lock(&rw->lock);
+            rw->failed = 1;
+            pthread_mutex_unlock(&rw->lock);
+        }
+    }
+}
+
+static int ram_load(Machine *m, uint32_t version, const uint8_t *buf, uint64_t len, char *err, size_t errlen)
+{
+    size_t npages = m->ram_size / PAGE, nbytes = (npages + 7) / 8;
+    if (len < 16 + nbytes) {
+        snprintf(err, errlen, "RAM section is truncated");
+        return -1;
+    }
+    uint64_t rs = get_le(buf, 8);
+    if (rs != m->ram_size || get_le(buf + 8, 2) != PAGE) {
+        snprintf(err, errlen, "RAM section does not match the machine (%llu bytes)", (unsigned long long)rs);
+        return -1;
+    }
+    const uint8_t *bitmap = buf + 16, *frames = bitmap + nbytes;
+    if (npages % 8 && (bitmap[nbytes - 1] >> (npages % 8))) {
+        snprintf(err, errlen, "RAM section marks pages past the end of RAM");
+        return -1;
+    }
+    uint64_t nz = 0, rest = len - 16 - nbytes, nchunks;
+    for (size_t i = 0; i < nbytes; i++)
+        nz += (uint64_t)__builtin_popcount(bitmap[i]);
+    RamChunk one = { .m = m, .bitmap = bitmap, .first = 0, .count = nz, .src = frames, .len = rest };
+    RamChunk *chunks = &one;
+    if (version == 1) {
+        nchunks = 1;
+    } else {
+        /* The table from the end: its chunks must tile the non-zero pages and
+         * their frames the bytes between the bitmap and the table. */
+        if (rest < 4 || (nchunks = get_le(buf + len - 4, 4)) > RAM_MAX_CHUNKS || rest - 4 < nchunks * 16) {
+            snprintf(err, errlen, "RAM section's chunk table is damaged");
+            return -1;
+        }
+        const uint8_t *t = buf + len - 4 - nchunks * 16;
+        uint64_t framebytes = rest - 4 - nchunks * 16, off = 0;
+        if (!(chunks = calloc(nchunks ? nchunks : 1, sizeof *chunks))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (uint64_t c = 0; c < nchunks; c++) {
+            uint64_t first = get_le(t + 16 * c, 8), flen = get_le(t + 16 * c + 8, 8);
+            uint64_t next = c + 1 < nchunks ? get_le(t + 16 * (c + 1), 8) : nz;
+            if (first != (c ? chunks[c - 1].first + chunks[c - 1].count : 0) || next <= first || next > nz ||
+                flen > framebytes - off) {
+                free(chunks);
+                snprintf(err, errlen, "RAM section's chunk table is damaged");
+                return -1;
+            }
+            chunks[c] = (RamChunk){ .m = m, .bitmap = bitmap, .first = first, .count = next - first,
+                                    .src = frames + off, .len = flen };
+            off += flen;
+        }
+        if (off != framebytes || (nchunks == 0) != (nz == 0)) {
+            free(chunks);
+            snprintf(err, errlen, "RAM section's chunk table does not match its frames");
+            return -1;
+        }
+    }
+    RamWorkers rw = { .chunks = chunks, .n = (size_t)nchunks };
+    pthread_mutex_init(&rw.lock, NULL);
+    pthread_t th[RAM_LOAD_THREADS - 1];
+    int started = 0;
+    for (int i = 0; i < RAM_LOAD_THREADS - 1 && nchunks > 1; i++)
+        if (pthread_create(&th[i], NULL, ram_worker, &rw) == 0)
+            started++;
+    ram_worker(&rw);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&rw.lock);
+    int rc = 0;
+    if (rw.failed || (nz && nchunks == 0)) {
+        rc = -1;
+        const char *why = "RAM section is damaged";
+        for (uint64_t c = 0; c < nchunks; c++)
+            if (chunks[c].err[0]) {
+                why = chunks[c].err;
+                break;
+            }
+        snprintf(err, errlen, "%s", why);
+    }
+    if (chunks != &one)
+        free(chunks);
     return rc;
 }
 
@@ -793,11 +960,11 @@ static Machine *resume(const CkptFile *fp, const char *path, CkptSession *cs, co
     EVP_DigestInit_ex(m->console_md, EVP_sha256(), NULL);
     EVP_DigestUpdate(m->console_md, m->console_chain, 32);
     const CkptSection *ram = ckpt_find(&f, "ram");
-    if (!ram || ram->version != RAM_STATE_VERSION) {
-        snprintf(why, sizeof why, "checkpoint has no ram section of version %d", RAM_STATE_VERSION);
+    if (!ram || ram->version < 1 || ram->version > RAM_STATE_VERSION) {
+        snprintf(why, sizeof why, "checkpoint has no ram section of version 1 to %d", RAM_STATE_VERSION);
         goto bad;
     }
-    if (ram_load(m, ckpt_payload(&f, ram), ram->length, why, sizeof why) < 0)
+    if (ram_load(m, ram->version, ckpt_payload(&f, ram), ram->length, why, sizeof why) < 0)
         goto bad;
     if (digest_wait(digest, why, sizeof why) < 0 || check_disk_files(cs, why, sizeof why) < 0)
         goto bad;
