@@ -88,6 +88,33 @@ DISK_MODULES="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata 
     crypto/crc64_rocksoft_generic lib/crc64-rocksoft block/t10-pi drivers/scsi/sd_mod lib/crc16 fs/mbcache
     fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4"
 
+# make_kexec_root ROOT KERNEL2 INITRD2: an initramfs tree whose /init kexecs
+# (Debian's kexec-tools from the test inputs) into KERNEL2 with INITRD2 and
+# the test command line (lbvm.test=boot); it prints "LBVM-TEST: stage1
+# RELEASE" and "LBVM-TEST: stage1 loaded" on the way.
+make_kexec_root() {
+    local r=$1 k2=$2 i2=$3
+    [ -s "$CACHE/kexec/kexec" ] || fail "kexec-tools missing from the test inputs ($CACHE/kexec)"
+    mkdir -p "$r/bin" "$r/sbin" "$r/lib/i386-linux-gnu" "$r/boot" "$r/proc" "$r/sys" "$r/dev" || fail "cannot create $r"
+    add_busybox "$r" sh
+    cp "$CACHE/kexec/kexec" "$r/sbin/kexec" && cp "$CACHE/kexec/libc.so.6" "$CACHE/kexec/ld-linux.so.2" "$r/lib/i386-linux-gnu/" \
+        && ln -sf i386-linux-gnu/ld-linux.so.2 "$r/lib/ld-linux.so.2" && cp "$k2" "$r/boot/vmlinuz" \
+        && cp "$i2" "$r/boot/initrd.cpio" || fail "cannot fill the kexec tree $r"
+    cat > "$r/init" <<'INIT'
+#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+echo "LBVM-TEST: stage1 $(/bin/busybox uname -r)"
+/sbin/kexec -l /boot/vmlinuz --initrd=/boot/initrd.cpio \
+    --append="console=ttyS0 earlyprintk=serial,ttyS0 noapic nolapic acpi=off panic=-1 lbvm.test=boot" \
+    && echo "LBVM-TEST: stage1 loaded"
+/sbin/kexec -e
+echo "LBVM-TEST: error kexec -e returned"
+/bin/busybox poweroff -f
+INIT
+    chmod 755 "$r/init"
+}
+
 # add_disk_modules ROOT FLAVOUR: copies the modules of FLAVOUR (k686 or
 # k686pae) into ROOT/modules and writes ROOT/disk-setup.sh, which a guest
 # /init sources first: it mounts proc, sysfs and devtmpfs, loads the modules

@@ -90,30 +90,10 @@ rand_delay() {   # MAX_MS: a random host delay below MAX_MS, as seconds for slee
 
 # --- the kexec runs of part 3 start first, in the background -----------------
 # (they are the longest; the machine has two cores and these runs use one each)
-[ -s "$CACHE/kexec/kexec" ] || fail "kexec-tools missing from the test inputs ($CACHE/kexec)"
 R686=$(cat "$CACHE/k686/RELEASE")
 RPAE=$(cat "$CACHE/k686pae/RELEASE")
 r=$WORK/kexec-root
-mkdir -p "$r/bin" "$r/sbin" "$r/lib/i386-linux-gnu" "$r/boot" "$r/proc" "$r/sys" "$r/dev"
-add_busybox "$r" sh
-cp "$CACHE/kexec/kexec" "$r/sbin/kexec"
-cp "$CACHE/kexec/libc.so.6" "$CACHE/kexec/ld-linux.so.2" "$r/lib/i386-linux-gnu/"
-ln -s i386-linux-gnu/ld-linux.so.2 "$r/lib/ld-linux.so.2"
-cp "$KERNEL_686PAE" "$r/boot/vmlinuz"
-cp "$WORK/initrd.cpio" "$r/boot/initrd.cpio"
-cat > "$r/init" <<'INIT'
-#!/bin/sh
-/bin/busybox mount -t proc proc /proc
-/bin/busybox mount -t sysfs sys /sys
-echo "LBVM-TEST: stage1 $(/bin/busybox uname -r)"
-/sbin/kexec -l /boot/vmlinuz --initrd=/boot/initrd.cpio \
-    --append="console=ttyS0 earlyprintk=serial,ttyS0 noapic nolapic acpi=off panic=-1 lbvm.test=boot" \
-    && echo "LBVM-TEST: stage1 loaded"
-/sbin/kexec -e
-echo "LBVM-TEST: error kexec -e returned"
-/bin/busybox poweroff -f
-INIT
-chmod 755 "$r/init"
+make_kexec_root "$r" "$KERNEL_686PAE" "$WORK/initrd.cpio"
 "$LBVM" mkinitramfs -o "$WORK/kexec.cpio" "$r" > "$WORK/mk.err" 2>&1 || fail "mkinitramfs (kexec) failed" "$WORK/mk.err"
 bg_lbvm kx boot --kernel "$KERNEL_686" --initrd "$WORK/kexec.cpio" --console "$WORK/kx.console" --stats \
     --limit "$LBVM_TEST_LIMIT"

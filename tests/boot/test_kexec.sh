@@ -5,37 +5,11 @@
 . "$(dirname "$0")/lib.sh"
 need_inputs
 need_lbvm
-[ -s "$CACHE/kexec/kexec" ] || fail "kexec-tools missing from the test inputs ($CACHE/kexec)"
 build_initramfs "$WORK/second.cpio"      # the standard test /init, for the second kernel
-
-# stage1 ROOT KERNEL2: an initramfs whose /init kexecs into KERNEL2 with second.cpio.
-stage1() {
-    local r=$1 k2=$2
-    mkdir -p "$r/bin" "$r/sbin" "$r/lib/i386-linux-gnu" "$r/boot" "$r/proc" "$r/sys" "$r/dev"
-    add_busybox "$r" sh
-    cp "$CACHE/kexec/kexec" "$r/sbin/kexec"
-    cp "$CACHE/kexec/libc.so.6" "$CACHE/kexec/ld-linux.so.2" "$r/lib/i386-linux-gnu/"
-    ln -s i386-linux-gnu/ld-linux.so.2 "$r/lib/ld-linux.so.2"
-    cp "$k2" "$r/boot/vmlinuz"
-    cp "$WORK/second.cpio" "$r/boot/initrd.cpio"
-    cat > "$r/init" <<'INIT'
-#!/bin/sh
-/bin/busybox mount -t proc proc /proc
-/bin/busybox mount -t sysfs sys /sys
-echo "LBVM-TEST: stage1 $(/bin/busybox uname -r)"
-/sbin/kexec -l /boot/vmlinuz --initrd=/boot/initrd.cpio \
-    --append="console=ttyS0 earlyprintk=serial,ttyS0 noapic nolapic acpi=off panic=-1 lbvm.test=boot" \
-    && echo "LBVM-TEST: stage1 loaded"
-/sbin/kexec -e
-echo "LBVM-TEST: error kexec -e returned"
-/bin/busybox poweroff -f
-INIT
-    chmod 755 "$r/init"
-}
 
 run_kexec() {   # NAME KERNEL1 KERNEL2 RELEASE1 RELEASE2
     local name=$1 k1=$2 k2=$3 r1=$4 r2=$5 c=$WORK/$1.console
-    [ -d "$WORK/$name-root" ] || stage1 "$WORK/$name-root" "$k2"
+    [ -d "$WORK/$name-root" ] || make_kexec_root "$WORK/$name-root" "$k2" "$WORK/second.cpio"
     "$LBVM" mkinitramfs -o "$WORK/$name.cpio" "$WORK/$name-root" || fail "mkinitramfs failed"
     run_lbvm "$name" boot --kernel "$k1" --initrd "$WORK/$name.cpio" --console "$c" --stats --limit "$LBVM_TEST_LIMIT"
     [ "$RC" = 0 ] || fail "$name: lbvm exited $RC" "$c" "$WORK/$name.err"
