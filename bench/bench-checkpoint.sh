@@ -6,7 +6,7 @@
 # prints a markdown table of medians and ratios. See bench/README.md.
 set -u
 runs=3 out='' mems="1024 3072" pct=60 parts="ckpt journal"
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+. "$(dirname "$0")/common.sh"
 while getopts "n:o:m:p:w:h" opt; do
     case $opt in
     n) runs=$OPTARG ;;
@@ -77,14 +77,6 @@ chmod 755 "$root/init"
 "$LBVM" mkinitramfs -o "$WORK/fill.cpio" "$root" >"$WORK/mkinitramfs.err" 2>&1 \
     || fail "lbvm mkinitramfs failed" "$WORK/mkinitramfs.err"
 build_initramfs "$WORK/initrd.cpio"
-
-# stamp: prefix each line of stdin with the host time it arrived (bash's clock)
-stamp() {
-    local line
-    while IFS= read -r line || [ -n "$line" ]; do
-        printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
-    done
-}
 
 # ckpt_one MEM R: boot the fill guest with MEM MiB, checkpoint at the marker,
 # inspect and resume that checkpoint; appends to $WORK/ckpt-runs
@@ -177,14 +169,12 @@ if has journal; then
     done
 fi
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # ccol MEM N: field N of the successful checkpoint runs with MEM MiB
 ccol() { awk -v m="$1" -v n="$2" '$1 == m && $3 == 0 && $n != "-" { print $n }' "$WORK/ckpt-runs"; }
 # per-run quotient of fields A / B (seconds per GiB when B is in MiB: scale 1024)
 cquot() { awk -v m="$1" -v a="$2" -v b="$3" -v k="$4" '$1 == m && $3 == 0 && $a != "-" && $b != "-" && $b > 0 { printf "%.3f\n", $a / $b * k }' "$WORK/ckpt-runs"; }
 # jcol KIND N: field N of the successful boots of KIND
 jcol() { awk -v k="$1" -v n="$2" '$1 == k && $3 == 0 && $n != "" { print $n }' "$WORK/journal-runs"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.3f\n", a / b }'; }
 
 {
     echo "## lbvm checkpoint benchmark"
@@ -213,8 +203,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
         pw=$(jcol plain 4 | median) jw=$(jcol journal 4 | median) pc=$(jcol plain 5 | median) jc=$(jcol journal 5 | median)
         echo "| ok/runs plain, journal | wall s plain | wall s journal | wall ratio | CPU s plain | CPU s journal | CPU ratio |"
         echo "|---|---|---|---|---|---|---|"
-        echo "| $(jcol plain 4 | wc -l)/$runs, $(jcol journal 4 | wc -l)/$runs | $pw | $jw | $(ratio "$jw" "$pw") |" \
-             "$pc | $jc | $(ratio "$jc" "$pc") |"
+        echo "| $(jcol plain 4 | wc -l)/$runs, $(jcol journal 4 | wc -l)/$runs | $pw | $jw | $(ratio "$jw" "$pw" 3) |" \
+             "$pc | $jc | $(ratio "$jc" "$pc" 3) |"
     fi
     failed=$(awk '$3 != 0 { printf "%s%s MiB run %s: %s", (n++ ? "; " : ""), $1, $2, $3 }' "$WORK/ckpt-runs")
     failed="$failed$(awk '$3 != 0 { printf "; boot %s run %s: %s", $1, $2, $3 }' "$WORK/journal-runs")"
@@ -224,6 +214,4 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
     fi
 } >"$WORK/table.md"
 cat "$WORK/table.md"
-if [ -n "$out" ]; then
-    cp "$WORK/table.md" "$out.tmp.$$" && mv "$out.tmp.$$" "$out" || { echo "bench-checkpoint: cannot write $out" >&2; exit 1; }
-fi
+publish "$WORK/table.md" "$out" bench-checkpoint

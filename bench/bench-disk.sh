@@ -6,7 +6,7 @@
 # ratios. See bench/README.md.
 set -u
 runs=3 out='' systems="lbvm qemu"
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+. "$(dirname "$0")/common.sh"
 while getopts "n:o:s:h" opt; do
     case $opt in
     n) runs=$OPTARG ;;
@@ -60,14 +60,6 @@ ln -sf busybox "$root/bin/sed"
 chmod 755 "$root/init"
 "$LBVM" mkinitramfs -o "$WORK/disk.cpio" "$root" >"$WORK/mkinitramfs.err" 2>&1 \
     || fail "lbvm mkinitramfs failed" "$WORK/mkinitramfs.err"
-
-# stamp: prefix each line of stdin with the host time it arrived (bash's clock)
-stamp() {
-    local line
-    while IFS= read -r line || [ -n "$line" ]; do
-        printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
-    done
-}
 
 # run_one SYSTEM R: one run on a fresh sparse 512 MiB image; appends to $WORK/runs
 #   1 system 2 run 3 exit 4 wall 5 to-write-start 6 write 7 read 8 guest-write 9 guest-read
@@ -123,10 +115,8 @@ for r in $(seq 1 "$runs"); do
     for s in $systems; do run_one "$s" "$r"; done
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # col SYSTEM N: field N of the successful runs
 col() { awk -v s="$1" -v n="$2" '$1 == s && $3 == 0 && $n != "-" { print $n }' "$WORK/runs"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
 mibs() { awk -v t="$1" -v m="$MIB" 'BEGIN { if (t == "-" || t == 0) print "-"; else printf "%.1f\n", m / t }'; }
 
 {
@@ -156,6 +146,4 @@ mibs() { awk -v t="$1" -v m="$MIB" 'BEGIN { if (t == "-" || t == 0) print "-"; e
     fi
 } > "$WORK/table.md"
 cat "$WORK/table.md"
-if [ -n "$out" ]; then
-    cp "$WORK/table.md" "$out.tmp.$$" && mv "$out.tmp.$$" "$out" || { echo "bench-disk: cannot write $out" >&2; exit 1; }
-fi
+publish "$WORK/table.md" "$out" bench-disk

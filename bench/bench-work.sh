@@ -6,7 +6,7 @@
 # a markdown table of medians, ratios and determinism checks. See bench/README.md.
 set -u
 runs=3 out='' workloads="fork tcc untar" systems="lbvm qemu qemu-icount"
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+. "$(dirname "$0")/common.sh"
 while getopts "n:o:w:s:h" opt; do
     case $opt in
     n) runs=$OPTARG ;;
@@ -165,14 +165,6 @@ for w in $workloads; do
         || fail "lbvm mkinitramfs failed for $w" "$WORK/mkinitramfs.err"
 done
 
-# stamp: prefix each line of stdin with the host time it arrived (bash's clock)
-stamp() {
-    local line
-    while IFS= read -r line || [ -n "$line" ]; do
-        printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
-    done
-}
-
 # run_one SYSTEM WORKLOAD R: one run; appends to $WORK/runs the fields
 #   1 system 2 workload 3 run 4 exit 5 wall 6 to-init 7 to-done 8 init->done
 #   9 guest-seconds 10 ticks 11 result 12 console-sha256 (the raw console bytes)
@@ -248,11 +240,8 @@ for w in $workloads; do
         "$WORK/runs" > "$WORK/runs.new" && mv "$WORK/runs.new" "$WORK/runs"
 done
 
-# median of the numeric values on stdin ("-" when there are none)
-median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # col SYSTEM WORKLOAD N: field N of the successful runs
 col() { awk -v s="$1" -v w="$2" -v n="$3" '$1 == s && $2 == w && $4 == 0 && $n != "-" { print $n }' "$WORK/runs"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
 # distinct values of field N over all of SYSTEM's runs of WORKLOAD
 distinct() { awk -v s="$1" -v w="$2" -v n="$3" '$1 == s && $2 == w { print $n }' "$WORK/runs" | sort -u; }
 
@@ -335,6 +324,4 @@ what() {
     fi
 } > "$WORK/table.md"
 cat "$WORK/table.md"
-if [ -n "$out" ]; then
-    cp "$WORK/table.md" "$out.tmp.$$" && mv "$out.tmp.$$" "$out" || { echo "bench-work: cannot write $out" >&2; exit 1; }
-fi
+publish "$WORK/table.md" "$out" bench-work

@@ -6,7 +6,7 @@
 # rest. See bench/README.md ("Where the time goes").
 set -u
 out='' label='' data=''
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+. "$(dirname "$0")/common.sh"
 while getopts "o:l:i:h" opt; do
     case $opt in
     o) out=$OPTARG ;;
@@ -83,6 +83,4 @@ awk -v label="${label:-$*}" '
         if (rest > 0) printf "| (each under 0.5%%) | %.1f%% |\n", rest
     }' "$work/dso" "$work/report" > "$work/table.md"
 cat "$work/table.md"
-if [ -n "$out" ]; then
-    cp "$work/table.md" "$out.tmp.$$" && mv "$out.tmp.$$" "$out" || { echo "profile: cannot write $out" >&2; exit 1; }
-fi
+publish "$work/table.md" "$out" profile

@@ -1,0 +1,24 @@
+# Helpers shared by the bench scripts (sourced, not run).
+
+# usage: the script's own header comment (lines 2-6) on stderr, exit 1
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+
+# stamp: prefix each line of stdin with the host time it arrived (bash's clock)
+stamp() {
+    local line
+    while IFS= read -r line || [ -n "$line" ]; do
+        printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
+    done
+}
+
+# median of the numeric values on stdin ("-" when there are none)
+median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# ratio A B [DECIMALS]: A / B, or "-" when either is missing or B is 0
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.*f\n", d, a / b }'; }
+
+# publish TABLE OUT NAME: copy TABLE to OUT atomically (nothing when OUT is empty)
+publish() {
+    [ -n "$2" ] || return 0
+    cp "$1" "$2.tmp.$$" && mv "$2.tmp.$$" "$2" || { echo "$3: cannot write $2" >&2; exit 1; }
+}
