@@ -155,6 +155,24 @@ static bool same_point(const JournalPoint *a, const JournalPoint *b, char *what,
     return true;
 }
 
+/* Takes a checkpoint into path; on failure r->error says that the run stops,
+ * why, and which checkpoint of this run was the last to be written. */
+static int session_checkpoint(Machine *m, const SessionOpts *o, SessionResult *r, char *last, char *path,
+                              size_t len)
+{
+    char why[400];
+    if (machine_checkpoint(m, o->cs, path, len, why, sizeof why) == 0) {
+        snprintf(last, len, "%s", path);
+        return 0;
+    }
+    if (last[0])
+        snprintf(r->error, sizeof r->error, "a checkpoint failed, so the run stops here (%s); the last one written is %s",
+                 why, last);
+    else
+        snprintf(r->error, sizeof r->error, "a checkpoint failed, so the run stops here (%s); this run wrote none", why);
+    return -1;
+}
+
 int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
 {
     memset(r, 0, sizeof *r);
@@ -166,6 +184,7 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
     m->input_opaque = &ic;
     bool verify = o->expect != NULL;
     int next_expect = 0, next_input = 0;
+    char last[4200] = "";
     /* Points before the start (verify from a checkpoint) are not ours. */
     while (verify && next_expect < o->n_expect && o->expect[next_expect].ticks <= m->clock.now)
         next_expect++;
@@ -218,7 +237,7 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
             m->ended = 1 + (int)end;
             if (o->cs && end != MACHINE_FATAL) {
                 char path[4200];
-                if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
+                if (session_checkpoint(m, o, r, last, path, sizeof path) < 0)
                     return -1;
                 linked = true;
                 if (!o->quiet)
@@ -242,7 +261,7 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
             r->end = MACHINE_PAUSED;
             if (o->cs && !verify) {
                 char path[4200];
-                if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
+                if (session_checkpoint(m, o, r, last, path, sizeof path) < 0)
                     return -1;
                 if (o->journal) {
                     JournalPoint p;
@@ -271,7 +290,7 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
                 r->end = MACHINE_PAUSED;
                 if (o->cs && !verify) {
                     char path[4200];
-                    if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
+                    if (session_checkpoint(m, o, r, last, path, sizeof path) < 0)
                         return -1;
                     fprintf(stderr, "lbvm: checkpoint of the stalled run: %s\n", path);
                 }
@@ -307,7 +326,7 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
             /* Host time here is for the person reading stderr only. */
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
-            if (machine_checkpoint(m, o->cs, path, sizeof path, r->error, sizeof r->error) < 0)
+            if (session_checkpoint(m, o, r, last, path, sizeof path) < 0)
                 return -1;
             clock_gettime(CLOCK_MONOTONIC, &t1);
             if (o->on_checkpoint)

@@ -132,10 +132,8 @@ static int64_t ram_compress(ZSTD_CCtx *z, CkptWriter *w, const uint8_t *src, siz
             snprintf(err, errlen, "RAM compression failed: %s", ZSTD_getErrorName(left));
             return -1;
         }
-        if (ckpt_write(w, out, o.pos) < 0) {
-            snprintf(err, errlen, "cannot write the checkpoint");
-            return -1;
-        }
+        if (ckpt_write(w, out, o.pos) < 0)
+            return -1;              /* the writer has the cause; the commit reports it */
         written += (int64_t)o.pos;
         if (end ? left == 0 : in.pos == in.size)
             return written;
@@ -203,10 +201,8 @@ static int ram_save(Machine *m, CkptWriter *w, char *err, size_t errlen)
         put_le(table + 16 * c + 8, (uint64_t)flen, 8);
     }
     put_le(table + nchunks * 16, nchunks, 4);
-    if (ckpt_write(w, table, nchunks * 16 + 4) < 0) {
-        snprintf(err, errlen, "cannot write the checkpoint");
+    if (ckpt_write(w, table, nchunks * 16 + 4) < 0)
         goto done;
-    }
     rc = 0;
 done:
     ZSTD_freeCCtx(z);
@@ -666,6 +662,7 @@ static void session_prune(CkptSession *cs)
 
 int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_len, char *err, size_t errlen)
 {
+    err[0] = 0;                /* filled by the first failure below */
     if (!cpu_can_checkpoint(m->cpu)) {
         snprintf(err, errlen, "this Unicorn build's CPU context layout is not understood: checkpoints are unavailable");
         return -1;

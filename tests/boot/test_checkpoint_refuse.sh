@@ -7,6 +7,9 @@
 #   bytes; resume with the base disk image missing or one byte changed, with a
 #   layer file missing or one byte changed; a second lbvm on a checkpoint
 #   folder in use. `lbvm inspect` of a good checkpoint shows guest time and disks.
+#   A checkpoint that cannot be written (a file-size limit standing in for a
+#   full disk) stops the run: exit 1, one line with the cause and the last
+#   checkpoint written, which still resumes; no temporary file is left.
 . "$(dirname "$0")/lib.sh"
 need_inputs
 need_lbvm
@@ -146,4 +149,24 @@ refused keepconsole 'magic' resume "$D/badmagic.lbvm" --console "$WORK/keep.cons
 assert_same_file "$WORK/keep.orig" "$WORK/keep.console" "a refused lbvm resume (bad magic) emptied its --console file"
 refused newconsole 'magic' resume "$D/badmagic.lbvm" --console "$WORK/new.console"
 [ -e "$WORK/new.console" ] && fail "a refused lbvm resume (bad magic) created its --console file"
-pass "bad magic, major 2, minor 9, flipped byte, 4 truncations, missing/changed base and layer, folder in use: all refused cleanly, console file untouched"
+# A checkpoint that cannot be written: the first one (11.7 MiB) fits under a
+# 12.5 MiB file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail with
+# EFBIG, as they would with ENOSPC), the second (13.2 MiB) does not.
+F=$WORK/full
+(ulimit -f 12800; trap '' XFSZ; exec "$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/initrd.cpio" --append lbvm.test=boot \
+    --console "$WORK/full.console" --limit "$LBVM_TEST_LIMIT" --checkpoint-dir "$F" --checkpoint-every 500M) \
+    >"$WORK/full.out" 2>"$WORK/full.err"
+RC=$?
+[ "$RC" = 1 ] || fail "full: a run whose checkpoint could not be written exited $RC, expected 1" "$WORK/full.err"
+grep -v '^lbvm: checkpoint .* at [0-9]* ticks' "$WORK/full.err" > "$WORK/full.msg"
+[ "$(wc -l < "$WORK/full.msg")" = 1 ] || fail "full: expected one error line besides the checkpoint lines" "$WORK/full.err"
+grep -qE '^lbvm: a checkpoint failed, so the run stops here \(cannot write .*: File too large\); the last one written is .*/ckpt-[0-9]+\.lbvm$' "$WORK/full.msg" \
+    || fail "full: the error line does not give the cause and the last checkpoint" "$WORK/full.msg"
+lastok=$(sed -n 's/.*the last one written is //p' "$WORK/full.msg")
+ls "$F" | grep -v -E '^(lock|ckpt-[0-9]+\.lbvm|disk[0-9]+\.live|disk[0-9]+-[0-9]+\.layer)$' > "$WORK/full.extra"
+[ -s "$WORK/full.extra" ] && fail "full: files left behind in the checkpoint folder" "$WORK/full.extra"
+run_lbvm fullres resume "$lastok" --console "$WORK/fullres.console" --limit 3
+[ "$RC" = 4 ] || fail "full: resuming the last checkpoint written ($lastok) exited $RC, expected 4 (--limit 3)" "$WORK/fullres.err"
+note "full: $(cat "$WORK/full.msg")"
+
+pass "bad magic, major 2, minor 9, flipped byte, 4 truncations, missing/changed base and layer, folder in use: all refused cleanly, console file untouched; a checkpoint that cannot be written stops the run with its cause, the last one resumes"
