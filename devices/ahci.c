@@ -6,6 +6,7 @@
  * address past the checks. A failed check is a host bus fatal error. */
 #include "ahci.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #define AHCI_OK             0
 #define AHCI_EHBF           (-1)    /* address outside guest RAM */
 #define AHCI_EOVF           (-2)    /* PRDT shorter than the transfer */
+#define AHCI_EHOST          (-3)    /* the host's I/O failed: see s->host_error */
 
 /* ATA commands (ATA8-ACS) */
 #define ATA_READ_DMA_EXT        0x25
@@ -353,6 +355,16 @@ static void ahci_identify(const AHCIState *s, int n, uint8_t *out)
     out[511] = (uint8_t)-sum;
 }
 
+/* The host failed an I/O the guest did nothing wrong to cause. */
+static int ahci_host_failure(AHCIState *s, int n, const char *what, uint64_t lba, uint32_t count, int err)
+{
+    snprintf(s->host_error, sizeof s->host_error, "disk %d: cannot %s %u sectors at LBA %llu: %s", n, what,
+             (unsigned)count, (unsigned long long)lba, err ? strerror(err) : "I/O error");
+    if (s->host_failed)
+        s->host_failed(s->opaque);
+    return AHCI_EHOST;
+}
+
 /* DMA between the disk and the PRDT, 64 KiB at a time. */
 static int ahci_rw(AHCIState *s, int n, AHCISg *sg, uint64_t lba, uint32_t count, int write)
 {
@@ -373,10 +385,13 @@ static int ahci_rw(AHCIState *s, int n, AHCISg *sg, uint64_t lba, uint32_t count
         uint64_t len = (uint64_t)c * DISK_SECTOR_SIZE;
         if (write) {
             r = ahci_sg_copy(s, sg, buf, len, 0);
+            errno = 0;
             if (!r && disk_write(d, lba, c, buf))
-                r = ATA_ERR_ABRT;   /* read-only image, ENOSPC, EIO */
+                r = disk_read_only(d) ? ATA_ERR_ABRT : ahci_host_failure(s, n, "write", lba, c, errno);
         } else {
-            r = disk_read(d, lba, c, buf) ? ATA_ERR_UNC : ahci_sg_copy(s, sg, buf, len, 1);
+            errno = 0;
+            r = disk_read(d, lba, c, buf) ? ahci_host_failure(s, n, "read", lba, c, errno)
+                                          : ahci_sg_copy(s, sg, buf, len, 1);
         }
         lba += c;
         count -= c;
@@ -424,7 +439,10 @@ static int ahci_ata_cmd(AHCIState *s, int n, const uint8_t *fis, AHCISg *sg, AHC
         return ahci_rw(s, n, sg, lba28, count28 ? count28 : 256, fis[2] == ATA_WRITE_DMA);
     case ATA_FLUSH_CACHE:
     case ATA_FLUSH_CACHE_EXT:
-        return disk_flush(s->disk[n]) ? ATA_ERR_ABRT : AHCI_OK;
+        errno = 0;
+        if (disk_flush(s->disk[n]))
+            return disk_read_only(s->disk[n]) ? ATA_ERR_ABRT : ahci_host_failure(s, n, "flush", 0, 0, errno);
+        return AHCI_OK;
     case ATA_READ_NATIVE_MAX_EXT:
         tf->lba = disk_sectors(s->disk[n]) - 1;
         tf->device = 0x40;
@@ -488,6 +506,11 @@ static void ahci_exec_slot(AHCIState *s, int n, int slot)
 
     if (r == AHCI_EHBF) {
         ahci_port_fatal(s, n);
+        return;
+    }
+    if (r == AHCI_EHOST) {
+        /* Nothing reaches the guest: CI stays set, no FIS, no interrupt. */
+        p->halted = 1;
         return;
     }
     /* PRD byte count: DW1 of the header, checked above. */

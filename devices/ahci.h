@@ -104,6 +104,7 @@
 #define ATA_ERR_UNC         0x40
 
 typedef void AHCIDmaNotify(void *opaque, uint64_t pa, uint64_t len);
+typedef void AHCIHostError(void *opaque);
 
 typedef struct AHCIPort {
     uint32_t clb, fb;       /* CLBU/FBU read 0: no 64-bit addressing */
@@ -125,6 +126,12 @@ typedef struct AHCIState {
     void *opaque;
     Disk *disk[AHCI_NUM_PORTS];   /* NULL = empty port; not owned */
     uint64_t n_transfers;         /* read/write commands run (statistics, not state) */
+    /* The host could not read, write or flush a writable disk (a full host
+     * disk, EIO): the command is left pending, the port stops, host_error
+     * says what failed and host_failed (if set) is called. The guest is never
+     * told: a host problem must not change the guest's run. */
+    AHCIHostError *host_failed;
+    char host_error[256];
 } AHCIState;
 
 /* Registers the controller at devfn (< 0: first free slot) with INTA on

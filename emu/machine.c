@@ -100,6 +100,14 @@ static void machine_limit_expired(void *opaque)
     cpu_request_stop(m->cpu);
 }
 
+/* The host failed a disk I/O: stop where the guest is (it was told nothing). */
+static void machine_host_failed(void *opaque)
+{
+    Machine *m = opaque;
+    m->host_failed = true;
+    cpu_request_stop(m->cpu);
+}
+
 /* Device DMA wrote guest RAM: translated code there is stale. */
 static void machine_dma_written(void *opaque, uint64_t pa, uint64_t len)
 {
@@ -193,6 +201,7 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "internal error: the AHCI controller failed to initialise");
             goto fail;
         }
+        m->ahci->host_failed = machine_host_failed;
         for (int i = 0; i < cfg->n_disks; i++)
             ahci_attach(m->ahci, i, cfg->disks[i]);
         /* PCI interrupts are level-triggered: no BIOS here to set the ELCR. */
@@ -295,6 +304,8 @@ MachineEnd machine_run(Machine *m)
         case CPU_EXIT_FATAL:
             return MACHINE_FATAL;
         case CPU_EXIT_STOPPED:
+            if (m->host_failed)
+                return MACHINE_HOST_ERROR;
             if (m->reset_requested)
                 return MACHINE_RESET;
             if (m->limit_reached)

@@ -31,6 +31,7 @@ typedef enum MachineEnd {
     MACHINE_LIMIT,    /* the guest-time limit was reached */
     MACHINE_FATAL,    /* triple fault or emulation error */
     MACHINE_PAUSED,   /* machine_pause() or the pause timer: machine_run may go on */
+    MACHINE_HOST_ERROR, /* the host failed a disk I/O (m->ahci->host_error): the run cannot go on */
 } MachineEnd;
 
 /* A complete console line (without its newline, NUL-terminated, at most
@@ -68,7 +69,7 @@ typedef struct Machine {
     AHCIState *ahci;          /* only with disks */
     VTimer limit_timer;
     VTimer pause_timer;       /* host-side stops: checkpoints, journal points */
-    bool reset_requested, limit_reached, pause_requested;
+    bool reset_requested, limit_reached, pause_requested, host_failed;
     int ended;                /* 1 + MachineEnd once the run ended (saved in checkpoints) */
     /* The console as it went by: byte count, a hash chain (see
      * machine_console_digest), the last MACHINE_TAIL_SIZE bytes, and the

@@ -211,6 +211,14 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
         lc.matched = false;
         MachineEnd end = machine_run(m);
         machine_pause_at(m, VCLOCK_NEVER);
+        if (end == MACHINE_HOST_ERROR) {
+            /* No checkpoint (a command is half done and the host disk is
+             * failing), no journal point: the last checkpoint stands. */
+            r->end = end;
+            if (last[0])
+                fprintf(stderr, "lbvm: the last checkpoint of this run is %s\n", last);
+            return 0;
+        }
         if (end != MACHINE_PAUSED) {
             r->end = end;
             if (verify) {

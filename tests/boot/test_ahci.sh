@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The AHCI controller under Debian's real ahci driver: the guest loads the
 # modules, finds the disk, reads a region the host filled and writes another
-# that the host then checks; a second, read-only disk refuses writes.
+# that the host then checks; a second, read-only disk refuses writes. Then the
+# same guest with the host unable to write the image (a file-size limit, as a
+# full host disk): lbvm stops with one line naming the failed write, and the
+# guest never saw an I/O error.
 . "$(dirname "$0")/lib.sh"
 need_inputs
 need_lbvm
@@ -45,4 +48,22 @@ got=$(dd if="$WORK/disk0.img" bs=1M skip=8 count=4 status=none | sha256sum | cut
 [ "$got" = "$want" ] || fail "the image does not hold what the guest wrote at 8 MiB"
 [ "$(sha256sum < "$WORK/disk1.img" | cut -d' ' -f1)" = "$(head -c 16777216 /dev/zero | sha256sum | cut -d' ' -f1)" ] \
     || fail "the read-only image changed"
-pass "ahci: read, write, read-only"
+
+# The host cannot write past 10 MiB of the image (RLIMIT_FSIZE with SIGXFSZ
+# ignored: EFBIG, as ENOSPC would be): the guest's write at 8-12 MiB fails on
+# the host side.
+cp "$WORK/pattern" "$WORK/disk0b.img" && truncate -s 64M "$WORK/disk0b.img" || fail "cannot make disk0b.img"
+(ulimit -f 10240; trap '' XFSZ; exec "$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/ahci.cpio" \
+    --console "$WORK/full.console" --disk "$WORK/disk0b.img" --disk "$WORK/disk1.img,ro" --limit "$LBVM_TEST_LIMIT") \
+    >"$WORK/full.out" 2>"$WORK/full.err"
+RC=$?
+c=$WORK/full.console
+[ "$RC" = 1 ] || fail "full: lbvm exited $RC when the host could not write the image, expected 1" "$WORK/full.err" "$c"
+[ "$(wc -l < "$WORK/full.err")" = 1 ] || fail "full: expected one line on stderr" "$WORK/full.err"
+grep -qE '^lbvm: the host failed the guest.s disk I/O, .*disk 0: cannot write [0-9]+ sectors at LBA [0-9]+: File too large$' "$WORK/full.err" \
+    || fail "full: the line does not name the failed write and its cause" "$WORK/full.err"
+assert_contains "$c" "LBVM-TEST: read $want" "full: the guest did not read sda before writing"
+assert_not_contains "$c" "LBVM-TEST: wrote sda" "full: the guest's write completed although the host failed it"
+assert_not_contains "$c" "I/O error" "full: the guest was told of the host's failure"
+note "full: $(cat "$WORK/full.err")"
+pass "ahci: read, write, read-only; a host write failure stops the run without telling the guest"

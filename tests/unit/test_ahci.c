@@ -2,8 +2,10 @@
  * identity, HBA reset, port start, IDENTIFY, DMA reads/writes against a raw
  * image, errors (unknown command, LBA range, short PRDT, addresses outside
  * RAM), COMRESET, empty ports, interrupt line and dma_written ranges. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ahci.h"
@@ -57,6 +59,11 @@ static int dma_logged(uint64_t pa, uint64_t len)
         if (dma_log[i].pa == pa && dma_log[i].len == len)
             return 1;
     return 0;
+}
+
+static void on_host_failed(void *opaque)
+{
+    (*(int *)opaque)++;
 }
 
 static uint32_t conf_read(int reg, int size_log2)
@@ -561,6 +568,36 @@ int main(void)
     pwr(2, AHCI_PxCI, 1);
     CHECK_EQ(prd(2, AHCI_PxCI), 0);
     CHECK_EQ(prd(2, AHCI_PxTFD), ATA_STS_DRDY | ATA_STS_DSC);
+
+    /* ---- the host fails a write (a file-size limit standing in for a full
+     * disk): nothing reaches the guest, the machine is told ---- */
+    static int host_fails;
+    ahci->host_failed = on_host_failed;
+    ahci->opaque = &host_fails;
+    pwr(0, AHCI_PxCMD, 0);
+    pwr(0, AHCI_PxCLB, 0x72000);
+    pwr(0, AHCI_PxFB, 0x73000);
+    pwr(0, AHCI_PxCMD, AHCI_PxCMD_FRE | AHCI_PxCMD_ST);
+    clear_port_irq(0);
+    int level_before = irq_level;
+    struct rlimit old_lim, lim = { 4096, 4096 };
+    getrlimit(RLIMIT_FSIZE, &old_lim);
+    lim.rlim_max = old_lim.rlim_max;
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    a[0] = BUF_A; l[0] = 512;
+    build_cmd(0x72000, 0, 0x35, 16, 1, 1, a, l, 1);     /* WRITE DMA EXT at 8 KiB: past the limit */
+    pwr(0, AHCI_PxCI, 1);
+    setrlimit(RLIMIT_FSIZE, &old_lim);
+    CHECK_EQ(host_fails, 1);
+    CHECK(strstr(ahci->host_error, "disk 0: cannot write 1 sectors at LBA 16: File too large") != NULL);
+    CHECK_EQ(prd(0, AHCI_PxCI), 1);                     /* left pending */
+    CHECK_EQ(prd(0, AHCI_PxIS), 0);                     /* no FIS, no error, no interrupt */
+    CHECK_EQ(rd(AHCI_IS), 0);
+    CHECK_EQ(irq_level, level_before);
+    CHECK_EQ(prd(0, AHCI_PxTFD) & ATA_STS_ERR, 0);
+    ahci->host_failed = NULL;
+    ahci->opaque = NULL;
 
     /* ---- power-on reset ---- */
     ahci_reset(ahci);
