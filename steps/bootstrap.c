@@ -1157,7 +1157,7 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
         switch (c) {
         case 0: snprintf(why, sizeof why, "the guest powered off before \"%s\"", BOOTSTRAP_COMPLETED_LINE); break;
         case 1:
-            snprintf(why, sizeof why, "lbvm could not run the guest (exit 1)");
+            snprintf(why, sizeof why, "lbvm could not run the guest (exit 1: a host problem such as a full disk, said below; --resume continues once it is solved)");
             code = BOOTSTRAP_EXIT_SETUP;
             break;
         case 2: snprintf(why, sizeof why, "the guest crashed (lbvm exit 2)"); break;
