@@ -108,6 +108,11 @@ static void machine_host_failed(void *opaque)
     cpu_request_stop(m->cpu);
 }
 
+const char *machine_host_error(const Machine *m)
+{
+    return m->ahci ? m->ahci->host_error : "";
+}
+
 /* Device DMA wrote guest RAM: translated code there is stale. */
 static void machine_dma_written(void *opaque, uint64_t pa, uint64_t len)
 {

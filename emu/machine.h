@@ -106,6 +106,8 @@ typedef struct Machine {
 Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen);
 void machine_free(Machine *m);
 MachineEnd machine_run(Machine *m);
+/* After MACHINE_HOST_ERROR: which disk I/O the host failed, and why. */
+const char *machine_host_error(const Machine *m);
 /* Digest of guest RAM (see machine.c), and the same as 64 hex digits plus NUL. */
 void machine_ram_digest(Machine *m, uint8_t out[32]);
 void machine_ram_sha256(Machine *m, char out[65]);

@@ -155,14 +155,16 @@ static bool same_point(const JournalPoint *a, const JournalPoint *b, char *what,
     return true;
 }
 
+#define SESSION_PATH_MAX 4200
+
 /* Takes a checkpoint into path; on failure r->error says that the run stops,
  * why, and which checkpoint of this run was the last to be written. */
-static int session_checkpoint(Machine *m, const SessionOpts *o, SessionResult *r, char *last, char *path,
-                              size_t len)
+static int session_checkpoint(Machine *m, const SessionOpts *o, SessionResult *r, char last[SESSION_PATH_MAX],
+                              char path[SESSION_PATH_MAX])
 {
     char why[400];
-    if (machine_checkpoint(m, o->cs, path, len, why, sizeof why) == 0) {
-        snprintf(last, len, "%s", path);
+    if (machine_checkpoint(m, o->cs, path, SESSION_PATH_MAX, why, sizeof why) == 0) {
+        snprintf(last, SESSION_PATH_MAX, "%s", path);
         return 0;
     }
     if (last[0])
@@ -184,7 +186,7 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
     m->input_opaque = &ic;
     bool verify = o->expect != NULL;
     int next_expect = 0, next_input = 0;
-    char last[4200] = "";
+    char last[SESSION_PATH_MAX] = "";
     /* Points before the start (verify from a checkpoint) are not ours. */
     while (verify && next_expect < o->n_expect && o->expect[next_expect].ticks <= m->clock.now)
         next_expect++;
@@ -215,9 +217,10 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
             /* No checkpoint (a command is half done and the host disk is
              * failing), no journal point: the last checkpoint stands. */
             r->end = end;
-            if (last[0])
-                fprintf(stderr, "lbvm: the last checkpoint of this run is %s\n", last);
-            return 0;
+            snprintf(r->error, sizeof r->error, "the host failed the guest's disk I/O, so the run stops here without a "
+                     "checkpoint (the guest was not told): %s%s%s", machine_host_error(m),
+                     last[0] ? "; the last checkpoint is " : "", last);
+            return -1;
         }
         if (end != MACHINE_PAUSED) {
             r->end = end;
@@ -244,8 +247,8 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
             bool linked = false;
             m->ended = 1 + (int)end;
             if (o->cs && end != MACHINE_FATAL) {
-                char path[4200];
-                if (session_checkpoint(m, o, r, last, path, sizeof path) < 0)
+                char path[SESSION_PATH_MAX];
+                if (session_checkpoint(m, o, r, last, path) < 0)
                     return -1;
                 linked = true;
                 if (!o->quiet)
@@ -268,8 +271,8 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
             r->interrupted = true;
             r->end = MACHINE_PAUSED;
             if (o->cs && !verify) {
-                char path[4200];
-                if (session_checkpoint(m, o, r, last, path, sizeof path) < 0)
+                char path[SESSION_PATH_MAX];
+                if (session_checkpoint(m, o, r, last, path) < 0)
                     return -1;
                 if (o->journal) {
                     JournalPoint p;
@@ -297,8 +300,8 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
                 r->stalled = true;
                 r->end = MACHINE_PAUSED;
                 if (o->cs && !verify) {
-                    char path[4200];
-                    if (session_checkpoint(m, o, r, last, path, sizeof path) < 0)
+                    char path[SESSION_PATH_MAX];
+                    if (session_checkpoint(m, o, r, last, path) < 0)
                         return -1;
                     fprintf(stderr, "lbvm: checkpoint of the stalled run: %s\n", path);
                 }
@@ -330,11 +333,11 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
         JournalPoint p;
         const char *kind = lc.matched ? "marker" : "every";
         if (o->cs) {
-            char path[4200];
+            char path[SESSION_PATH_MAX];
             /* Host time here is for the person reading stderr only. */
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
-            if (session_checkpoint(m, o, r, last, path, sizeof path) < 0)
+            if (session_checkpoint(m, o, r, last, path) < 0)
                 return -1;
             clock_gettime(CLOCK_MONOTONIC, &t1);
             if (o->on_checkpoint)

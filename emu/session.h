@@ -56,7 +56,7 @@ typedef struct SessionResult {
     int index;                /* verify: index of the differing point */
     JournalPoint got, want;
     char what[64];            /* which hash differed */
-    char error[512];          /* checkpoint failures */
+    char error[2048];         /* checkpoint and host I/O failures */
 } SessionResult;
 
 /* Installs SIGINT/SIGTERM handlers that make session_run take a final
