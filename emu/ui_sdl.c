@@ -698,7 +698,12 @@ Ui *ui_open(const UiOptions *o, char *err, size_t errlen)
         strcat(drivers, drivers[0] ? ",wayland" : "wayland");
     if (drivers[0])
         SDL_SetHint(SDL_HINT_VIDEODRIVER, drivers);
-    if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
+    /* A display that exists can still refuse a connection for a moment (a
+     * busy X server): a few tries over a second before giving up. */
+    int tries = 0;
+    while (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0 && drivers[0] && ++tries < 5)
+        SDL_Delay(250);
+    if (!SDL_WasInit(SDL_INIT_VIDEO)) {
         bool named = disp && *disp;
         snprintf(err, errlen, "--console sdl: cannot open a window%s%s: %s", named ? " on DISPLAY=" : "",
                  named ? disp : "", SDL_GetError());
