@@ -14,10 +14,14 @@
 
 #include "state.h"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unicorn/unicorn.h>
 
 #define CR0_PE (1u << 0)
@@ -36,9 +40,9 @@
 #define PTE_A (1u << 5)
 #define PTE_D (1u << 6)
 #define PTE_PS (1u << 7)
-#define PF_P 1u
-#define PF_W 2u
-#define PF_U 4u
+#define PFEC_P 1u
+#define PFEC_W 2u
+#define PFEC_U 4u
 
 #define VEC_DE 0
 #define VEC_UD 6
@@ -232,7 +236,7 @@ static int cpu_walk(CPUState *s, const WalkCtx *w, uint32_t va, int acc, int use
     *w_ok = writable && (flags & PTE_D);
     return 0;
 fault:
-    *err = (present ? PF_P : 0) | (write ? PF_W : 0) | (user ? PF_U : 0);
+    *err = (present ? PFEC_P : 0) | (write ? PFEC_W : 0) | (user ? PFEC_U : 0);
     return -1;
 }
 
@@ -295,6 +299,85 @@ static int phys_is_mmio(CPUState *s, uint64_t pa)
         if (pa >= s->io->mmio[i].base && pa < s->io->mmio[i].base + s->io->mmio[i].len)
             return 1;
     return 0;
+}
+
+/* ---- QUIRK(tlb-host-time) ----
+ * Unicorn (as QEMU 5) resizes its software TLB at every flush by a window of
+ * host time (gettimeofday): how big the TLB is, and so which entries survive
+ * until the guest touches them again, followed the host's speed. That reaches
+ * the guest: a fill sets the accessed bit in the guest's PTE, and Linux clears
+ * accessed bits without flushing the TLB (page reclaim), so whether the bit
+ * comes back depended on the host. lbvm defines gettimeofday: a call from
+ * inside libunicorn gets a fixed time (0), so a window never expires and the
+ * TLB only grows with use, deterministically; everyone else gets the real
+ * time. cpu_flush_caches then brings the TLB to a canonical state (the
+ * smallest size, an empty window) with three flushes at times far apart, so a
+ * run that goes on past a checkpoint and a run resumed from it (a new engine
+ * with the default size) continue with identical TLBs. Pinned by
+ * test_unicorn_quirks (a flush calls gettimeofday from libunicorn). */
+static uintptr_t uc_text_lo, uc_text_hi;   /* libunicorn's mapped range */
+static uint64_t tlb_time_ns;                /* what libunicorn is told: 0 but while canonicalising */
+static uint64_t tlb_time_epoch;             /* canonicalisations so far (each uses 3 later times) */
+unsigned long cpu_uc_time_calls;            /* calls from libunicorn (for the quirk test) */
+#define TLB_TIME_STEP_NS (1ull << 50)       /* far beyond the 100 ms window */
+
+static int find_uc_range(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t base = (uintptr_t)data, lo = UINTPTR_MAX, hi = 0;
+    if (info->dlpi_addr != base)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        if (info->dlpi_addr + ph->p_vaddr < lo)
+            lo = info->dlpi_addr + ph->p_vaddr;
+        if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
+            hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+    }
+    uc_text_lo = lo;
+    uc_text_hi = hi;
+    return 1;
+}
+
+/* Before main, so before any engine exists: libunicorn's first call (TLB
+ * set-up in uc_open) already gets the fixed time. */
+__attribute__((constructor)) static void find_libunicorn(void)
+{
+    Dl_info di;
+    if (dladdr((void *)uc_open, &di) && di.dli_fbase)
+        dl_iterate_phdr(find_uc_range, di.dli_fbase);
+}
+
+int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+    uintptr_t from = (uintptr_t)__builtin_return_address(0);
+    (void)tz;
+    if (from >= uc_text_lo && from < uc_text_hi) {
+        cpu_uc_time_calls++;
+        tv->tv_sec = (time_t)(tlb_time_ns / 1000000000u);
+        tv->tv_usec = (suseconds_t)(tlb_time_ns % 1000000000u / 1000u);
+        return 0;
+    }
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return -1;
+    tv->tv_sec = ts.tv_sec;
+    tv->tv_usec = ts.tv_nsec / 1000;
+    return 0;
+}
+
+/* Flushes the TLB into its canonical state: each flush at a time more than a
+ * window after the last shrinks it towards what was used since, the third
+ * to the minimum with an empty window. */
+static void cpu_tlb_canonical(CPUState *s)
+{
+    for (int i = 0; i < 3; i++) {
+        tlb_time_ns = ++tlb_time_epoch * TLB_TIME_STEP_NS;
+        uc_ctl_flush_tlb(s->uc);
+    }
+    tlb_time_ns = 0;
 }
 
 /* QUIRK(vtlb-codemap): in 2.1.4's virtual-TLB mode an entry without execute
@@ -824,7 +907,7 @@ static int push32(CPUState *s, uint32_t ss_base, uint32_t *esp, uint32_t v, Faul
 {
     uint32_t ne = *esp - 4;
     if (virt_rw(s, ss_base + ne, &v, 4, 1) < 0) {
-        *f = (Fault){ VEC_PF, PF_W, ss_base + ne, true };
+        *f = (Fault){ VEC_PF, PFEC_W, ss_base + ne, true };
         return -1;
     }
     *esp = ne;
@@ -915,7 +998,7 @@ static int cpu_deliver(CPUState *s, int vec, int has_err, uint32_t err, int soft
         frame[n++] = ss;
         nesp -= 4 * n;
         if (virt_rw(s, sb + nesp, frame, 4 * n, 1) < 0) {
-            *f = (Fault){ VEC_PF, PF_W, sb + nesp, true };
+            *f = (Fault){ VEC_PF, PFEC_W, sb + nesp, true };
             return -1;
         }
         /* QUIRK(ring-switch): at CPL 3 a CS or SS write with a DPL-0
@@ -1555,7 +1638,7 @@ void cpu_state(CPUState *s, StateIO *io)
 void cpu_flush_caches(CPUState *s)
 {
     uc_ctl_flush_tb(s->uc);
-    uc_ctl_flush_tlb(s->uc);
+    cpu_tlb_canonical(s);       /* QUIRK(tlb-host-time) */
     s->cur_gen++;
 }
 

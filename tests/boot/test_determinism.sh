@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Guest time is virtual, so the same inputs must give the same run, byte for
 # byte: two boots of each kernel give identical console output (timestamps
-# included) and identical --stats lines (ticks executed, hash of guest RAM).
+# included) and identical --stats lines (ticks executed, hash of guest RAM),
+# down to the event counts (TLB fills too: no host time sizes the TLB).
 . "$(dirname "$0")/lib.sh"
 need_inputs
 need_lbvm
@@ -17,6 +18,10 @@ same_runs() {            # A B
     stats_of "$b" > "$WORK/$b.stats"
     [ "$(wc -l < "$WORK/$a.stats")" = 2 ] || fail "$a: lbvm --stats did not print the ticks and ram-sha256 lines" "$WORK/$a.err"
     cmp -s "$WORK/$a.stats" "$WORK/$b.stats" || fail "$a and $b: the --stats lines differ: $(paste -sd' ' "$WORK/$a.stats") vs $(paste -sd' ' "$WORK/$b.stats")"
+    grep '^lbvm: events: ' "$WORK/$a.err" > "$WORK/$a.events"
+    grep '^lbvm: events: ' "$WORK/$b.err" > "$WORK/$b.events"
+    [ -s "$WORK/$a.events" ] || fail "$a: no 'lbvm: events:' line" "$WORK/$a.err"
+    cmp -s "$WORK/$a.events" "$WORK/$b.events" || fail "$a and $b: the event counts differ: $(cat "$WORK/$a.events") vs $(cat "$WORK/$b.events")"
     note "$a and $b identical: $(paste -sd' ' "$WORK/$a.stats")"
 }
 

@@ -2,12 +2,15 @@
  * Raw Unicorn API only: each scenario opens a fresh engine on a tiny protected-mode
  * guest (flat GDT, identity page tables, hand-assembled code) in a uc_mem_map_ptr
  * buffer. A failure here means the library changed: either a workaround can go
- * (bug fixed) or lbvm breaks (new behaviour). Measured on 2.1.4 (Debian). */
+ * (bug fixed) or lbvm breaks (new behaviour). Measured on 2.1.4 (Debian).
+ * Scenario 15 is the exception: it checks that lbvm's gettimeofday (emu/cpu.c)
+ * is the one Unicorn calls. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unicorn/unicorn.h>
 #include "check.h"
 
@@ -1111,6 +1114,36 @@ static void s14_checkpoint(void)
     printf("\n");
 }
 
+/* ---------------------------------------------------------------------------
+ * 15. QUIRK(tlb-host-time): a TLB flush reads the host time through
+ *     gettimeofday (QEMU's TLB resizing); lbvm's definition in emu/cpu.c is the
+ *     one libunicorn reaches, and it answers libunicorn with a fixed time. If
+ *     Unicorn stops calling it (or calls something else), the counter stays put
+ *     and host time may be reaching the TLB again another way.
+ */
+extern unsigned long cpu_uc_time_calls;
+
+static void s15_tlb_host_time(void)
+{
+    uc_engine *uc = NULL;
+    unsigned long before = cpu_uc_time_calls;
+    CHECK_EQ(uc_open(UC_ARCH_X86, UC_MODE_32, &uc), UC_ERR_OK);
+    if (!uc)
+        return;
+    CHECK_EQ(uc_ctl_tlb_mode(uc, UC_TLB_VIRTUAL), UC_ERR_OK);
+    unsigned long opened = cpu_uc_time_calls;
+    CHECK_EQ(uc_ctl_flush_tlb(uc), UC_ERR_OK);
+    unsigned long flushed = cpu_uc_time_calls;
+    CHECK(flushed > opened);
+    struct timeval tv;
+    CHECK_EQ(gettimeofday(&tv, NULL), 0);       /* from here: the real time */
+    CHECK(tv.tv_sec > 1500000000);
+    CHECK_EQ(cpu_uc_time_calls, flushed);
+    printf("[15] tlb-host-time: uc_open made %lu gettimeofday calls from libunicorn, a flush %lu\n",
+           opened - before, flushed - opened);
+    uc_close(uc);
+}
+
 int main(void)
 {
     ram = aligned_alloc(4096, RAM_SIZE);
@@ -1130,6 +1163,7 @@ int main(void)
     s12_cpuid_io();
     s13_version();
     s14_checkpoint();
+    s15_tlb_host_time();
     free(ram);
     return check_done();
 }
