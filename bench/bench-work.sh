@@ -5,20 +5,8 @@
 # (free-running and -icount shift=0), alternating the systems RUNS times; prints
 # a markdown table of medians, ratios and determinism checks. See bench/README.md.
 set -u
-runs=3 out='' workloads="fork tcc untar" systems="lbvm qemu qemu-icount"
 . "$(dirname "$0")/common.sh"
-while getopts "n:o:w:s:h" opt; do
-    case $opt in
-    n) runs=$OPTARG ;;
-    o) out=$OPTARG ;;
-    w) workloads=$OPTARG ;;
-    s) systems=$OPTARG ;;
-    *) usage ;;
-    esac
-done
-[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench-work: -n wants a positive number" >&2; exit 1; }
-for w in $workloads; do case $w in fork|tcc|untar) ;; *) echo "bench-work: unknown workload $w" >&2; exit 1 ;; esac; done
-for s in $systems; do case $s in lbvm|qemu|qemu-icount) ;; *) echo "bench-work: unknown system $s" >&2; exit 1 ;; esac; done
+bench_options bench-work "fork tcc untar" "lbvm qemu qemu-icount" "$@"
 
 # The size of each workload (the guest gets it as lbvm.n=N)
 FORK_N=2000                  # runs of exit0

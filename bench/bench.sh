@@ -5,20 +5,8 @@
 # alternating the systems, and prints a markdown table of medians and ratios.
 # See bench/README.md.
 set -u
-runs=3 out='' workloads="boot sha loop" systems="lbvm qemu qemu-icount"
 . "$(dirname "$0")/common.sh"
-while getopts "n:o:w:s:h" opt; do
-    case $opt in
-    n) runs=$OPTARG ;;
-    o) out=$OPTARG ;;
-    w) workloads=$OPTARG ;;
-    s) systems=$OPTARG ;;
-    *) usage ;;
-    esac
-done
-[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: -n wants a positive number" >&2; exit 1; }
-for w in $workloads; do case $w in boot|sha|loop) ;; *) echo "bench: unknown workload $w" >&2; exit 1 ;; esac; done
-for s in $systems; do case $s in lbvm|qemu|qemu-icount) ;; *) echo "bench: unknown system $s" >&2; exit 1 ;; esac; done
+bench_options bench "boot sha loop" "lbvm qemu qemu-icount" "$@"
 
 . "$(dirname "$0")/../tests/boot/lib.sh"
 need_inputs

@@ -22,3 +22,25 @@ publish() {
     [ -n "$2" ] || return 0
     cp "$1" "$2.tmp.$$" && mv "$2.tmp.$$" "$2" || { echo "$3: cannot write $2" >&2; exit 1; }
 }
+
+# bench_options NAME "WORKLOADS" "SYSTEMS" "$@": the options of bench.sh and
+# bench-work.sh (-n RUNS -o FILE -w WORKLOADS -s SYSTEMS) into runs, out,
+# workloads and systems (default: 3 runs, all of each), each value checked
+bench_options() {
+    local name=$1 allw=$2 alls=$3 opt w
+    shift 3
+    runs=3 out='' workloads=$allw systems=$alls
+    OPTIND=1
+    while getopts "n:o:w:s:h" opt; do
+        case $opt in
+        n) runs=$OPTARG ;;
+        o) out=$OPTARG ;;
+        w) workloads=$OPTARG ;;
+        s) systems=$OPTARG ;;
+        *) usage ;;
+        esac
+    done
+    [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "$name: -n wants a positive number" >&2; exit 1; }
+    for w in $workloads; do case " $allw " in *" $w "*) ;; *) echo "$name: unknown workload $w" >&2; exit 1 ;; esac; done
+    for w in $systems; do case " $alls " in *" $w "*) ;; *) echo "$name: unknown system $w" >&2; exit 1 ;; esac; done
+}
