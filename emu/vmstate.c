@@ -88,7 +88,7 @@ static void machine_fields(Machine *m, StateIO *io, uint64_t *ram_size, uint32_t
 #define RAM_CHUNK_MIN_PAGES 4096u     /* 16 MiB of pages per frame at least */
 #define RAM_CHUNKS 8u                 /* ... and about this many frames */
 #define RAM_MAX_CHUNKS 65536u
-#define RAM_LOAD_THREADS 2
+#define RAM_LOAD_THREADS_MAX 4      /* unpacking threads: the host's cores, at most this */
 
 static bool page_zero(const uint8_t *p)
 {
@@ -369,9 +369,11 @@ static int ram_load(Machine *m, uint32_t version, const uint8_t *buf, uint64_t l
     }
     RamWorkers rw = { .chunks = chunks, .n = (size_t)nchunks };
     pthread_mutex_init(&rw.lock, NULL);
-    pthread_t th[RAM_LOAD_THREADS - 1];
+    pthread_t th[RAM_LOAD_THREADS_MAX - 1];
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int nthreads = cores < 2 ? 1 : cores > RAM_LOAD_THREADS_MAX ? RAM_LOAD_THREADS_MAX : (int)cores;
     int started = 0;
-    for (int i = 0; i < RAM_LOAD_THREADS - 1 && nchunks > 1; i++)
+    for (int i = 0; i < nthreads - 1 && (uint64_t)i + 1 < nchunks; i++)
         if (pthread_create(&th[i], NULL, ram_worker, &rw) == 0)
             started++;
     ram_worker(&rw);
