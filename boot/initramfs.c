@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,21 +36,6 @@ typedef struct {
     char *err;
     size_t errlen;
 } Walk;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        /* one line: no newline from a file name may split it */
-        for (char *p = err; *p; p++)
-            if (*p == '\n' || *p == '\r')
-                *p = ' ';
-    }
-    return -1;
-}
 
 static char *join(const char *a, const char *b)
 {
@@ -102,7 +86,7 @@ static int walk_add(Walk *w, const char *rel, const char *src, const struct stat
         size_t cap = w->cap ? w->cap * 2 : 256;
         Ent *v = realloc(w->v, cap * sizeof(*v));
         if (!v)
-            return fail(w->err, w->errlen, "initramfs: out of memory");
+            return lbvm_set_err(w->err, w->errlen, "initramfs: out of memory");
         w->v = v;
         w->cap = cap;
     }
@@ -114,7 +98,7 @@ static int walk_add(Walk *w, const char *rel, const char *src, const struct stat
     if (!e->rel || (src && !e->src)) {
         free(e->rel);
         free(e->src);
-        return fail(w->err, w->errlen, "initramfs: out of memory");
+        return lbvm_set_err(w->err, w->errlen, "initramfs: out of memory");
     }
     e->st = *st;
     e->layer = layer;
@@ -146,14 +130,14 @@ static int walk_dir(Walk *w, const char *src, const char *rel, int layer, const 
 {
     DIR *d = opendir(src);
     if (!d)
-        return fail(w->err, w->errlen, "initramfs: cannot read directory '%s': %s", src, strerror(errno));
+        return lbvm_set_err(w->err, w->errlen, "initramfs: cannot read directory '%s': %s", src, strerror(errno));
     int rc = 0;
     for (;;) {
         errno = 0;
         struct dirent *de = readdir(d);
         if (!de) {
             if (errno)
-                rc = fail(w->err, w->errlen, "initramfs: cannot read directory '%s': %s", src, strerror(errno));
+                rc = lbvm_set_err(w->err, w->errlen, "initramfs: cannot read directory '%s': %s", src, strerror(errno));
             break;
         }
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || skipped(skip, de->d_name))
@@ -162,13 +146,13 @@ static int walk_dir(Walk *w, const char *src, const char *rel, int layer, const 
         char *r = *rel ? join(rel, de->d_name) : strdup(de->d_name);
         struct stat st;
         if (!s || !r)
-            rc = fail(w->err, w->errlen, "initramfs: out of memory");
+            rc = lbvm_set_err(w->err, w->errlen, "initramfs: out of memory");
         else if (lstat(s, &st) != 0)
-            rc = fail(w->err, w->errlen, "initramfs: cannot stat '%s': %s", s, strerror(errno));
+            rc = lbvm_set_err(w->err, w->errlen, "initramfs: cannot stat '%s': %s", s, strerror(errno));
         else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) &&
                  !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISFIFO(st.st_mode) &&
                  !S_ISSOCK(st.st_mode))
-            rc = fail(w->err, w->errlen, "initramfs: '%s' has an unsupported file type", s);
+            rc = lbvm_set_err(w->err, w->errlen, "initramfs: '%s' has an unsupported file type", s);
         else {
             if (normalize)
                 normalize_mode(&st);
@@ -206,12 +190,12 @@ static int write_data(struct archive *a, const Ent *e, char *buf, size_t bufsz, 
 {
     if (!e->src) {
         if (e->st.st_size && archive_write_data(a, e->data, (size_t)e->st.st_size) != (la_ssize_t)e->st.st_size)
-            return fail(err, errlen, "initramfs: cannot write '%s' data: %s", e->rel, archive_error_string(a));
+            return lbvm_set_err(err, errlen, "initramfs: cannot write '%s' data: %s", e->rel, archive_error_string(a));
         return 0;
     }
     int fd = open(e->src, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "initramfs: cannot open '%s': %s", e->src, strerror(errno));
+        return lbvm_set_err(err, errlen, "initramfs: cannot open '%s': %s", e->src, strerror(errno));
     int64_t left = e->st.st_size;
     int rc = 0;
     while (left > 0) {
@@ -220,15 +204,15 @@ static int write_data(struct archive *a, const Ent *e, char *buf, size_t bufsz, 
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            rc = fail(err, errlen, "initramfs: cannot read '%s': %s", e->src, strerror(errno));
+            rc = lbvm_set_err(err, errlen, "initramfs: cannot read '%s': %s", e->src, strerror(errno));
             break;
         }
         if (got == 0) {
-            rc = fail(err, errlen, "initramfs: '%s' shrank while being archived", e->src);
+            rc = lbvm_set_err(err, errlen, "initramfs: '%s' shrank while being archived", e->src);
             break;
         }
         if (archive_write_data(a, buf, (size_t)got) != got) {
-            rc = fail(err, errlen, "initramfs: cannot write '%s' data: %s", e->rel, archive_error_string(a));
+            rc = lbvm_set_err(err, errlen, "initramfs: cannot write '%s' data: %s", e->rel, archive_error_string(a));
             break;
         }
         left -= got;
@@ -246,7 +230,7 @@ static int write_archive(int fd, Ent *v, size_t n, int64_t mtime, char *err, siz
     char *link = malloc(PATH_MAX + 1);
     int rc = 0;
     if (!a || !ae || !buf || !link) {
-        rc = fail(err, errlen, "initramfs: out of memory");
+        rc = lbvm_set_err(err, errlen, "initramfs: out of memory");
         goto out;
     }
     /* newc; pad the whole archive to 512 bytes like GNU cpio does */
@@ -254,7 +238,7 @@ static int write_archive(int fd, Ent *v, size_t n, int64_t mtime, char *err, siz
         archive_write_set_bytes_per_block(a, 512) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(a, 512) != ARCHIVE_OK ||
         archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-        rc = fail(err, errlen, "initramfs: cannot start the archive: %s", archive_error_string(a));
+        rc = lbvm_set_err(err, errlen, "initramfs: cannot start the archive: %s", archive_error_string(a));
         goto out;
     }
     uint32_t ino = 0;
@@ -285,7 +269,7 @@ static int write_archive(int fd, Ent *v, size_t n, int64_t mtime, char *err, siz
         } else if (S_ISLNK(m)) {
             ssize_t l = readlink(e->src, link, PATH_MAX);
             if (l < 0) {
-                rc = fail(err, errlen, "initramfs: cannot read link '%s': %s", e->src, strerror(errno));
+                rc = lbvm_set_err(err, errlen, "initramfs: cannot read link '%s': %s", e->src, strerror(errno));
                 goto out;
             }
             link[l] = 0;
@@ -296,14 +280,14 @@ static int write_archive(int fd, Ent *v, size_t n, int64_t mtime, char *err, siz
             archive_entry_set_rdevminor(ae, minor(e->st.st_rdev));
         }
         if (archive_write_header(a, ae) != ARCHIVE_OK) {
-            rc = fail(err, errlen, "initramfs: cannot write entry '%s': %s", e->rel, archive_error_string(a));
+            rc = lbvm_set_err(err, errlen, "initramfs: cannot write entry '%s': %s", e->rel, archive_error_string(a));
             goto out;
         }
         if (S_ISREG(m) && (rc = write_data(a, e, buf, bufsz, err, errlen)) != 0)
             goto out;
     }
     if (archive_write_close(a) != ARCHIVE_OK) {
-        rc = fail(err, errlen, "initramfs: cannot finish the archive: %s", archive_error_string(a));
+        rc = lbvm_set_err(err, errlen, "initramfs: cannot finish the archive: %s", archive_error_string(a));
         goto out;
     }
 out:
@@ -324,7 +308,7 @@ static char *clean_dest(const char *dest, char *err, size_t errlen)
         dest++;
     char *d = strdup(dest);
     if (!d) {
-        fail(err, errlen, "initramfs: out of memory");
+        lbvm_set_err(err, errlen, "initramfs: out of memory");
         return NULL;
     }
     size_t l = strlen(d);
@@ -334,7 +318,7 @@ static char *clean_dest(const char *dest, char *err, size_t errlen)
         const char *q = strchr(p, '/');
         size_t n = q ? (size_t)(q - p) : strlen(p);
         if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
-            fail(err, errlen, "initramfs: bad archive path '%s'", dest);
+            lbvm_set_err(err, errlen, "initramfs: bad archive path '%s'", dest);
             free(d);
             return NULL;
         }
@@ -349,7 +333,7 @@ static int add_item(Walk *w, const InitramfsItem *it, int layer)
     char *err = w->err;
     size_t errlen = w->errlen;
     if (!it->dest)
-        return fail(err, errlen, "initramfs: item without an archive path");
+        return lbvm_set_err(err, errlen, "initramfs: item without an archive path");
     char *dest = clean_dest(it->dest, err, errlen);
     if (!dest)
         return -1;
@@ -358,12 +342,12 @@ static int add_item(Walk *w, const InitramfsItem *it, int layer)
     memset(&st, 0, sizeof st);
     if (it->src) {
         if (stat(it->src, &st) != 0) {      /* the item's own path is followed */
-            rc = fail(err, errlen, "initramfs: cannot use '%s': %s", it->src, strerror(errno));
+            rc = lbvm_set_err(err, errlen, "initramfs: cannot use '%s': %s", it->src, strerror(errno));
             goto out;
         }
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) && !S_ISCHR(st.st_mode) &&
             !S_ISBLK(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
-            rc = fail(err, errlen, "initramfs: '%s' has an unsupported file type", it->src);
+            rc = lbvm_set_err(err, errlen, "initramfs: '%s' has an unsupported file type", it->src);
             goto out;
         }
         if (it->normalize)
@@ -371,15 +355,15 @@ static int add_item(Walk *w, const InitramfsItem *it, int layer)
     } else {
         mode_t t = it->mode & S_IFMT;
         if (t != S_IFDIR && t != S_IFREG && t != S_IFLNK && t != S_IFCHR && t != S_IFBLK && t != S_IFIFO) {
-            rc = fail(err, errlen, "initramfs: '%s': unsupported node type", dest);
+            rc = lbvm_set_err(err, errlen, "initramfs: '%s': unsupported node type", dest);
             goto out;
         }
         if ((t == S_IFREG || t == S_IFLNK) && it->size && !it->data) {
-            rc = fail(err, errlen, "initramfs: '%s': no data", dest);
+            rc = lbvm_set_err(err, errlen, "initramfs: '%s': no data", dest);
             goto out;
         }
         if (t == S_IFLNK && (it->size == 0 || it->size > PATH_MAX)) {
-            rc = fail(err, errlen, "initramfs: '%s': bad symlink target", dest);
+            rc = lbvm_set_err(err, errlen, "initramfs: '%s': bad symlink target", dest);
             goto out;
         }
         st.st_mode = it->mode & (S_IFMT | 07777);
@@ -388,7 +372,7 @@ static int add_item(Walk *w, const InitramfsItem *it, int layer)
     }
     if (!*dest) {
         if (!it->src || !S_ISDIR(st.st_mode)) {
-            rc = fail(err, errlen, "initramfs: only a directory can be the archive root");
+            rc = lbvm_set_err(err, errlen, "initramfs: only a directory can be the archive root");
             goto out;
         }
         rc = walk_dir(w, it->src, "", layer, it->skip, it->normalize);
@@ -418,12 +402,12 @@ int initramfs_write_items(const char *out_path, const InitramfsItem *items, int 
     if (err && errlen)
         err[0] = 0;
     if (!out_path || !*out_path)
-        return fail(err, errlen, "initramfs: no output file given");
+        return lbvm_set_err(err, errlen, "initramfs: no output file given");
     if (n_items < 0 || (n_items && !items))
-        return fail(err, errlen, "initramfs: bad item list");
+        return lbvm_set_err(err, errlen, "initramfs: bad item list");
     /* newc keeps mtime in 32 bits */
     if (mtime < 0 || mtime > (int64_t)UINT32_MAX)
-        return fail(err, errlen, "initramfs: mtime %lld does not fit the cpio format", (long long)mtime);
+        return lbvm_set_err(err, errlen, "initramfs: mtime %lld does not fit the cpio format", (long long)mtime);
 
     Walk w = { .err = err, .errlen = errlen };
     int rc = 0;
@@ -456,7 +440,7 @@ int initramfs_write_items(const char *out_path, const InitramfsItem *items, int 
         }
         char *parent = strndup(e->rel, (size_t)(slash - e->rel));
         if (!parent) {
-            rc = fail(err, errlen, "initramfs: out of memory");
+            rc = lbvm_set_err(err, errlen, "initramfs: out of memory");
             goto out;
         }
         Ent *p = find_ent(w.v, n, parent);     /* sorts before e: already decided */
@@ -470,25 +454,25 @@ int initramfs_write_items(const char *out_path, const InitramfsItem *items, int 
     size_t lo = strlen(out_path);
     char *tmp = malloc(lo + 16);
     if (!tmp) {
-        rc = fail(err, errlen, "initramfs: out of memory");
+        rc = lbvm_set_err(err, errlen, "initramfs: out of memory");
         goto out;
     }
     snprintf(tmp, lo + 16, "%s.tmp.XXXXXX", out_path);
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        rc = fail(err, errlen, "initramfs: cannot create '%s': %s", tmp, strerror(errno));
+        rc = lbvm_set_err(err, errlen, "initramfs: cannot create '%s': %s", tmp, strerror(errno));
         free(tmp);
         goto out;
     }
     rc = write_archive(fd, w.v, n, mtime, err, errlen);
     if (rc == 0 && fchmod(fd, 0644) != 0)
-        rc = fail(err, errlen, "initramfs: cannot chmod '%s': %s", tmp, strerror(errno));
+        rc = lbvm_set_err(err, errlen, "initramfs: cannot chmod '%s': %s", tmp, strerror(errno));
     if (rc == 0 && fsync(fd) != 0)
-        rc = fail(err, errlen, "initramfs: cannot write '%s': %s", tmp, strerror(errno));
+        rc = lbvm_set_err(err, errlen, "initramfs: cannot write '%s': %s", tmp, strerror(errno));
     if (close(fd) != 0 && rc == 0)
-        rc = fail(err, errlen, "initramfs: cannot write '%s': %s", tmp, strerror(errno));
+        rc = lbvm_set_err(err, errlen, "initramfs: cannot write '%s': %s", tmp, strerror(errno));
     if (rc == 0 && rename(tmp, out_path) != 0)
-        rc = fail(err, errlen, "initramfs: cannot rename '%s' to '%s': %s", tmp, out_path, strerror(errno));
+        rc = lbvm_set_err(err, errlen, "initramfs: cannot rename '%s' to '%s': %s", tmp, out_path, strerror(errno));
     if (rc)
         unlink(tmp);
     else {
@@ -511,19 +495,19 @@ int initramfs_write(const char *out_path, const char *const *dirs, int n_dirs, i
     if (err && errlen)
         err[0] = 0;
     if (!out_path || !*out_path)
-        return fail(err, errlen, "initramfs: no output file given");
+        return lbvm_set_err(err, errlen, "initramfs: no output file given");
     if (n_dirs < 1 || !dirs)
-        return fail(err, errlen, "initramfs: no input directory given");
+        return lbvm_set_err(err, errlen, "initramfs: no input directory given");
     InitramfsItem *items = calloc((size_t)n_dirs, sizeof *items);
     if (!items)
-        return fail(err, errlen, "initramfs: out of memory");
+        return lbvm_set_err(err, errlen, "initramfs: out of memory");
     int rc = 0;
     for (int i = 0; i < n_dirs && rc == 0; i++) {
         struct stat st;
         if (stat(dirs[i], &st) != 0)
-            rc = fail(err, errlen, "initramfs: cannot use directory '%s': %s", dirs[i], strerror(errno));
+            rc = lbvm_set_err(err, errlen, "initramfs: cannot use directory '%s': %s", dirs[i], strerror(errno));
         else if (!S_ISDIR(st.st_mode))
-            rc = fail(err, errlen, "initramfs: '%s' is not a directory", dirs[i]);
+            rc = lbvm_set_err(err, errlen, "initramfs: '%s' is not a directory", dirs[i]);
         items[i].dest = "";
         items[i].src = dirs[i];
     }

@@ -65,16 +65,6 @@ static double mono_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* One log line; on a tty the progress line is cleared first and redrawn later. */
 static void logline(FetchRun *r, const char *fmt, ...)
 {
@@ -547,7 +537,7 @@ int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err
         err[0] = 0;
     if (!o.distdir) {
         if (fetch_default_distdir(defdir, sizeof defdir) < 0) {
-            set_err(err, errlen, "no distdir given and neither XDG_CACHE_HOME nor HOME is set");
+            lbvm_set_err(err, errlen, "no distdir given and neither XDG_CACHE_HOME nor HOME is set");
             return -1;
         }
         o.distdir = defdir;
@@ -560,31 +550,31 @@ int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err
     for (int i = 0; i < n; i++) {
         const FetchItem *it = &items[i];
         if (!valid_name(it->name)) {
-            set_err(err, errlen, "item %d: bad file name '%s'", i, it->name ? it->name : "(null)");
+            lbvm_set_err(err, errlen, "item %d: bad file name '%s'", i, it->name ? it->name : "(null)");
             return -1;
         }
         if (!valid_sha(it->sha256)) {
-            set_err(err, errlen, "%s: SHA-256 must be 64 hex digits", it->name);
+            lbvm_set_err(err, errlen, "%s: SHA-256 must be 64 hex digits", it->name);
             return -1;
         }
         if (it->n_urls < 1 || !it->urls || !it->urls[0]) {
-            set_err(err, errlen, "%s: no URL", it->name);
+            lbvm_set_err(err, errlen, "%s: no URL", it->name);
             return -1;
         }
         for (int j = 0; j < i; j++)
             if (!strcmp(items[j].name, it->name)) {
-                set_err(err, errlen, "%s: listed twice", it->name);
+                lbvm_set_err(err, errlen, "%s: listed twice", it->name);
                 return -1;
             }
     }
     if (!o.offline && mkdir_p(o.distdir) < 0) {
-        set_err(err, errlen, "cannot create distdir %s: %s", o.distdir, strerror(errno));
+        lbvm_set_err(err, errlen, "cannot create distdir %s: %s", o.distdir, strerror(errno));
         return -1;
     }
 
     FetchXfer *xs = calloc(n ? (size_t)n : 1, sizeof *xs);
     if (!xs) {
-        set_err(err, errlen, "out of memory");
+        lbvm_set_err(err, errlen, "out of memory");
         return -1;
     }
     int n_missing = 0, n_failed = 0, rc = 0;
@@ -597,7 +587,7 @@ int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err
         x->final_path = path_join(o.distdir, x->it->name, "");
         x->part_path = path_join(o.distdir, x->it->name, ".part");
         if (!x->final_path || !x->part_path) {
-            set_err(err, errlen, "out of memory");
+            lbvm_set_err(err, errlen, "out of memory");
             rc = -1;
             goto out;
         }
@@ -625,7 +615,7 @@ int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err
             if (xs[i].state == XF_FAILED)
                 n_failed++;
         if (n_missing || n_failed) {
-            set_err(err, errlen, "offline: %d of %d files missing%s", n_missing + n_failed, n,
+            lbvm_set_err(err, errlen, "offline: %d of %d files missing%s", n_missing + n_failed, n,
                     n_failed ? " or unreadable" : "");
             rc = -1;
         }
@@ -633,14 +623,14 @@ int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err
     }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        set_err(err, errlen, "cannot initialise libcurl");
+        lbvm_set_err(err, errlen, "cannot initialise libcurl");
         rc = -1;
         goto out;
     }
     CURLM *m = curl_multi_init();
     if (!m) {
         curl_global_cleanup();
-        set_err(err, errlen, "cannot initialise libcurl");
+        lbvm_set_err(err, errlen, "cannot initialise libcurl");
         rc = -1;
         goto out;
     }
@@ -717,9 +707,9 @@ out:
             if (xs[i].state == XF_FAILED)
                 f = &xs[i];
         if (n_failed == 1)
-            set_err(err, errlen, "%s: %s", f->it->name, f->reason);
+            lbvm_set_err(err, errlen, "%s: %s", f->it->name, f->reason);
         else
-            set_err(err, errlen, "%d of %d files failed (first %s: %s)", n_failed, n, f->it->name, f->reason);
+            lbvm_set_err(err, errlen, "%d of %d files failed (first %s: %s)", n_failed, n, f->it->name, f->reason);
         rc = -1;
     }
     if (!o.offline && rc == 0 && n_missing)
@@ -789,7 +779,7 @@ int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen
     char line[8192], namebuf[8192];
     int lineno = 0;
     if (!f) {
-        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        lbvm_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     while (fgets(line, sizeof line, f)) {
@@ -797,7 +787,7 @@ int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen
         int nt = 0;
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
-            set_err(err, errlen, "%s:%d: line too long", path, lineno);
+            lbvm_set_err(err, errlen, "%s:%d: line too long", path, lineno);
             fclose(f);
             return -1;
         }
@@ -807,7 +797,7 @@ int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen
             continue;
         int k = !strcmp(tok[0], "f") ? 1 : 0;   /* newer "f URL SHA [NAME]" form */
         if (nt - k < 2 || nt - k > 3) {
-            set_err(err, errlen, "%s:%d: expected 'URL SHA256 [NAME]'", path, lineno);
+            lbvm_set_err(err, errlen, "%s:%d: expected 'URL SHA256 [NAME]'", path, lineno);
             fclose(f);
             return -1;
         }
@@ -826,18 +816,18 @@ int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen
             }
         }
         if (!valid_name(name)) {
-            set_err(err, errlen, "%s:%d: no file name in '%s'", path, lineno, url);
+            lbvm_set_err(err, errlen, "%s:%d: no file name in '%s'", path, lineno, url);
             fclose(f);
             return -1;
         }
         if (!valid_sha(sha)) {
-            set_err(err, errlen, "%s:%d: SHA-256 must be 64 hex digits", path, lineno);
+            lbvm_set_err(err, errlen, "%s:%d: SHA-256 must be 64 hex digits", path, lineno);
             fclose(f);
             return -1;
         }
         int rc = list_add(l, url, sha, name);
         if (rc < 0) {
-            set_err(err, errlen, rc == -2 ? "%s:%d: %s listed before with another SHA-256" : "out of memory",
+            lbvm_set_err(err, errlen, rc == -2 ? "%s:%d: %s listed before with another SHA-256" : "out of memory",
                     path, lineno, name);
             fclose(f);
             return -1;
