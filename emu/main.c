@@ -130,13 +130,6 @@ static const char usage_text[] =
     "(with --checkpoint-dir, a checkpoint was taken), 7 stalled (see --stall).\n";
 
 /* getopt's own messages are turned off (opterr = 0): one line of ours. */
-static int bad_option(char **argv)
-{
-    const char *opt = argv[optind - 1];
-    return lbvm_error(EXIT_USAGE, "%s option '%s' (see 'lbvm --help')",
-                optopt && strchr("kiamclohdjtSDEOJfTLN", optopt) ? "missing value for" : "unknown", opt);
-}
-
 /* Splits a --disk argument ("FILE" or "FILE,ro"). */
 static int disk_arg_split(const char *a, char *path, size_t plen, int *ro)
 {
@@ -599,7 +592,7 @@ static int cmd_boot(int argc, char **argv)
                             MACHINE_MIN_RAM_MIB, MACHINE_MAX_RAM_MIB);
             break;
         case 'h': fputs(usage_text, stdout); return 0;
-        default: return bad_option(argv);
+        default: return lbvm_bad_option(EXIT_USAGE, argc, argv, "k:i:a:m:c:sl:hd:", opts, "");
         }
     }
     if (optind < argc)
@@ -705,7 +698,7 @@ static int cmd_resume(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         }
-        return bad_option(argv);
+        return lbvm_bad_option(EXIT_USAGE, argc, argv, "c:sl:h", opts, "");
     }
     if (optind + 1 != argc)
         return lbvm_error(EXIT_USAGE, "resume needs one CHECKPOINT file (see 'lbvm --help')");
@@ -838,7 +831,7 @@ static int cmd_verify(int argc, char **argv)
         case 'a': o_append = optarg; break;
         case 'k': o_kernel = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
-        default: return bad_option(argv);
+        default: return lbvm_bad_option(EXIT_USAGE, argc, argv, "f:i:a:k:h", opts, "");
         }
     }
     if (optind + 1 != argc)
@@ -937,7 +930,7 @@ static int cmd_mkinitramfs(int argc, char **argv)
         switch (c) {
         case 'o': out = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
-        default: return bad_option(argv);
+        default: return lbvm_bad_option(EXIT_USAGE, argc, argv, "o:h", opts, "");
         }
     }
     if (!out || optind >= argc)
@@ -977,7 +970,7 @@ static int cmd_fetch(int argc, char **argv)
             o.stall_timeout_s = (long)v;
             break;
         case 'h': fputs(usage_text, stdout); return 0;
-        default: return bad_option(argv);
+        default: return lbvm_bad_option(EXIT_USAGE, argc, argv, "d:j:ot:h", opts, "");
         }
     }
     if (optind >= argc)

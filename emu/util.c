@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,18 @@ int lbvm_set_err(char *err, size_t errlen, const char *fmt, ...)
                 *p = ' ';
     }
     return -1;
+}
+
+int lbvm_bad_option(int code, int argc, char **argv, const char *shortopts, const struct option *longopts,
+                    const char *cmd)
+{
+    const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+    const char *sp = optopt > 0 ? strchr(shortopts, optopt) : NULL;
+    int needs_value = sp && sp[1] == ':';
+    for (const struct option *p = longopts; optopt && !needs_value && p->name; p++)
+        needs_value = p->val == optopt && p->has_arg == required_argument;
+    return lbvm_error(code, "%s option '%s' (see 'lbvm %s--help')", needs_value ? "missing value for" : "unknown", opt,
+                      cmd);
 }
 
 int lbvm_parse_u64(const char *s, uint64_t *out)

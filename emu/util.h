@@ -9,6 +9,13 @@
 int lbvm_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Formats a one-line message into err (newlines become spaces); returns -1. */
 int lbvm_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+struct option;
+/* After getopt_long (opterr = 0) returned '?': "lbvm: missing value for
+ * option 'X'" when optopt names an option that takes a value (in shortopts
+ * or the long table), else "unknown option 'X'", with "(see 'lbvm CMD--help')"
+ * where cmd is "" or "build " etc. Returns code. */
+int lbvm_bad_option(int code, int argc, char **argv, const char *shortopts, const struct option *longopts,
+                    const char *cmd);
 /* fsync a folder, or the folder holding `path`: what makes a rename or a
  * new name durable. 0, or -1. */
 int lbvm_fsync_dir(const char *dir);

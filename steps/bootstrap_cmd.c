@@ -102,14 +102,7 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
             o.step_regex = optarg;
             break;
         case 'h': fputs(bootstrap_usage, stdout); return 0;
-        default: {
-            const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-            int needs_value = optopt && strchr("ktwdm", optopt);
-            for (const struct option *p = opts; !needs_value && p->name; p++)
-                needs_value = optopt && p->val == optopt && p->has_arg == required_argument;
-            return lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s option '%s' (see 'lbvm bootstrap --help')",
-                            needs_value ? "missing value for" : "unknown", opt);
-        }
+        default: return lbvm_bad_option(BOOTSTRAP_EXIT_SETUP, argc, argv, "k:t:w:d:m:h", opts, "bootstrap ");
         }
     }
     if (optind < argc)

@@ -62,11 +62,7 @@ int lbvm_cmd_build(int argc, char **argv)
                 return lbvm_error(1, "--disk-size %s: at least 16M", optarg);
             break;
         case 'h': fputs(build_usage, stdout); return 0;
-        default: {
-            const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-            return lbvm_error(1, "%s option '%s' (see 'lbvm build --help')",
-                            optopt && strchr("tdoS", optopt) ? "missing value for" : "unknown", opt);
-        }
+        default: return lbvm_bad_option(1, argc, argv, "t:d:o:h", opts, "build ");
         }
     }
     if (optind < argc)

@@ -62,6 +62,13 @@ refused unknown-option 'frobnicate' "which option is unknown" \
 refused keep-no-dir 'keep-checkpoints.*checkpoint-dir' "that --keep-checkpoints needs --checkpoint-dir" \
     boot --kernel "$K" --initrd "$I" --keep-checkpoints 3
 
+# "missing value" comes from the option table itself, so a new option has it
+# (last on the line: refused() would append --limit as its value)
+run_lbvm keep-novalue boot --kernel "$K" --initrd "$I" --checkpoint-dir "$WORK/ckv" --keep-checkpoints
+[ "$RC" = 1 ] || fail "keep-novalue: lbvm exited $RC, expected 1" "$WORK/keep-novalue.err"
+assert_eq "$(cat "$WORK/keep-novalue.err")" "lbvm: missing value for option '--keep-checkpoints' (see 'lbvm --help')" \
+    "keep-novalue: the message"
+
 refused keep-zero 'keep-checkpoints' "that --keep-checkpoints 0 is out of range" \
     boot --kernel "$K" --initrd "$I" --checkpoint-dir "$WORK/ck0" --keep-checkpoints 0
 
