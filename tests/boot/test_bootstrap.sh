@@ -60,19 +60,12 @@ D=$WORK/dist
 ARGS=(--kernel "$KERNEL_686" --tree "$WORK/tree" --distdir "$D" --disk-size 64M)
 STEPS="hello-1.0 kexec-tools-deb linux-686-pae-deb world-1.0"
 
-# start_bg NAME ARGS...: `lbvm ARGS` in the background; its pid in BG.
-start_bg() {
-    local name=$1
-    shift
-    "$LBVM" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-    BG=$!
-}
 # wait_for FILE REGEX SECONDS: until a line of FILE matches (else fail).
 wait_for() {
     local _
     for _ in $(seq $(( $3 * 10 ))); do
         grep -qE -- "$2" "$1" 2>/dev/null && return 0
-        kill -0 "$BG" 2>/dev/null || { sleep 0.2; grep -qE -- "$2" "$1" && return 0; fail "lbvm ended before '$2' showed in $(basename "$1")" "$1" "${1%.out}.err"; }
+        kill -0 "$BG_PID" 2>/dev/null || { sleep 0.2; grep -qE -- "$2" "$1" && return 0; fail "lbvm ended before '$2' showed in $(basename "$1")" "$1" "${1%.out}.err"; }
         sleep 0.1
     done
     fail "no '$2' in $(basename "$1") after $3 s" "$1" "${1%.out}.err"
@@ -126,17 +119,17 @@ assert_not_contains "$WORK/bad.out" "[2/4]" "steps went on after the failed chec
 # --- 3. power cut, resume (a second runner refused), SIGTERM, resume ---------
 W=$WORK/w3
 t=$SECONDS
-start_bg cut bootstrap "${ARGS[@]}" --workdir "$W"
-disown "$BG"     # no "Killed" notice from bash when it dies
+bg_lbvm cut bootstrap "${ARGS[@]}" --workdir "$W"
+disown "$BG_PID"     # no "Killed" notice from bash when it dies
 wait_for "$WORK/cut.out" '^\[1/4\] hello-1.0' 300
-kids=$(ps -o pid= --ppid "$BG")
+kids=$(ps -o pid= --ppid "$BG_PID")
 [ -n "$kids" ] || fail "the runner has no guest process" "$WORK/cut.out" "$WORK/cut.err"
 # shellcheck disable=SC2086  # one word per pid
-kill -KILL "$BG" $kids
-for p in $BG $kids; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
+kill -KILL "$BG_PID" $kids
+for p in $BG_PID $kids; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
 note "power cut after step 1 ($((SECONDS - t)) s)"
 
-start_bg resume1 bootstrap "${ARGS[@]}" --workdir "$W" --resume
+bg_lbvm resume1 bootstrap "${ARGS[@]}" --workdir "$W" --resume
 wait_for "$WORK/resume1.out" '^resuming from ' 120
 run_lbvm second bootstrap "${ARGS[@]}" --workdir "$W" --resume
 { [ "$RC" = 1 ] && grep -q "^lbvm: work folder .* is in use" "$WORK/second.err"; } \
@@ -144,9 +137,9 @@ run_lbvm second bootstrap "${ARGS[@]}" --workdir "$W" --resume
 # (the power cut may have come after step 3's checkpoint: wait for the console)
 wait_for "$W/console-2.log" '^kexecing into sysb' 300
 sleep 2
-kill -TERM "$BG"
+kill -TERM "$BG_PID"
 RC=0
-wait "$BG" || RC=$?
+wait "$BG_PID" || RC=$?
 note "SIGTERM during sysb ($((SECONDS - t)) s): exit $RC"
 [ "$RC" = 5 ] || fail "the runner stopped by SIGTERM exited $RC, expected 5" "$WORK/resume1.out" "$WORK/resume1.err"
 grep -q "^lbvm: stopped by signal 15; the guest saved .*ckpt-" "$WORK/resume1.err" \

@@ -22,66 +22,6 @@ need_lbvm
 build_initramfs "$WORK/initrd.cpio"
 
 # --- helpers ----------------------------------------------------------------
-# Runs still going when the test ends (it failed) are ended with it.
-stop_bg() { local p; for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; }
-trap 'stop_bg; lbvm_cleanup' EXIT
-# bg_lbvm NAME ARGS...: `lbvm ARGS...` in the background, stdout in
-# $WORK/NAME.out, stderr in $WORK/NAME.err; its process id in BG_PID.
-bg_lbvm() {
-    local name=$1
-    shift
-    "$LBVM" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-    BG_PID=$!
-}
-# wait_bg NAME PID: waits for a bg_lbvm run (killed after LBVM_TEST_TIMEOUT
-# host seconds); its exit code in RC.
-wait_bg() {
-    local name=$1 pid=$2 n=0
-    while kill -0 "$pid" 2>/dev/null; do
-        sleep 0.2
-        n=$((n + 1))
-        if [ "$n" -ge $((LBVM_TEST_TIMEOUT * 5)) ]; then
-            kill -9 "$pid" 2>/dev/null
-            wait "$pid" 2>/dev/null
-            fail "$name: lbvm was still running after $LBVM_TEST_TIMEOUT host seconds" "$WORK/$name.err"
-        fi
-    done
-    RC=0
-    wait "$pid" || RC=$?
-}
-# ckpts_of NAME: "PATH TICKS" of each periodic or marker checkpoint run NAME announced.
-ckpts_of() { sed -n 's/^lbvm: checkpoint \(.*\) at \([0-9]*\) ticks (.*$/\1 \2/p' "$WORK/$1.err"; }
-# final_ckpt_of NAME: the final checkpoint's path.
-final_ckpt_of() { sed -n 's/^lbvm: final checkpoint //p' "$WORK/$1.err"; }
-# console_at CKPT: the console bytes the guest had printed at that checkpoint (from lbvm inspect).
-console_at() {
-    "$LBVM" inspect "$1" > "$WORK/inspect.out" 2>&1 || fail "lbvm inspect $1 failed" "$WORK/inspect.out"
-    sed -n 's/^console *\([0-9][0-9]*\) bytes.*/\1/p' "$WORK/inspect.out"
-}
-# same_stats A B WHAT: runs A and B printed the same ticks and ram-sha256.
-same_stats() {
-    local a b
-    a=$(stats_of "$1" | tr '\n' ' ')
-    b=$(stats_of "$2" | tr '\n' ' ')
-    [ -n "$a" ] && [ "$(stats_of "$1" | wc -l)" = 2 ] || fail "$1: no --stats lines" "$WORK/$1.err"
-    [ "$a" = "$b" ] || fail "$3: $1 ended with '$a', $2 with '$b'" "$WORK/$1.err" "$WORK/$2.err"
-}
-# check_resumed NAME CKPT STRAIGHT: run NAME, resumed from CKPT, exited 0 and
-# printed exactly the console of run STRAIGHT after CKPT, with the same stats.
-check_resumed() {
-    local name=$1 ck=$2 st=$3 at total got
-    [ "$RC" = 0 ] || fail "$name: lbvm resume $ck exited $RC, expected 0" "$WORK/$name.console" "$WORK/$name.err"
-    at=$(console_at "$ck")
-    [ -n "$at" ] || fail "lbvm inspect $ck printed no console byte count" "$WORK/inspect.out"
-    total=$(wc -c < "$WORK/$st.console")
-    got=$(wc -c < "$WORK/$name.console")
-    [ "$got" -gt 0 ] || fail "$name: the resumed run printed nothing" "$WORK/$name.err"
-    [ "$got" = $((total - at)) ] || fail "$name: resumed from a checkpoint taken after $at console bytes, it printed $got bytes; the straight run printed $total in all, so $((total - at)) were expected" "$WORK/$name.console"
-    tail -c "$got" "$WORK/$st.console" > "$WORK/$name.want"
-    cmp -s "$WORK/$name.want" "$WORK/$name.console" \
-        || fail "$name: the console after the checkpoint differs from the straight run's: $(cmp "$WORK/$name.want" "$WORK/$name.console" 2>&1 | head -n1)" "$WORK/$name.want" "$WORK/$name.console"
-    same_stats "$name" "$st" "$name: resumed from $(basename "$ck"), the run did not end as the straight run"
-}
 rand_delay() {   # MAX_MS: a random host delay below MAX_MS, as seconds for sleep
     local d=$((RANDOM % $1))
     printf '%d.%03d' $((d / 1000)) $((d % 1000))

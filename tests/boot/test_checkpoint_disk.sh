@@ -23,55 +23,7 @@
 need_inputs
 need_lbvm
 
-# --- helpers (as in test_checkpoint.sh) ----------------------------------------
-stop_bg() { local p; for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; }
-trap 'stop_bg; lbvm_cleanup' EXIT
-bg_lbvm() {      # NAME ARGS...: lbvm in the background; BG_PID
-    local name=$1
-    shift
-    "$LBVM" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-    BG_PID=$!
-}
-wait_bg() {      # NAME PID: wait (bounded by LBVM_TEST_TIMEOUT); RC
-    local name=$1 pid=$2 n=0
-    while kill -0 "$pid" 2>/dev/null; do
-        sleep 0.1
-        n=$((n + 1))
-        if [ "$n" -ge $((LBVM_TEST_TIMEOUT * 10)) ]; then
-            kill -9 "$pid" 2>/dev/null
-            wait "$pid" 2>/dev/null
-            fail "$name: lbvm was still running after $LBVM_TEST_TIMEOUT host seconds" "$WORK/$name.err"
-        fi
-    done
-    RC=0
-    wait "$pid" 2>/dev/null || RC=$?
-}
-# "PATH TICKS LINE" of each periodic (LINE empty) or marker checkpoint run NAME announced
-ckpts_of() { sed -n 's/^lbvm: checkpoint \(.*\) at \([0-9]*\) ticks ([^)]*)\( after: \)\{0,1\}\(.*\)$/\1 \2 \4/p' "$WORK/$1.err"; }
-console_at() {   # CKPT: console bytes printed when it was taken
-    "$LBVM" inspect "$1" > "$WORK/inspect.out" 2>&1 || fail "lbvm inspect $1 failed" "$WORK/inspect.out"
-    sed -n 's/^console *\([0-9][0-9]*\) bytes.*/\1/p' "$WORK/inspect.out"
-}
-same_stats() {   # A B WHAT
-    local a b
-    a=$(stats_of "$1" | tr '\n' ' ')
-    b=$(stats_of "$2" | tr '\n' ' ')
-    [ "$(stats_of "$1" | wc -l)" = 2 ] || fail "$1: no --stats lines" "$WORK/$1.err"
-    [ "$a" = "$b" ] || fail "$3: $1 ended with '$a', $2 with '$b'" "$WORK/$1.err" "$WORK/$2.err"
-}
-check_resumed() {  # NAME CKPT STRAIGHT: RC 0, the console after CKPT and the stats as STRAIGHT's
-    local name=$1 ck=$2 st=$3 at total got
-    [ "$RC" = 0 ] || fail "$name: lbvm resume $ck exited $RC, expected 0" "$WORK/$name.console" "$WORK/$name.err"
-    at=$(console_at "$ck")
-    [ -n "$at" ] || fail "lbvm inspect $ck printed no console byte count" "$WORK/inspect.out"
-    total=$(wc -c < "$WORK/$st.console")
-    got=$(wc -c < "$WORK/$name.console")
-    [ "$got" = $((total - at)) ] || fail "$name: resumed after $at console bytes, it printed $got bytes; expected $((total - at)) (the straight run printed $total)" "$WORK/$name.console"
-    tail -c "$got" "$WORK/$st.console" > "$WORK/$name.want"
-    cmp -s "$WORK/$name.want" "$WORK/$name.console" \
-        || fail "$name: the console after the checkpoint differs from the straight run's: $(cmp "$WORK/$name.want" "$WORK/$name.console" 2>&1 | head -n1)" "$WORK/$name.want" "$WORK/$name.console"
-    same_stats "$name" "$st" "$name: resumed from $(basename "$ck"), the run did not end as the straight run"
-}
+# --- helpers ----------------------------------------------------------------
 end_point() { grep '^point [0-9]* end ' "$1" | tail -n1; }   # JOURNAL: its last end point
 field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }   # KEY LINE
 same_end() {     # JOURNAL WHAT: its end point is the straight run's

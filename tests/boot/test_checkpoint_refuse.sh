@@ -15,8 +15,6 @@ need_inputs
 need_lbvm
 build_initramfs "$WORK/initrd.cpio"
 
-stop_bg() { local p; for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; }
-trap 'stop_bg; lbvm_cleanup' EXIT
 
 D=$WORK/ck
 # snapshot: every file of the checkpoint folder: name, size, inode, SHA-256
