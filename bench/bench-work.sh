@@ -228,8 +228,6 @@ for w in $workloads; do
         "$WORK/runs" > "$WORK/runs.new" && mv "$WORK/runs.new" "$WORK/runs"
 done
 
-# col SYSTEM WORKLOAD N: field N of the successful runs
-col() { awk -v s="$1" -v w="$2" -v n="$3" '$1 == s && $2 == w && $4 == 0 && $n != "-" { print $n }' "$WORK/runs"; }
 # distinct values of field N over all of SYSTEM's runs of WORKLOAD
 distinct() { awk -v s="$1" -v w="$2" -v n="$3" '$1 == s && $2 == w { print $n }' "$WORK/runs" | sort -u; }
 
@@ -253,24 +251,15 @@ what() {
     echo "|---|---|---|---|---|---|---|---|---|---|"
     for w in $workloads; do
         for s in $systems; do
-            ok=$(col "$s" "$w" 5 | wc -l)
-            ticks=$(col "$s" "$w" 10 | sort -u | paste -sd/ -)
-            res=$(col "$s" "$w" 11 | sort -u | cut -c1-16 | paste -sd/ -)
-            echo "| $w | $s | $ok/$runs | $(col "$s" "$w" 5 | median) | $(col "$s" "$w" 6 | median) |" \
-                 "$(col "$s" "$w" 7 | median) | $(col "$s" "$w" 8 | median) | $(col "$s" "$w" 9 | median) | ${ticks:--} | ${res:--} |"
+            ok=$(run_col "$s" "$w" 5 | wc -l)
+            ticks=$(run_col "$s" "$w" 10 | sort -u | paste -sd/ -)
+            res=$(run_col "$s" "$w" 11 | sort -u | cut -c1-16 | paste -sd/ -)
+            echo "| $w | $s | $ok/$runs | $(run_col "$s" "$w" 5 | median) | $(run_col "$s" "$w" 6 | median) |" \
+                 "$(run_col "$s" "$w" 7 | median) | $(run_col "$s" "$w" 8 | median) | $(run_col "$s" "$w" 9 | median) | ${ticks:--} | ${res:--} |"
         done
     done
     echo
-    echo "| workload | lbvm/qemu wall | lbvm/qemu-icount wall | lbvm/qemu to done | lbvm/qemu-icount to done | lbvm/qemu init->done | lbvm/qemu-icount init->done |"
-    echo "|---|---|---|---|---|---|---|"
-    for w in $workloads; do
-        line="| $w |"
-        for f in 5 7 8; do
-            l=$(col lbvm "$w" $f | median)
-            line="$line $(ratio "$l" "$(col qemu "$w" $f | median)") | $(ratio "$l" "$(col qemu-icount "$w" $f | median)") |"
-        done
-        echo "$line"
-    done
+    ratio_table
     case " $systems " in *" qemu-icount "*)
         echo
         echo "Guest instructions are an estimate from QEMU's count: under \`-icount shift=0\` one guest nanosecond is one"
@@ -281,10 +270,10 @@ what() {
         echo "| workload | guest instructions (QEMU icount, estimate) |$(for s in $systems; do printf ' %s instr/host s (estimate) |' "$s"; done)"
         echo "|---|---|$(for s in $systems; do printf -- '---|'; done)"
         for w in $workloads; do
-            ins=$(col qemu-icount "$w" 9 | median)
+            ins=$(run_col qemu-icount "$w" 9 | median)
             line="| $w | $(awk -v g="$ins" 'BEGIN { if (g == "-") print "-"; else printf "%.3g", g * 1e9 }') |"
             for s in $systems; do
-                line="$line $(awk -v g="$ins" -v t="$(col "$s" "$w" 8 | median)" 'BEGIN { if (g == "-" || t == "-" || t == 0) print "-"; else printf "%.3g", g * 1e9 / t }') |"
+                line="$line $(awk -v g="$ins" -v t="$(run_col "$s" "$w" 8 | median)" 'BEGIN { if (g == "-" || t == "-" || t == 0) print "-"; else printf "%.3g", g * 1e9 / t }') |"
             done
             echo "$line"
         done ;;
@@ -305,11 +294,7 @@ what() {
         echo
         echo "untar: \`e2fsck -fn\` of the image after each run: $(awk '$2 == "untar" && $4 ~ /^fsck-/' "$WORK/runs" | wc -l) unclean." ;;
     esac
-    failed=$(awk '$4 != 0' "$WORK/runs")
-    if [ -n "$failed" ]; then
-        echo
-        echo "Failed runs (system workload run exit): $(echo "$failed" | awk '{ printf "%s%s %s %s %s", (NR > 1 ? "; " : ""), $1, $2, $3, $4 }')"
-    fi
+    failed_runs
 } > "$WORK/table.md"
 cat "$WORK/table.md"
 publish "$WORK/table.md" "$out" bench-work

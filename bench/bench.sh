@@ -63,8 +63,6 @@ for w in $workloads; do
     done
 done
 
-# col SYSTEM WORKLOAD N: field N of the successful runs
-col() { awk -v s="$1" -v w="$2" -v n="$3" '$1 == s && $2 == w && $4 == 0 && $n != "-" { print $n }' "$WORK/runs"; }
 
 {
     echo "## lbvm benchmark: Debian $(cat "$CACHE/k686/RELEASE") kernel, test initramfs"
@@ -76,28 +74,15 @@ col() { awk -v s="$1" -v w="$2" -v n="$3" '$1 == s && $2 == w && $4 == 0 && $n !
     echo "|---|---|---|---|---|---|---|---|---|"
     for w in $workloads; do
         for s in $systems; do
-            ok=$(col "$s" "$w" 5 | wc -l)
-            ticks=$(col "$s" "$w" 10 | sort -u | paste -sd/ -)
-            echo "| $w | $s | $ok/$runs | $(col "$s" "$w" 5 | median) | $(col "$s" "$w" 6 | median) |" \
-                 "$(col "$s" "$w" 7 | median) | $(col "$s" "$w" 8 | median) | $(col "$s" "$w" 9 | median) | ${ticks:--} |"
+            ok=$(run_col "$s" "$w" 5 | wc -l)
+            ticks=$(run_col "$s" "$w" 10 | sort -u | paste -sd/ -)
+            echo "| $w | $s | $ok/$runs | $(run_col "$s" "$w" 5 | median) | $(run_col "$s" "$w" 6 | median) |" \
+                 "$(run_col "$s" "$w" 7 | median) | $(run_col "$s" "$w" 8 | median) | $(run_col "$s" "$w" 9 | median) | ${ticks:--} |"
         done
     done
     echo
-    echo "| workload | lbvm/qemu wall | lbvm/qemu-icount wall | lbvm/qemu to done | lbvm/qemu-icount to done | lbvm/qemu init->done | lbvm/qemu-icount init->done |"
-    echo "|---|---|---|---|---|---|---|"
-    for w in $workloads; do
-        line="| $w |"
-        for f in 5 7 8; do
-            l=$(col lbvm "$w" $f | median)
-            line="$line $(ratio "$l" "$(col qemu "$w" $f | median)") | $(ratio "$l" "$(col qemu-icount "$w" $f | median)") |"
-        done
-        echo "$line"
-    done
-    failed=$(awk '$4 != 0' "$WORK/runs")
-    if [ -n "$failed" ]; then
-        echo
-        echo "Failed runs (system workload run exit): $(echo "$failed" | awk '{ printf "%s%s %s %s %s", (NR > 1 ? "; " : ""), $1, $2, $3, $4 }')"
-    fi
+    ratio_table
+    failed_runs
 } > "$WORK/table.md"
 cat "$WORK/table.md"
 publish "$WORK/table.md" "$out" bench

@@ -44,3 +44,30 @@ bench_options() {
     for w in $workloads; do case " $allw " in *" $w "*) ;; *) echo "$name: unknown workload $w" >&2; exit 1 ;; esac; done
     for w in $systems; do case " $alls " in *" $w "*) ;; *) echo "$name: unknown system $w" >&2; exit 1 ;; esac; done
 }
+
+# For bench.sh and bench-work.sh, whose $WORK/runs lines start "SYSTEM WORKLOAD
+# RUN EXIT", then wall (5), to done (7) and init->done (8) among the rest:
+# run_col SYSTEM WORKLOAD N: field N of the successful runs
+run_col() { awk -v s="$1" -v w="$2" -v n="$3" '$1 == s && $2 == w && $4 == 0 && $n != "-" { print $n }' "$WORK/runs"; }
+# ratio_table: lbvm's medians over QEMU's and QEMU icount's, per workload of $workloads
+ratio_table() {
+    local w f l line
+    echo "| workload | lbvm/qemu wall | lbvm/qemu-icount wall | lbvm/qemu to done | lbvm/qemu-icount to done | lbvm/qemu init->done | lbvm/qemu-icount init->done |"
+    echo "|---|---|---|---|---|---|---|"
+    for w in $workloads; do
+        line="| $w |"
+        for f in 5 7 8; do
+            l=$(run_col lbvm "$w" $f | median)
+            line="$line $(ratio "$l" "$(run_col qemu "$w" $f | median)") | $(ratio "$l" "$(run_col qemu-icount "$w" $f | median)") |"
+        done
+        echo "$line"
+    done
+}
+# failed_runs: a line naming the runs that did not succeed, if any
+failed_runs() {
+    local failed
+    failed=$(awk '$4 != 0' "$WORK/runs")
+    [ -n "$failed" ] || return 0
+    echo
+    echo "Failed runs (system workload run exit): $(echo "$failed" | awk '{ printf "%s%s %s %s %s", (NR > 1 ? "; " : ""), $1, $2, $3, $4 }')"
+}
