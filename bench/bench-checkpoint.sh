@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench-checkpoint.sh [-n RUNS] [-o FILE.md] [-m "1024 3072"] [-p PERCENT] [-w "ckpt journal"]
 # Checkpoint and restore cost of a booted guest that filled PERCENT (default
 # 60) of its RAM with mixed data, for each RAM size in MiB (ckpt); and the

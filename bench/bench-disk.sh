@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench-disk.sh [-n RUNS] [-o FILE.md] [-s "lbvm qemu"]
 # Sequential disk write then read of 256 MiB on /dev/sda (AHCI, Debian's ahci
 # driver, O_DIRECT dd) under lbvm and under QEMU TCG with its AHCI controller,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench-work.sh [-n RUNS] [-o FILE.md] [-w "fork tcc untar"] [-s "lbvm qemu qemu-icount"]
 # Real work in the guest: a fork/exec storm, Debian's tcc compiling a large C
 # file, and an untar/re-tar on an ext4 AHCI disk, under lbvm and under QEMU TCG

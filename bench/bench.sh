@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench.sh [-n RUNS] [-o FILE.md] [-w "boot sha loop"] [-s "lbvm qemu qemu-icount"]
 # Boots Debian's 686 kernel with the test initramfs under lbvm and under QEMU
 # TCG (free-running and -icount shift=0), runs each workload RUNS times,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers shared by the bench scripts (sourced, not run).
 
 # usage: the script's own header comment (lines 2-6) on stderr, exit 1

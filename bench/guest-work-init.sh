@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The guest's /init for bench/bench-work.sh, run by busybox sh. The kernel
 # command line picks the workload, lbvm.work=NAME, and its size, lbvm.n=N:
 #   fork   N runs of /bin/exit0 (a 91-byte static program that exits 0) from

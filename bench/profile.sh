@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # profile.sh [-o FILE.md] [-l LABEL] [-i PERF.DATA | -- LBVM-COMMAND...]
 # Runs one lbvm command under `perf record` (or reads a recording) and prints where the host time went,
 # as a markdown table of shares: the generated code, lbvm's hooks, Unicorn's

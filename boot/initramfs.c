@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reproducible newc cpio writer for the guest's initramfs (see initramfs.h).
  * Nothing of the host leaks in: no mtimes, owners, inode or device numbers of
  * the files read (device nodes keep their own rdev, which is content). */

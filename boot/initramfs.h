@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reproducible initramfs writer: a newc ("070701") cpio archive, the format
  * the kernel unpacks into rootfs (Documentation/driver-api/early-userspace/
  * buffer-format.rst). */

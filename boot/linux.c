@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bzImage loader for the 32-bit boot protocol (protocol >= 2.06). Offsets are
  * those of struct setup_header / struct boot_params in the kernel's
  * arch/x86/include/uapi/asm/bootparam.h. */

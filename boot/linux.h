@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Linux/x86 boot protocol (Documentation/arch/x86/boot.rst), 32-bit entry:
  * lbvm plays the boot loader and enters the kernel in protected mode. */
 #ifndef LBVM_LINUX_H

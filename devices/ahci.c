@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* AHCI HBA, ICH9 identity (AHCI 1.3 spec; ATA8-ACS for the device side).
  * Guest memory is reached only through ram[0, ram_size): every address the
  * guest hands over (command list, received-FIS area, command table, each

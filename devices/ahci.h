@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* AHCI 1.3 SATA host bus adapter with the Intel ICH9 identity (8086:2922),
  * 4 ports, each with an optional disk. Only what Linux's ahci driver uses:
  * no NCQ, no port multiplier, no staggered spin-up, 32-bit addressing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Raw disk images: pread/pwrite on a file descriptor, looping on short I/O.
  * Also the content digests shared by every backend (docs/disk-overlay.md). */
 #include "disk.h"

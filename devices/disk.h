@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Disk backends behind one small interface: a raw image file of 512-byte
  * sectors (disk.c) and a copy-on-write overlay over a read-only base image
  * (overlay.c, overlay.h). A backend embeds Disk as its first member and

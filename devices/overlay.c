@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Copy-on-write overlay disks (overlay.h; format in docs/disk-overlay.md).
  *
  * In memory: a two-level map from block number to an Entry (0 = the block is

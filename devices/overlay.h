@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Copy-on-write overlay disks for checkpoints. A read-only base image, then
  * frozen layer files (oldest first, each holding the 64 KiB blocks written
  * during one checkpoint interval), then one live overlay file that takes all

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* PCI host bridge (Intel 440FX, configuration mechanism 1), PIIX reset
  * control register and the bus 0 device registry. See pci.h for the design
  * (fixed decode windows, INTx routing, saved state).

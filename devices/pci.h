@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* PCI bus 0 behind an Intel 440FX-style host bridge: configuration mechanism 1
  * (0xcf8/0xcfc), the PIIX reset control register (0xcf9), a device registry
  * with 256-byte type-0 configuration spaces, BAR decoding and INTx routing.

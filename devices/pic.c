@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* 8259A interrupt controller pair (Intel 8259A datasheet; PIIX/ICH
  * datasheets for the PC wiring and the ELCR). */
 #include "pic.h"

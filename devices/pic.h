@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Intel 8259A programmable interrupt controller pair as on a PIIX PC:
  * master at 0x20-0x21, slave at 0xa0-0xa1 cascaded into master IR2,
  * edge/level control registers (ELCR) at 0x4d0-0x4d1. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Intel 8254 programmable interval timer at 0x40-0x43 and the PC system
  * control port B at 0x61 (channel 2 gate, speaker data, refresh, OUT2). */
 #ifndef LBVM_PIT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* MC146818A RTC (Motorola datasheet; DS12887 for details it leaves open).
  *
  * Time model: while the clock runs, the time registers are not stored but

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Motorola MC146818A real-time clock and 128-byte CMOS RAM as on a PC:
  * index port 0x70, data port 0x71, IRQ8. The time is guest time only:
  * the epoch given at power-on plus the virtual clock. */

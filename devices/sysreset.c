@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reset and A20 ports.
  *
  * Port 0x92 (PS/2 System Control Port A): bit 0 requests a fast CPU reset,

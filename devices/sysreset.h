@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reset and A20 ports: PS/2 System Control Port A (0x92) and the reset
  * command of the keyboard controller (0x64), with no keyboard controller
  * behind 0x60/0x64 otherwise (see sysreset.c for what Linux sees). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* 16550A UART (NS PC16550D datasheet). Transmission is instantaneous: a
  * byte written to THR leaves at once, so THR and the XMIT FIFO are always
  * empty and THRE/TEMT always read 1. There is no baud-rate timing at all,

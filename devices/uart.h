@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* National Semiconductor PC16550D UART (the 16550A Linux detects), one
  * channel, as the PC's COM ports: 8 registers, IRQ gated by MCR.OUT2. */
 #ifndef LBVM_UART_H

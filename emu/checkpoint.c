@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Checkpoint container: see checkpoint.h and docs/checkpoint-format.md. */
 #include "checkpoint.h"
 #include "util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Checkpoint files: a header, named and versioned section payloads, a
  * section table, and a trailer with a SHA-256 over everything before it
  * (docs/checkpoint-format.md). The writer streams (sections of unknown size,

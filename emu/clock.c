@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Virtual clock: a handful of timers, scanned linearly (there are < 16). */
 #include "clock.h"
 

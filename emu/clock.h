@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Virtual time. The only source of time for the guest: the CPU layer advances
  * `now` by the guest code it executes (never from the host clock), devices
  * read it and arm timers on it. One tick is one nanosecond of guest time. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* i386 CPU on Unicorn 2.1.x. Every Unicorn workaround of lbvm lives in this
  * file; each is marked "QUIRK" and pinned by tests/unit/test_unicorn_quirks.c,
  * which fails if the library changes under us.

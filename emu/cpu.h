@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The CPU layer: an i386 CPU on Unicorn 2.1.x, with every workaround the
  * library needs kept here (see cpu.c). It runs guest code against guest RAM
  * (a host buffer), advances the virtual clock by the code it executes,

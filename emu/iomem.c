@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Port and MMIO dispatch. */
 #include "iomem.h"
 

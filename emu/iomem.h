@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One read/write contract for I/O ports and MMIO (TinyEMU's iomem shape).
  * A device registers a range with an opaque state pointer; accesses arrive
  * as (offset within the range, size_log2 0/1/2). Sizes a device does not

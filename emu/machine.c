@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Machine assembly and the top-level run loop. */
 #include "machine.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The PC: guest RAM, the virtual clock, the I/O map, the CPU and the chips of
  * a PIIX-era PC that Linux needs. machine_run() drives the CPU to the next
  * timer deadline, fires timers, and repeats until the guest stops. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Run loop with checkpoints, journal and verification (session.h). */
 #include "session.h"
 

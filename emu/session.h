@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A run of the machine with its host-side duties: checkpoints (every N ticks,
  * on console lines matching a pattern, on SIGINT/SIGTERM), the journal of
  * state hashes, and verification of a run against a journal. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Field-by-field state codec. A field is: name length (1 byte), the name,
  * element size (1 byte: 1, 2, 4 or 8), element count (u32), then the
  * elements, little-endian. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Saved state, field by field, in halfix's symmetric shape: one function per
  * device (xxx_state) both writes and reads its fields, so save and load can
  * never drift apart. Fields are tagged with their name and size and stored

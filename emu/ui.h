@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The optional console window (`--console sdl`): the guest's serial terminal
  * drawn by libvterm in an SDL2 window, keystrokes to the guest's serial port,
  * and a status panel (system, step n of m, guest and host time, speed, last

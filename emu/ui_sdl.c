@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The console window (ui.h) with SDL2, SDL2_ttf and libvterm.
  *
  * Left: the guest's serial terminal (ui_term.c), 80x25 cells, glyphs from a

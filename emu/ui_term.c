@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The console window's terminal over libvterm (ui_term.h). */
 #include "ui_term.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The console window's terminal: libvterm's screen (escape sequences, SGR
  * colours, cursor movement, line wrap) plus lbvm's own scrollback and view
  * into it, and the keyboard encoding (keys -> bytes for the guest). What the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Shared command-line helpers (util.h). */
 #include "util.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Small helpers every command shares: the one-line error, number parsing. */
 #ifndef LBVM_UTIL_H
 #define LBVM_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Whole-machine checkpoints: which sections, in which order, and the RAM
  * encoding. Layout of the folder in vmstate.h, of the file in
  * docs/checkpoint-format.md. */

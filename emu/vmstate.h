@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Whole-machine checkpoints in a checkpoint folder (docs/checkpoint-format.md):
  *   DIR/lock                 held (flock) by the one lbvm using DIR
  *   DIR/ckpt-NNNNNN.lbvm     checkpoint N: CPU, devices, RAM, disk references

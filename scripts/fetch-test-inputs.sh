@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fetch-test-inputs.sh [CACHE_DIR]
 # Fetches the real guest software the boot tests and the benchmark run, from
 # Debian's archive through apt, and lays it out in CACHE_DIR

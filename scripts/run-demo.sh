@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sets up a fresh machine, then boots Debian's 686 kernel with a small busybox
 # initramfs made by lbvm itself, showing the guest's serial console.
 set -euo pipefail

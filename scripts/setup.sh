@@ -1,47 +1,94 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs everything lbvm needs on Debian/Ubuntu, then builds build/lbvm.
-# Unicorn >= 2.1 is not in Debian 12: it comes from the unstable suite of the
+# Unicorn >= 2.1.2 is not in Debian 12: it comes from the unstable suite of the
 # archive this machine already uses, pinned low so nothing else is upgraded.
+# Every way this can fail ends with one line "setup: ..." saying why and what
+# to do, and a non-zero exit; nothing fails silently.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp "${TMPDIR:-/tmp}/lbvm-setup.XXXXXX")
+trap 'rm -f "$log"' EXIT
+
+die() { echo "setup: $*" >&2; exit 1; }
+# An unexpected failure still says where it happened.
+trap 'rc=$?; echo "setup: failed at line $LINENO (exit $rc): $BASH_COMMAND" >&2; exit $rc' ERR
 
 have_unicorn() {
     pkg-config --atleast-version=2.1.2 unicorn 2>/dev/null
 }
 
+# The first Debian archive URI apt is configured with, from the one-line format
+# (/etc/apt/sources.list, *.list) or the deb822 format (*.sources, the only one
+# Debian 12's cloud and container images ship). Missing files are normal.
 debian_mirror() {
-    # First Debian archive URI the system is configured with (deb822 or one-line).
-    { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
-      grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}'
-    } | grep -v -- '-security' | grep -E '/debian/?$' | head -n1
+    local f line uris=()
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -r "$f" ] || continue
+        # deb822: "URIs: a b" (a field may list several).
+        while IFS= read -r line; do
+            case $line in
+            URIs:*) local more=(); read -r -a more <<<"${line#URIs:}"; uris+=("${more[@]}") ;;
+            esac
+        done <"$f"
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -r "$f" ] || continue
+        while IFS= read -r line; do
+            # deb [options] URI suite components
+            local w=() i=1
+            read -r -a w <<<"$line"
+            [ "${w[0]:-}" = deb ] || continue
+            if [[ ${w[1]:-} == \[* ]]; then
+                while [ $i -lt ${#w[@]} ] && [[ ${w[$i]} != *\] ]]; do i=$((i + 1)); done
+                i=$((i + 1))
+            fi
+            [ -n "${w[$i]:-}" ] && uris+=("${w[$i]}")
+        done <"$f"
+    done
+    local u
+    for u in "${uris[@]+"${uris[@]}"}"; do
+        case $u in *-security*|*security.debian.org*) continue ;; esac
+        case ${u%/} in */debian) echo "${u%/}"; return 0 ;; esac
+    done
+    return 0
 }
 
 add_unstable_suite() {
     [ -f /etc/apt/sources.list.d/lbvm-unstable.list ] && return 0
     local uri; uri=$(debian_mirror)
-    [ -n "$uri" ] || { echo "setup: no Debian archive found in apt sources; install Unicorn >= 2.1.2 by hand" >&2; exit 1; }
+    [ -n "$uri" ] || die "no Debian archive in apt's sources (/etc/apt/sources.list or sources.list.d/*.sources); install libunicorn-dev >= 2.1.2 by hand, then run this again"
     echo "deb [arch=amd64] $uri sid main" | $SUDO tee /etc/apt/sources.list.d/lbvm-unstable.list >/dev/null
     printf 'Package: *\nPin: release n=sid\nPin-Priority: 100\n' | $SUDO tee /etc/apt/preferences.d/lbvm-unstable >/dev/null
 }
 
 pkgs="build-essential cmake pkg-config libarchive-dev libcurl4-openssl-dev libssl-dev libzstd-dev
-      liblzma-dev cpio e2fsprogs xz-utils ca-certificates python3"
+      liblzma-dev cpio e2fsprogs xz-utils ca-certificates python3 util-linux"
 # The console window (--console sdl): SDL2, SDL2_ttf, libvterm and its font;
 # its test: an X server without a screen, real key events, screenshots, and
 # Xlib for the test's window-closing helper.
 pkgs="$pkgs libsdl2-dev libsdl2-ttf-dev libvterm-dev fonts-dejavu-core
       xvfb xauth xdotool x11-apps libx11-dev"
 if ! dpkg -s $pkgs >/dev/null 2>&1 || ! have_unicorn; then
+    command -v apt-get >/dev/null || die "apt-get not found: on a host without Debian's packages install a C compiler, CMake, pkg-config, libarchive, libcurl, OpenSSL, zstd, liblzma and Unicorn >= 2.1.2 by hand, then run cmake -S . -B build && cmake --build build"
+    [ -z "$SUDO" ] || command -v sudo >/dev/null || die "not root and no sudo: run this as root, or install sudo"
     $SUDO dpkg --add-architecture i386
     add_unstable_suite
-    # An i386 index can report a transient size mismatch: do not fail on it.
-    $SUDO apt-get update -q || true
-    $SUDO apt-get install -y -q --no-install-recommends $pkgs
-    have_unicorn || $SUDO apt-get install -y -q --no-install-recommends -t sid libunicorn-dev
+    # An i386 index can report a transient size mismatch: not fatal by itself;
+    # the installs below say whether what is needed could be had.
+    $SUDO apt-get update -q >"$log" 2>&1 || true
+    if ! $SUDO apt-get install -y -q --no-install-recommends $pkgs >>"$log" 2>&1; then
+        tail -n 5 "$log" >&2
+        die "apt-get could not install lbvm's build dependencies (above); check the network and apt's sources, then run this again"
+    fi
+    if ! have_unicorn && ! $SUDO apt-get install -y -q --no-install-recommends -t sid libunicorn-dev >>"$log" 2>&1; then
+        tail -n 5 "$log" >&2
+        die "Unicorn >= 2.1.2 could not be installed from Debian's unstable suite (above); install libunicorn-dev >= 2.1.2 by hand, then run this again"
+    fi
 fi
-have_unicorn || { echo "setup: Unicorn >= 2.1.2 could not be installed" >&2; exit 1; }
+have_unicorn || die "Unicorn >= 2.1.2 not found by pkg-config after installing libunicorn-dev; install it by hand, then run this again"
 
 cmake -S "$here" -B "$here/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$here/build" -j"$(nproc)"

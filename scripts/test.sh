@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sets up a fresh machine (dependencies, build, test kernels), then runs the
 # whole test suite with ctest: unit tests, real kernel boots, and a short run
 # of every libFuzzer target (a separate clang build with sanitizers).

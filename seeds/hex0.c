@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Host-side hex0 assembler, the same language as seeds/x86/hex0-seed:
  * every pair of hex digits (0-9, A-F, a-f) is one output byte, '#' and ';'
  * start a comment that runs to the end of the line, every other character

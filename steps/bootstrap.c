@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm bootstrap`: fetch, build, boot, watch, checkpoint, resume.
  * See steps/bootstrap.h and docs/definitions.md. */
 #ifndef _GNU_SOURCE

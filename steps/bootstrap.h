@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm bootstrap`: the whole live-bootstrap run in one command. Fetches the
  * distfiles (steps/fetch.h), builds sysa's initramfs and sysc's disk
  * (steps/build.h), then runs the guest as a child process (`lbvm boot`, or

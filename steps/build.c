@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm build` (see build.h and docs/build.md): sysa's initramfs and sysc's
  * disk from a live-bootstrap checkout and the distfile cache, without root.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm build`: the two inputs of a live-bootstrap run, made without root and
  * reproducible to the byte: sysa's initramfs (a newc cpio laid out the way
  * live-bootstrap's rootfs.py lays it out for QEMU) and sysc's disk (a raw,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm build`: the command line of steps/build.c.
  *
  * Usage text for emu/main.c:

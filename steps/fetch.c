@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Distfile fetcher: libcurl multi interface for bounded parallel transfers,
  * OpenSSL EVP for SHA-256. A download lives in NAME.part until its hash is
  * right; only then is it fsynced and renamed to NAME, so NAME is always whole. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Distfile fetcher for the bootstrap runner (`lbvm fetch`): downloads source
  * tarballs into a distdir with resume, mirrors, redirects, bounded parallelism
  * and SHA-256 verification before a file takes its final name.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The guest's /init for lbvm's boot tests and benchmark, run by busybox sh.
 # Picks its action from the kernel command line, lbvm.test=NAME:
 #   boot (default)  nothing: reach userspace and power off

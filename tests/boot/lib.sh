@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034
 # Sourced by every tests/boot/test_*.sh (and bench/bench.sh): where things are,
 # the test inputs, the test initramfs, running lbvm, and assertions that say why.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The AHCI controller under Debian's real ahci driver: the guest loads the
 # modules, finds the disk, reads a region the host filled and writes another
 # that the host then checks; a second, read-only disk refuses writes. Then the

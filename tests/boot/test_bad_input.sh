@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Bad input is refused before the guest runs: exit 1 and exactly one line on
 # stderr, starting with "lbvm: ", that names the problem.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Boot Debian's linux-image-686 (i386, built for a Geode LX: FPU, CMOV, CX8)
 # with the test initramfs: it must reach /init, finish, and power off (exit 0).
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # `lbvm bootstrap` end to end on tests/fixtures/mini-bootstrap (see its
 # README.md): distfiles from a real HTTP server on loopback, lbvm's seeds as
 # /init, hex0 -> kaem -> busybox -> a sysa step with a checked output -> kexec

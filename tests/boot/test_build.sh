@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # `lbvm build --tree DIR -d DISTDIR -o OUT`: from tests/fixtures/build-tree,
 # two builds at different host times (and tree mtimes) give the same bytes;
 # the initramfs lists exactly the expected paths (no .git, tmp/ or stale

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Checkpoints change nothing the guest can see, and a journal proves it:
 # 1. a straight boot of the 686 kernel vs the same boot with ~4 checkpoints
 #    (--checkpoint-every): same console, same ticks and RAM hash; `lbvm resume`

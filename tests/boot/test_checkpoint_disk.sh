@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Checkpoints of a guest doing disk I/O on the AHCI disk, and checkpoints
 # that survive SIGKILL:
 # 1. the guest reads the base image, writes 4 chunks (2 MiB each) to /dev/sda

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # What lbvm must refuse about checkpoints, each time with a non-zero exit,
 # exactly one line on stderr starting "lbvm: ", and the checkpoint folder left
 # as it was (names, sizes, inode numbers and SHA-256 of every file):

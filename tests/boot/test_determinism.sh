@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Guest time is virtual, so the same inputs must give the same run, byte for
 # byte: two boots of each kernel give identical console output (timestamps
 # included) and identical --stats lines (ticks executed, hash of guest RAM),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A real file system on lbvm's AHCI disk, both ways:
 # 1. the guest partitions a blank disk (busybox fdisk), makes ext2 (busybox
 #    mke2fs), mounts it with Debian's ext4 driver, writes files and a copy of

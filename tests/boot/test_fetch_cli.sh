@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # `lbvm fetch` end to end: a live-bootstrap style sources file, a real HTTP
 # server on loopback, the distdir afterwards; then --offline and a bad hash.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The three-system hand-off live-bootstrap makes, in one run:
 #   sysa: Debian's 686 kernel with an initramfs whose /init kexecs into
 #   sysb: the 686-pae kernel with a second initramfs, which loads the AHCI and

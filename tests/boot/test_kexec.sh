@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # kexec from one real kernel into another, both ways (686 -> 686-pae and
 # 686-pae -> 686), with Debian's kexec-tools: the second kernel boots its own
 # initramfs to the test /init. Run twice one way: identical console and stats.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # `lbvm mkinitramfs -o OUT DIR...`: reproducible bytes (host mtimes, owners and
 # inode numbers do not matter), the expected entries in order, mtime from
 # SOURCE_DATE_EPOCH, later trees override earlier ones, errors reported.

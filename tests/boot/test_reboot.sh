@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A guest that reboots ends the run as a reset: exit code 3, and the kernel got
 # as far as its restart path (through the keyboard controller or 0xcf9).
 . "$(dirname "$0")/lib.sh"

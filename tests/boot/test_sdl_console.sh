@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The console window (`--console sdl`), under Xvfb, driven by real X events:
 # 1. refusals: without a display (DISPLAY unset), and --console-log without
 #    --console sdl, exit 1 with one line; an lbvm built without SDL refuses

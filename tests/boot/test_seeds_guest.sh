@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lbvm's own seeds inside the emulator, as live-bootstrap starts: /init is
 # kaem-optional-seed, which runs /kaem.x86; that makes hex0-seed assemble both
 # seed sources, and busybox prints the hashes of what it made, which must be

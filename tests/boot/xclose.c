@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Asks an X window to close as a window manager's close button does: a
  * WM_DELETE_WINDOW client message (xdotool's windowclose destroys it). */
 #include <X11/Xlib.h>

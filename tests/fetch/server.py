@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """HTTP server for tests/unit/test_fetch.c (standard library only, loopback only).
 
 usage: server.py DOCROOT LOGFILE PORTFILE

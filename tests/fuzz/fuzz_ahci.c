@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the AHCI HBA (devices/ahci.c) behind a PCI bus, with a
  * small guest RAM and two small raw disks (port 0 read-write, port 2
  * read-only). Any crash, sanitizer report, hang, DMA outside RAM or an

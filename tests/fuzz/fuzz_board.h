@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The board the device fuzz targets share: the PC's chips wired on one IoMap
  * as emu/machine.c wires them (PIC, PIT, UART, RTC, PCI host bridge,
  * sysreset), optionally the AHCI controller at the machine's slot, IRQ and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: whole checkpoint files, as `lbvm resume` reads them.
  * The input is a checkpoint file (emu/checkpoint.c container, emu/vmstate.c
  * sections, emu/state.c fields, the CPU's and each device's xxx_state, the

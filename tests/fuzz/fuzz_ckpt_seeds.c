@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Writes the seed corpora of fuzz_checkpoint and fuzz_state (run by ctest
  * after fuzz_seeds, before the targets):
  *   fuzz_ckpt_seeds DIR  ->  DIR/checkpoint/<name>, DIR/state/<name>

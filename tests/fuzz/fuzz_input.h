@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A fuzz input consumed front to back: take() copies the next len bytes, or
  * fails (leaving the input as it was) when fewer remain. Shared by the
  * fuzz targets; a truncated operation ends a run. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the input is a kernel image; linux_parse(), linux_load()
  * and then linux_predecompress() (XZ payload -> ELF segments) must reject it
  * with a message or lay it out inside a 64 MiB guest without touching memory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the PC's chips (PIC, PIT, UART, RTC, PCI host bridge,
  * sysreset) wired on one IoMap as emu/machine.c wires them (fuzz_board.h,
  * without AHCI), driven by a sequence of port and MMIO accesses, guest-time

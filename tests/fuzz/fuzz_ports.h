@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Input format of fuzz_ports, shared with the seed generator.
  *
  * The input is a sequence of operations. Each starts with one byte whose low

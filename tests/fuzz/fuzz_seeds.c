@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Writes the seed corpora of the fuzz targets (run by ctest before them):
  *   fuzz_seeds DIR  ->  DIR/linux/<name>, DIR/ports/<name>
  * Kernel seeds are bzImage headers (setup_header layout of the boot

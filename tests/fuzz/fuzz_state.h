@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The devices of fuzz_state, shared with the seed generator (fuzz_ckpt_seeds)
  * so that the device states it saves load into the board the fuzzer builds
  * (fuzz_board.h, with AHCI).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Minimal assertion helpers for unit tests: each CHECK counts, a failure prints
  * file:line and the expression, and check_done() prints the summary and exit code. */
 #ifndef LBVM_CHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* AHCI HBA driven at register level through the PCI memory window: PCI
  * identity, HBA reset, port start, IDENTIFY, DMA reads/writes against a raw
  * image, errors (unknown command, LBA range, short PRDT, addresses outside

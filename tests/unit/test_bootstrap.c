@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The pure parts of steps/bootstrap.c: counting a tree's steps, the default
  * step markers, the failure patterns, picking a checkpoint in a folder
  * without usable ones, and the command line's one-line errors. The whole

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lbvm build (steps/build.c): the sysa initramfs and the sysc disk from
  * tests/fixtures/build-tree. Reproducible to the byte across runs at different
  * host times; the cpio holds exactly the expected paths; the disk has the

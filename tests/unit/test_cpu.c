@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lbvm's CPU layer (emu/cpu.c) through its public API only: each scenario
  * builds a tiny protected-mode guest in a RAM buffer (own GDT with ring-0/3
  * segments and a TSS, an IDT, page tables), enters it with

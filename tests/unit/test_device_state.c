@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Device checkpoints: the field codec (emu/state.c), then each device driven
  * into a non-trivial state at register level, saved, loaded into a freshly
  * initialised twin, after which both must answer the same accesses with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Raw disk backend: create (sparse, no overwrite), size checks, read/write,
  * range and read-only refusal. */
 #include <stdio.h>

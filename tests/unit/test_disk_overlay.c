@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Copy-on-write overlay disks: reads through to the base, partial-block
  * copy-up, freeze/reopen against an in-memory model over thousands of random
  * operations, the base left untouched, content and file digests, refusal of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* steps/fetch.c against a real HTTP server on 127.0.0.1 (tests/fetch/server.py,
  * started with fork/exec and killed at the end): download, 404, redirects,
  * resume after a cut, a server ignoring Range, checksum mismatch, stall

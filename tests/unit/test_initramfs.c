@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* initramfs_write: reproducible bytes, newc fields read back through
  * libarchive, override of earlier trees by later ones, and the error path. */
 #ifndef _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* PCI host bridge: mechanism 1 through ports 0xcf8-0xcff, header contents,
  * BAR sizing and moves, decode enables, INTx routing, 0xcf9 reset. */
 #include "check.h"

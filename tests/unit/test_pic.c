@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* 8259A pair at register level: Linux's init sequence, masking, priority,
  * EOI, cascade, OCW3 reads, poll, AEOI, rotation, special mask, ELCR. */
 #include "check.h"

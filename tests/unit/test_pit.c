@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* 8254 and port 0x61 at register level, on a virtual clock set by hand.
  * Times are written as PIT clocks: at now = at(x) exactly x clocks have
  * elapsed, and a count written at clock x is loaded on clock x + 1. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* MC146818 RTC at register level through ports 0x70/0x71, on a virtual
  * clock the test moves by hand. */
 #include <string.h>

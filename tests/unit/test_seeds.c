@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Bootstrap seeds (seeds/x86): the committed binaries must be exactly what
  * their hex0 sources assemble to, stay within the size limits, and behave as
  * documented when run as i386 Linux programs on this host (fork/exec in temp

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Port 0x92 (fast reset, A20) and the keyboard controller's reset command,
  * plus the "no i8042" values Linux's probe and reboot paths read. */
 #include "check.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* 16550A UART at register level through the port map, as COM1 (0x3f8). */
 #include <string.h>
 

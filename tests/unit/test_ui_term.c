@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The console window's terminal (emu/ui_term.c over libvterm), through the
  * cells the window draws: SGR colours and attributes, cursor movement, line
  * wrap, scrollback and the view into it, wide characters, and the keyboard

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Pins every Unicorn 2.1.x behaviour lbvm's CPU layer relies on or works around.
  * Raw Unicorn API only: each scenario opens a fresh engine on a tiny protected-mode
  * guest (flat GDT, identity page tables, hand-assembled code) in a uc_mem_map_ptr

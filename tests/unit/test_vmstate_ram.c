@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The RAM section of a checkpoint (emu/vmstate.c): a machine whose RAM holds
  * zero pages, repeated pages and pseudo-random pages across several chunks is
  * checkpointed and resumed into a new machine with identical RAM and state
