@@ -27,9 +27,12 @@
 #include <unistd.h>
 
 #include "steps/build.h"
+#include "steps/kernel.h"
+#include "steps/stage0.h"
 #include "util.h"
 #include "steps/fetch.h"
 #include "vmstate.h"
+#include "linux.h"
 
 #define TAIL_LINES 15
 #define LINE_MAX_LEN 4096
@@ -466,7 +469,14 @@ typedef struct Runner {
     int tty;
     double t0;
     regex_t re;
-    int total;                    /* m: steps the tree defines */
+    int total;                    /* m: steps the tree defines, stage0-posix's phases included */
+    Stage0Phases phases;          /* stage0-posix's phases (stage0.h) */
+    int phase_next;               /* the first phase not seen yet */
+    int answers_ok;               /* "NAME: OK" lines of the answers check */
+    int in_answers;               /* the answers check is running */
+    FetchList missing;            /* distfiles left out of the build (--allow-missing) */
+    char missing_names[1024];     /* those the failing step needs */
+    char *regex;                  /* the step lines: phases | --step-regex or the default */
     int done;                     /* n: steps started so far */
     char step[256];               /* the last step started */
     char work[4096], ckdir[4200], state_path[4200], steps_path[4200], journal[4200];
@@ -636,8 +646,43 @@ static void console_line(Runner *r, char *line, unsigned long long start)
             return;
         }
     }
+    if (r->in_answers) {
+        size_t l2 = strlen(line);
+        if (l2 > 4 && !strcmp(line + l2 - 4, ": OK")) {
+            if (++r->answers_ok == r->phases.answers) {
+                commit_line(r);
+                info(r, "stage0-posix: %d of %d answers OK", r->answers_ok, r->phases.answers);
+                r->in_answers = 0;
+            }
+        } else if (strncmp(line, " +> ", 4)) {
+            r->in_answers = 0;
+        }
+    }
     char name[256];
     if (!r->fail_reason && bootstrap_step_name(&r->re, line, name, sizeof name)) {
+        int ph = stage0_match(&r->phases, r->phase_next, line);
+        if (ph >= 0) {
+            snprintf(name, sizeof name, "stage0-posix %s", r->phases.v[ph].name);
+            r->phase_next = ph + 1;
+            if (ph == r->phases.n - 1 && r->phases.answers) {
+                r->in_answers = 1;
+                r->answers_ok = 0;
+            }
+        } else {
+            /* a step whose distfiles the build left out: stop here, naming them */
+            size_t ml = 0;
+            r->missing_names[0] = 0;
+            for (int i = 0; i < r->missing.n; i++)
+                if (r->missing.items[i].origin && !strcmp(r->missing.items[i].origin, name) &&
+                    ml < sizeof r->missing_names)
+                    ml += (size_t)snprintf(r->missing_names + ml, sizeof r->missing_names - ml, "%s%s",
+                                           ml ? ", " : "", r->missing.items[i].name);
+            if (ml) {
+                r->fail_reason = "a distfile is missing";
+                snprintf(r->fail_line, sizeof r->fail_line, "%s", line);
+                r->fail_at = r->console_base + start;
+            }
+        }
         r->done++;
         snprintf(r->step, sizeof r->step, "%s", name);
         if (r->pend_n < QUEUE_LEN) {
@@ -775,7 +820,7 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     char initrd[4200], disk[4200];
     snprintf(initrd, sizeof initrd, "%s/%s", r->work, BUILD_INITRAMFS_NAME);
     snprintf(disk, sizeof disk, "%s/%s", r->work, BUILD_DISK_NAME);
-    const char *regex = o->step_regex ? o->step_regex : BOOTSTRAP_DEFAULT_STEP_REGEX;
+    const char *regex = r->regex;
     const char *argv[40];
     int n = 0;
     argv[n++] = r->exe;
@@ -878,6 +923,8 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     r->errs_n = 0;
     r->ebuf_len = 0;
     r->pend_n = r->tq_n = 0;
+    r->phase_next = 0;
+    r->in_answers = 0;
     if (from)
         r->last_ticks = from->ticks;
 
@@ -1014,8 +1061,15 @@ static int do_fetch(Runner *r)
         FetchOptions fo = { .distdir = o->distdir, .parallel = 4, .offline = o->offline, .progress = 1,
                             .log = stderr };
         fflush(r->out);
-        if (fetch_all(l.items, l.n, &fo, err, sizeof err) < 0)
-            rc = lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s%s", err, o->offline ? " (--offline: nothing was downloaded)" : "");
+        if (fetch_all(l.items, l.n, &fo, err, sizeof err) < 0) {
+            if (o->allow_missing)
+                fprintf(stderr, "lbvm: %s; going on without them (--allow-missing): the run stops at the first step "
+                        "that needs one\n", err);
+            else
+                rc = lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s%s", err,
+                                o->offline ? " (--offline: nothing was downloaded; --allow-missing goes on without)"
+                                           : " (--allow-missing goes on without them)");
+        }
     }
     fetch_list_free(&l);
     return rc;
@@ -1042,7 +1096,7 @@ static int do_build(Runner *r, State *s, int check_against_state)
     if (env_epoch(&epoch) < 0)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "SOURCE_DATE_EPOCH must be a whole number of seconds");
     BuildOptions bo = { .tree = o->tree, .distdir = o->distdir, .outdir = r->work, .disk_size = o->disk_size,
-                        .epoch = epoch };
+                        .epoch = epoch, .allow_missing = o->allow_missing, .own_seeds = o->own_seeds };
     BuildOutput out[2];
     char err[2048];
     if (build_all(&bo, out, err, sizeof err) < 0)
@@ -1145,6 +1199,18 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
         snprintf(where, sizeof where, "before the first step");
     int code = BOOTSTRAP_EXIT_FAILED;
     int st = a->status;
+    if (r->missing_names[0]) {
+        char dd[4096];
+        const char *distdir = r->o->distdir;
+        if (!distdir && fetch_default_distdir(dd, sizeof dd) == 0)
+            distdir = dd;
+        commit_line(r);
+        fflush(r->out);
+        fprintf(stderr, "lbvm: bootstrap stopped at step %s (%d/%d): it needs %s, missing from %s (the build left "
+                "it out: --allow-missing); once it is there, run again with --fresh\n", r->step, r->done, r->total,
+                r->missing_names, distdir ? distdir : "the distfile cache");
+        return BOOTSTRAP_EXIT_MISSING;
+    }
     if (r->fail_reason) {
         snprintf(why, sizeof why, "%s: \"%s\"", r->fail_reason, r->fail_line);
         if (r->fail_at < s->failed_after) {
@@ -1194,25 +1260,49 @@ int bootstrap_run(const BootstrapOptions *o)
     r->t0 = now_s();
     int code = BOOTSTRAP_EXIT_SETUP, lockfd = -1, have_re = 0;
     const char *regex = o->step_regex ? o->step_regex : BOOTSTRAP_DEFAULT_STEP_REGEX;
-    struct stat st;
 
-    if (!o->kernel || !o->tree) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --kernel FILE and --tree DIR (see 'lbvm bootstrap --help')");
+    char err[2048], kernel_buf[4096];
+    if (!o->tree) {
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --tree DIR, a live-bootstrap checkout (see 'lbvm bootstrap --help')");
         goto out;
     }
-    if (stat(o->kernel, &st) != 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--kernel %s: %s", o->kernel, strerror(errno));
+    if (build_check_tree(o->tree, o->own_seeds, err, sizeof err) < 0) {
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
         goto out;
     }
-    if (!S_ISREG(st.st_mode)) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--kernel %s is not a file", o->kernel);
+    const char *kernel = o->kernel;
+    if (!kernel) {
+        /* the pinned Debian kernel, fetched and unpacked once into the cache */
+        if (kernel_default(kernel_buf, sizeof kernel_buf, o->offline, r->out, err, sizeof err) < 0) {
+            lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
+            goto out;
+        }
+        kernel = kernel_buf;
+    }
+    if (kernel_check(kernel, err, sizeof err) < 0) {
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
         goto out;
     }
-    if (stat(o->tree, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--tree %s is not a folder", o->tree);
+    char s0root[4200];
+    snprintf(s0root, sizeof s0root, "%s/" BUILD_STAGE0_DIR, o->tree);
+    if (stage0_read_phases(s0root, &r->phases, err, sizeof err) < 0) {
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
         goto out;
     }
-    if (regcomp(&r->re, regex, REG_EXTENDED) != 0) {
+    /* the step lines: stage0-posix's phases, then the steps of sysa and on */
+    size_t rl = strlen(regex) + 1;
+    for (int i = 0; i < r->phases.n; i++)
+        rl += strlen(r->phases.v[i].pattern) + 1;
+    if (!(r->regex = malloc(rl))) {
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "out of memory");
+        goto out;
+    }
+    strcpy(r->regex, regex);
+    for (int i = 0; i < r->phases.n; i++) {
+        strcat(r->regex, "|");
+        strcat(r->regex, r->phases.v[i].pattern);
+    }
+    if (regcomp(&r->re, r->regex, REG_EXTENDED) != 0) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "--step-regex '%s': not a valid extended regular expression", regex);
         goto out;
     }
@@ -1232,8 +1322,8 @@ int bootstrap_run(const BootstrapOptions *o)
     }
     /* the child runs with absolute paths: checkpoints record them */
     char kernel_abs[4096];
-    if (!realpath(o->kernel, kernel_abs)) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", o->kernel, strerror(errno));
+    if (!realpath(kernel, kernel_abs)) {
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", kernel, strerror(errno));
         goto out;
     }
     BootstrapOptions opts = *o;
@@ -1262,11 +1352,22 @@ int bootstrap_run(const BootstrapOptions *o)
                 r->work);
         goto out;
     }
-    r->total = bootstrap_count_steps(o->tree);
+    r->total = r->phases.n + bootstrap_count_steps(o->tree);
 
     /* 2. distfiles */
     if (do_fetch(r) != 0)
         goto out;
+
+    if (o->allow_missing) {
+        int nm = build_list_missing(o->tree, o->distdir, &r->missing, err, sizeof err);
+        if (nm < 0) {
+            lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
+            goto out;
+        }
+        if (nm)
+            info(r, "%d distfile%s left out (--allow-missing): the run stops at the first step that needs one", nm,
+                 nm == 1 ? "" : "s");
+    }
 
     /* 3. the initramfs and the disk */
     BootstrapCheckpoint *from = NULL, ck;
@@ -1375,6 +1476,9 @@ out:
         fclose(r->steps_log);
     if (have_re)
         regfree(&r->re);
+    free(r->regex);
+    stage0_phases_free(&r->phases);
+    fetch_list_free(&r->missing);
     if (lockfd >= 0)
         close(lockfd);
     fflush(r->out);

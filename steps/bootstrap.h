@@ -41,11 +41,12 @@ enum {
     BOOTSTRAP_EXIT_OK = 0,        /* "Bootstrapping completed." was seen */
     BOOTSTRAP_EXIT_SETUP = 1,     /* usage, lock, fetch, build, cannot start or resume the guest */
     BOOTSTRAP_EXIT_FAILED = 2,    /* the guest run failed before completing (details printed) */
+    BOOTSTRAP_EXIT_MISSING = 3,   /* stopped at the first step whose distfiles the build left out */
     BOOTSTRAP_EXIT_STOPPED = 5,   /* SIGINT/SIGTERM: the guest saved a checkpoint; --resume continues */
 };
 
 typedef struct BootstrapOptions {
-    const char *kernel;       /* sysa's kernel (bzImage) */
+    const char *kernel;       /* sysa's kernel (bzImage); NULL: the pinned Debian kernel (steps/kernel.h) */
     const char *tree;         /* live-bootstrap checkout, 2023 layout (sysa/, sysb/, sysc/) */
     const char *workdir;      /* NULL: BOOTSTRAP_DEFAULT_WORKDIR; created if missing */
     const char *distdir;      /* NULL: fetch_default_distdir() */
@@ -56,6 +57,8 @@ typedef struct BootstrapOptions {
     int resume;               /* continue from the newest usable checkpoint */
     int fresh;                /* discard an earlier run's checkpoints and start over */
     int offline;              /* download nothing; fail naming the missing distfiles */
+    int allow_missing;        /* build without missing distfiles; stop at the first step needing one */
+    int own_seeds;            /* lbvm's seeds (seeds/seeds.h) instead of the tree's */
     const char *step_regex;   /* NULL: BOOTSTRAP_DEFAULT_STEP_REGEX */
     const char *self_exe;     /* the lbvm program run as the child; NULL: /proc/self/exe */
     FILE *out;                /* progress and summary; NULL: stdout (errors always go to stderr) */

@@ -13,18 +13,21 @@
 #include <string.h>
 
 #include "steps/build.h"
+#include "steps/kernel.h"
 #include "util.h"
 
 static const char bootstrap_usage[] =
-    "usage: lbvm bootstrap --kernel FILE --tree DIR [--workdir DIR] [--distdir DIR]\n"
+    "usage: lbvm bootstrap --tree DIR [--kernel FILE] [--workdir DIR] [--distdir DIR]\n"
     "                      [--mem MiB] [--disk-size SIZE] [--stall SECONDS]\n"
-    "                      [--resume | --fresh] [--offline] [--step-regex RE]\n"
-    "                      [--keep-checkpoints N]\n"
+    "                      [--resume | --fresh] [--offline] [--allow-missing]\n"
+    "                      [--seeds tree|lbvm] [--step-regex RE] [--keep-checkpoints N]\n"
     "  Fetches the distfiles, builds sysa's initramfs and sysc's disk, boots the guest\n"
     "  (a child 'lbvm boot' with a checkpoint after every step), prints one line per\n"
     "  step, and ends when the console says \"Bootstrapping completed.\".\n"
-    "  -k, --kernel FILE    sysa's kernel (32-bit bzImage)\n"
-    "  -t, --tree DIR       live-bootstrap checkout, 2023 layout (sysa/, sysb/, sysc/)\n"
+    "  -t, --tree DIR       live-bootstrap checkout, 2023 layout (sysa/, sysb/, sysc/),\n"
+    "                       submodules included\n"
+    "  -k, --kernel FILE    sysa's kernel, a 32-bit bzImage (default: Debian's\n"
+    "                       " KERNEL_PACKAGE " " KERNEL_VERSION ", fetched once and pinned by SHA-256)\n"
     "  -w, --workdir DIR    outputs, checkpoints, console logs (default ./lbvm-work)\n"
     "  -d, --distdir DIR    distfile cache (default ~/.cache/lbvm/distfiles)\n"
     "  -m, --mem MiB        guest RAM, 64 to 3072 (default 3072)\n"
@@ -36,17 +39,23 @@ static const char bootstrap_usage[] =
     "      --resume         continue from the newest usable checkpoint in the work folder\n"
     "      --fresh          discard an earlier run's checkpoints and start over\n"
     "      --offline        download nothing; fail naming the missing distfiles\n"
+    "      --allow-missing  build without the distfiles that cannot be had; the run stops\n"
+    "                       at the first step that needs one, naming it (exit 3)\n"
+    "      --seeds WHICH    tree: the tree's bootstrap-seeds (default); lbvm: lbvm's own\n"
+    "                       hex0-seed and kaem-optional-seed\n"
     "      --step-regex RE  console lines that start a step (POSIX extended regex;\n"
     "                       default: live-bootstrap's \"PKG: beginning build using script\"\n"
     "                       and \" +> kaem --file PKG-VERSION.kaem\")\n"
     "  Exit codes: 0 completed, 1 setup problem (usage, lock, fetch, build, cannot\n"
     "  start the guest), 2 the bootstrap failed (the step and the last console lines\n"
-    "  are printed), 5 stopped by SIGINT/SIGTERM after the guest saved a checkpoint.\n"
+    "  are printed), 3 stopped at a step whose distfile is missing (--allow-missing),\n"
+    "  5 stopped by SIGINT/SIGTERM after the guest saved a checkpoint.\n"
     "  docs/definitions.md has the details.\n";
 
 int lbvm_cmd_bootstrap(int argc, char **argv)
 {
-    enum { OPT_DISK_SIZE = 256, OPT_STALL, OPT_RESUME, OPT_FRESH, OPT_OFFLINE, OPT_STEP_REGEX, OPT_KEEP };
+    enum { OPT_DISK_SIZE = 256, OPT_STALL, OPT_RESUME, OPT_FRESH, OPT_OFFLINE, OPT_STEP_REGEX, OPT_KEEP,
+           OPT_ALLOW_MISSING, OPT_SEEDS };
     static const struct option opts[] = {
         { "kernel", required_argument, 0, 'k' },
         { "tree", required_argument, 0, 't' },
@@ -58,6 +67,8 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
         { "resume", no_argument, 0, OPT_RESUME },
         { "fresh", no_argument, 0, OPT_FRESH },
         { "offline", no_argument, 0, OPT_OFFLINE },
+        { "allow-missing", no_argument, 0, OPT_ALLOW_MISSING },
+        { "seeds", required_argument, 0, OPT_SEEDS },
         { "step-regex", required_argument, 0, OPT_STEP_REGEX },
         { "keep-checkpoints", required_argument, 0, OPT_KEEP },
         { "help", no_argument, 0, 'h' },
@@ -97,6 +108,12 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
         case OPT_RESUME: o.resume = 1; break;
         case OPT_FRESH: o.fresh = 1; break;
         case OPT_OFFLINE: o.offline = 1; break;
+        case OPT_ALLOW_MISSING: o.allow_missing = 1; break;
+        case OPT_SEEDS:
+            if (strcmp(optarg, "tree") && strcmp(optarg, "lbvm"))
+                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--seeds %s: give tree (the tree's bootstrap-seeds) or lbvm (lbvm's own)", optarg);
+            o.own_seeds = !strcmp(optarg, "lbvm");
+            break;
         case OPT_STEP_REGEX:
             if (!*optarg)
                 return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--step-regex: give a regular expression");
@@ -108,8 +125,8 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
     }
     if (optind < argc)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "unexpected argument '%s' (see 'lbvm bootstrap --help')", argv[optind]);
-    if (!o.kernel || !o.tree)
-        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --kernel FILE and --tree DIR (see 'lbvm bootstrap --help')");
+    if (!o.tree)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --tree DIR, a live-bootstrap checkout (see 'lbvm bootstrap --help')");
     if (o.resume && o.fresh)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--resume and --fresh contradict each other: give one");
     return bootstrap_run(&o);

@@ -13,6 +13,7 @@
 #include "steps/build.h"
 #include "util.h"
 #include "initramfs.h"
+#include "seeds/seeds.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -30,6 +31,11 @@
 #include <unistd.h>
 
 #define MIB (1ULL << 20)
+
+/* Where things are in a live-bootstrap checkout. */
+#define STAGE0_DIR BUILD_STAGE0_DIR
+#define SEED_DIR "bootstrap-seeds/POSIX/x86"
+#define STAGE0_SEED_DEST SEED_DIR   /* the same place in the initramfs (stage0-posix is its root) */
 #define FS_BLOCK 4096u
 
 static char *pjoin(const char *a, const char *b)
@@ -99,7 +105,7 @@ static int verify_file(const char *path, const char *name, const char *sha, cons
     struct stat st;
     if (stat(path, &st) != 0) {
         if (errno == ENOENT)
-            return lbvm_set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it)", name, where);
+            return lbvm_set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it; --allow-missing builds without it)", name, where);
         return lbvm_set_err(err, errlen, "distfile %s: cannot use %s: %s", name, path, strerror(errno));
     }
     if (!S_ISREG(st.st_mode))
@@ -111,6 +117,31 @@ static int verify_file(const char *path, const char *name, const char *sha, cons
         return lbvm_set_err(err, errlen, "distfile %s in %s: checksum mismatch (expected %s, got %s)", name, where, sha,
                        got);
     return 0;
+}
+
+int build_take_missing(FetchList *l, const char *distdir, FetchList *missing, char *err, size_t errlen)
+{
+    int kept = 0, moved = 0;
+    for (int i = 0; i < l->n; i++) {
+        char *p = pjoin(distdir, l->items[i].name);
+        struct stat st;
+        if (!p)
+            return lbvm_set_err(err, errlen, "out of memory");
+        int gone = stat(p, &st) != 0 && errno == ENOENT;
+        free(p);
+        if (gone) {
+            FetchItem *ni = realloc(missing->items, (size_t)(missing->n + 1) * sizeof *ni);
+            if (!ni)
+                return lbvm_set_err(err, errlen, "out of memory");
+            missing->items = ni;
+            ni[missing->n++] = l->items[i];   /* the strings move with it */
+            moved++;
+        } else {
+            l->items[kept++] = l->items[i];
+        }
+    }
+    l->n = kept;
+    return moved;
 }
 
 int build_verify_distfiles(const FetchList *l, const char *distdir, char *err, size_t errlen)
@@ -138,11 +169,99 @@ static const char *distdir_or_default(const char *distdir, char *buf, size_t len
     return buf;
 }
 
+int build_list_missing(const char *tree, const char *distdir, FetchList *missing, char *err, size_t errlen)
+{
+    char dd[4096];
+    if (!(distdir = distdir_or_default(distdir, dd, sizeof dd, err, errlen)))
+        return -1;
+    int total = 0;
+    static const char *const systems[] = { "sysa", "sysc" };
+    for (int i = 0; i < 2; i++) {
+        FetchList l = { 0 };
+        char *dir = pjoin(tree, systems[i]);
+        int rc = dir ? build_read_sources(dir, &l, err, errlen) : lbvm_set_err(err, errlen, "out of memory");
+        if (!rc)
+            rc = build_take_missing(&l, distdir, missing, err, errlen);
+        free(dir);
+        fetch_list_free(&l);
+        if (rc < 0)
+            return -1;
+        total += rc;
+    }
+    return total;
+}
+
+/* ---- what kind of tree ------------------------------------------------------- */
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A folder that is missing or holds nothing: how git leaves a submodule that
+ * was not checked out. */
+static int empty_dir(const char *p)
+{
+    DIR *d = opendir(p);
+    if (!d)
+        return 1;
+    struct dirent *de;
+    int empty = 1;
+    while (empty && (de = readdir(d)))
+        empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
+int build_check_tree(const char *tree, int own_seeds, char *err, size_t errlen)
+{
+    char p[4200];
+    if (!is_dir(tree))
+        return lbvm_set_err(err, errlen, "--tree %s is not a folder", tree);
+    snprintf(p, sizeof p, "%s/sysa", tree);
+    if (!is_dir(p)) {
+        char q[4200];
+        snprintf(q, sizeof q, "%s/steps", tree);
+        snprintf(p, sizeof p, "%s/seed", tree);
+        if (is_dir(q) && is_dir(p))
+            return lbvm_set_err(err, errlen, "%s is in live-bootstrap's newer layout (seed/ and steps/, since late 2023), "
+                                "which lbvm does not support yet: check out the 2023 layout, e.g. "
+                                "git -C %s checkout 808fc67c && git -C %s submodule update --init --recursive",
+                                tree, tree, tree);
+        return lbvm_set_err(err, errlen, "%s is not a live-bootstrap checkout (no sysa/ folder)", tree);
+    }
+    /* stage0-posix itself, then those of its submodules (its .gitmodules)
+     * that the x86 phase runs */
+    snprintf(p, sizeof p, "%s/" STAGE0_DIR, tree);
+    if (empty_dir(p))
+        return lbvm_set_err(err, errlen, "%s is empty: the tree's git submodules are not checked out; run "
+                            "git -C %s submodule update --init --recursive", p, tree);
+    static const char *const used[] = { "x86", "bootstrap-seeds", "M2-Planet", "mescc-tools", "M2libc",
+                                        "mescc-tools-extra", "M2-Mesoplanet" };
+    char gm[4200], line[1024];
+    snprintf(gm, sizeof gm, "%s/" STAGE0_DIR "/.gitmodules", tree);
+    FILE *f = fopen(gm, "r");
+    int rc = 0;
+    while (!rc && f && fgets(line, sizeof line, f)) {
+        char path[512];
+        if (sscanf(line, " path = %511s", path) != 1)
+            continue;
+        int needed = 0;
+        for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+            needed |= !strcmp(path, used[i]) && !(own_seeds && !strcmp(path, "bootstrap-seeds"));
+        snprintf(p, sizeof p, "%s/" STAGE0_DIR "/%s", tree, path);
+        if (needed && empty_dir(p))
+            rc = lbvm_set_err(err, errlen, "%s is empty: the tree's git submodules are not checked out; run "
+                              "git -C %s submodule update --init --recursive", p, tree);
+    }
+    if (f)
+        fclose(f);
+    return rc;
+}
+
 /* ---- the sysa initramfs ---------------------------------------------------- */
 
-/* Where things are in a live-bootstrap checkout. */
-#define STAGE0_DIR "sysa/stage0-posix/src"
-#define SEED_DIR "bootstrap-seeds/POSIX/x86"
 
 /* sysa/bootstrap.cfg, as rootfs.py writes it for a QEMU run whose sysc disk is
  * made outside (partition 1 of the first disk); JOBS=1: one CPU. */
@@ -234,8 +353,8 @@ static char *slurp_small(const char *path, size_t max, size_t *len, char *err, s
     return b;
 }
 
-static int write_initramfs(const char *tree, const FetchList *sysa, const char *distdir, const char *out_path,
-                           int64_t mtime, char *err, size_t errlen)
+static int write_initramfs(const char *tree, const FetchList *sysa, const char *distdir, int own_seeds,
+                           const char *out_path, int64_t mtime, char *err, size_t errlen)
 {
     static const char *const skip_git[] = { ".git", NULL };
     static const char *const skip_sys[] = { ".git", "tmp", "distfiles", NULL };
@@ -261,14 +380,14 @@ static int write_initramfs(const char *tree, const FetchList *sysa, const char *
         goto out;
     }
     if (need(sysa_dir, 1, err, errlen) || need(sysb_dir, 1, err, errlen) || need(sysc_dir, 1, err, errlen) ||
-        need(stage0, 1, err, errlen) || need(hex0, 0, err, errlen) || need(kaem, 0, err, errlen) ||
+        need(stage0, 1, err, errlen) || (!own_seeds && (need(hex0, 0, err, errlen) || need(kaem, 0, err, errlen))) ||
         need(after, 0, err, errlen))
         goto out;
     if (access(kaem_x86, F_OK) != 0 && access(kaem_run, F_OK) != 0) {
         lbvm_set_err(err, errlen, "%s has neither kaem.x86 nor kaem.run (the script /init runs)", stage0);
         goto out;
     }
-    if (!(seed = slurp_small(kaem, 1 << 20, &seed_len, err, errlen)))
+    if (!own_seeds && !(seed = slurp_small(kaem, 1 << 20, &seed_len, err, errlen)))
         goto out;
 
     int cap = 16 + sysa->n, n = 0;
@@ -279,8 +398,17 @@ static int write_initramfs(const char *tree, const FetchList *sysa, const char *
     }
     /* stage0-posix at the root, the seeds at their places in it */
     items[n++] = (InitramfsItem){ .dest = "", .src = stage0, .skip = skip_git, .normalize = 1 };
+    if (own_seeds) {
+        /* lbvm's seeds in the tree's places (later items override earlier ones) */
+        items[n++] = (InitramfsItem){ .dest = STAGE0_SEED_DEST "/hex0-seed", .mode = S_IFREG | 0755,
+                                      .data = lbvm_seed_hex0, .size = lbvm_seed_hex0_len };
+        items[n++] = (InitramfsItem){ .dest = STAGE0_SEED_DEST "/kaem-optional-seed", .mode = S_IFREG | 0755,
+                                      .data = lbvm_seed_kaem, .size = lbvm_seed_kaem_len };
+    }
     /* kaem-optional-seed as /init: always executable */
-    items[n++] = (InitramfsItem){ .dest = "init", .mode = S_IFREG | 0755, .data = seed, .size = seed_len };
+    items[n++] = (InitramfsItem){ .dest = "init", .mode = S_IFREG | 0755,
+                                  .data = own_seeds ? (const void *)lbvm_seed_kaem : seed,
+                                  .size = own_seeds ? lbvm_seed_kaem_len : seed_len };
     /* stage0-posix's hook into live-bootstrap */
     items[n++] = (InitramfsItem){ .dest = "after.kaem", .src = after, .normalize = 1 };
     items[n++] = (InitramfsItem){ .dest = "sysa", .src = sysa_dir, .skip = skip_sys, .normalize = 1 };
@@ -325,7 +453,7 @@ int build_initramfs(const char *tree, const char *distdir, const char *out_path,
     if (!rc)
         rc = build_verify_distfiles(&l, distdir, err, errlen);
     if (!rc)
-        rc = write_initramfs(tree, &l, distdir, out_path, mtime, err, errlen);
+        rc = write_initramfs(tree, &l, distdir, 0, out_path, mtime, err, errlen);
     free(sysa);
     fetch_list_free(&l);
     return rc;
@@ -773,7 +901,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
         struct stat st;
         int ok = src && dst;
         if (ok && stat(src, &st) != 0) {
-            lbvm_set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it)", it->name, distdir);
+            lbvm_set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it; --allow-missing builds without it)", it->name, distdir);
             ok = 0;
         } else if (ok) {
             /* a file already linked elsewhere is copied, so mke2fs never
@@ -1001,9 +1129,8 @@ int build_all(const BuildOptions *o, BuildOutput out[2], char *err, size_t errle
                        (long long)o->epoch);
     const char *outdir = o->outdir && *o->outdir ? o->outdir : ".";
     uint64_t size = o->disk_size ? o->disk_size : BUILD_DEFAULT_DISK_SIZE;
-    struct stat st;
-    if (stat(o->tree, &st) != 0 || !S_ISDIR(st.st_mode))
-        return lbvm_set_err(err, errlen, "--tree %s is not a folder", o->tree);
+    if (build_check_tree(o->tree, o->own_seeds, err, errlen) < 0)
+        return -1;
 
     FetchList sysa = { 0 }, sysc = { 0 };
     char *sysa_dir = pjoin(o->tree, "sysa"), *sysc_dir = pjoin(o->tree, "sysc");
@@ -1014,6 +1141,13 @@ int build_all(const BuildOptions *o, BuildOutput out[2], char *err, size_t errle
         rc = build_read_sources(sysa_dir, &sysa, err, errlen);
     if (!rc)
         rc = build_read_sources(sysc_dir, &sysc, err, errlen);
+    if (!rc && o->allow_missing) {
+        FetchList gone = { 0 };
+        if (build_take_missing(&sysa, distdir, &gone, err, errlen) < 0 ||
+            build_take_missing(&sysc, distdir, &gone, err, errlen) < 0)
+            rc = -1;
+        fetch_list_free(&gone);
+    }
     if (!rc)
         rc = build_verify_distfiles(&sysa, distdir, err, errlen);
     if (!rc)
@@ -1021,7 +1155,7 @@ int build_all(const BuildOptions *o, BuildOutput out[2], char *err, size_t errle
     if (!rc && mkdir_p(outdir) != 0)
         rc = lbvm_set_err(err, errlen, "cannot create output folder %s: %s", outdir, strerror(errno));
     if (!rc)
-        rc = write_initramfs(o->tree, &sysa, distdir, cpio, o->epoch, err, errlen);
+        rc = write_initramfs(o->tree, &sysa, distdir, o->own_seeds, cpio, o->epoch, err, errlen);
     if (!rc)
         rc = disk_from_verified(disk, size, &sysc, distdir, o->epoch, 0, err, errlen);
     if (!rc)

@@ -18,12 +18,30 @@
 #define BUILD_MIN_DISK_SIZE (16ULL << 20)      /* room for the partition's ext4 */
 #define BUILD_INITRAMFS_NAME "initramfs.cpio"
 #define BUILD_DISK_NAME "sysc.img"
+#define BUILD_STAGE0_DIR "sysa/stage0-posix/src"   /* stage0-posix in a 2023 tree: the initramfs's root */
+
+/* Checks that tree is a live-bootstrap checkout lbvm can run: the 2023
+ * layout (sysa/; the newer seed/ + steps/ layout is refused, saying so) with
+ * stage0-posix's submodules checked out (an empty one is named, with the git
+ * command that fills it; bootstrap-seeds is not needed with own_seeds).
+ * Returns 0, or -1 with a one-line message. */
+int build_check_tree(const char *tree, int own_seeds, char *err, size_t errlen);
 
 
 /* Appends the distfiles named by SYSDIR/<folder>/sources for every folder of
  * sysdir (in byte order of the names) to l; a folder without a sources file is
  * skipped. Returns 0, or -1 with a one-line message ("PATH:LINE: reason"). */
 int build_read_sources(const char *sysdir, FetchList *l, char *err, size_t errlen);
+
+/* Moves the items of l that are not in distdir (no file of that name) to
+ * missing (appended, in order). Returns the number moved, or -1 with a
+ * one-line message when distdir cannot be read. */
+int build_take_missing(FetchList *l, const char *distdir, FetchList *missing, char *err, size_t errlen);
+
+/* The distfiles of TREE/sysa and TREE/sysc missing from distdir (NULL: the
+ * default), appended to missing with their origin (the step's folder).
+ * Returns their number, or -1 with a one-line message. */
+int build_list_missing(const char *tree, const char *distdir, FetchList *missing, char *err, size_t errlen);
 
 /* Checks that every item of l is in distdir with its SHA-256. Returns 0, or -1
  * with a one-line message naming the first missing or mismatching file. */
@@ -62,6 +80,8 @@ typedef struct BuildOptions {
     const char *outdir;     /* NULL: "."; created if missing */
     uint64_t disk_size;     /* 0: BUILD_DEFAULT_DISK_SIZE */
     int64_t epoch;          /* SOURCE_DATE_EPOCH: every timestamp written */
+    int allow_missing;      /* leave out distfiles missing from distdir (a wrong one is still an error) */
+    int own_seeds;          /* lbvm's hex0-seed and kaem-optional-seed (seeds/seeds.h) instead of the tree's */
 } BuildOptions;
 
 typedef struct BuildOutput {
@@ -70,7 +90,8 @@ typedef struct BuildOutput {
     char sha256[65];
 } BuildOutput;
 
-/* Verifies every distfile of sysa and sysc first, then writes
+/* Verifies every distfile of sysa and sysc first (with allow_missing, those
+ * missing are left out of both outputs), then writes
  * OUTDIR/initramfs.cpio (out[0]) and OUTDIR/sysc.img (out[1]) and hashes
  * them. Returns 0, or -1 with a one-line message. */
 int build_all(const BuildOptions *o, BuildOutput out[2], char *err, size_t errlen);

@@ -731,6 +731,7 @@ void fetch_list_free(FetchList *l)
         FetchItem *it = &l->items[i];
         free((char *)it->name);
         free((char *)it->sha256);
+        free((char *)it->origin);
         for (int j = 0; j < it->n_urls; j++)
             free((char *)it->urls[j]);
         free((void *)it->urls);
@@ -740,7 +741,7 @@ void fetch_list_free(FetchList *l)
     l->n = 0;
 }
 
-static int list_add(FetchList *l, const char *url, const char *sha, const char *name)
+static int list_add(FetchList *l, const char *url, const char *sha, const char *name, const char *origin)
 {
     FetchItem *it = NULL;
     for (int i = 0; i < l->n && !it; i++)
@@ -757,8 +758,9 @@ static int list_add(FetchList *l, const char *url, const char *sha, const char *
         memset(it, 0, sizeof *it);
         it->name = strdup(name);
         it->sha256 = strdup(sha);
+        it->origin = origin ? strdup(origin) : NULL;
         l->n++;
-        if (!it->name || !it->sha256)
+        if (!it->name || !it->sha256 || (origin && !it->origin))
             return -1;
     }
     for (int j = 0; j < it->n_urls; j++)
@@ -777,14 +779,22 @@ static int list_add(FetchList *l, const char *url, const char *sha, const char *
 int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    char line[8192], namebuf[8192];
+    char line[8192], namebuf[8192], origin[256] = "";
     int lineno = 0;
+    /* the folder holding the sources file: PATH/<origin>/sources */
+    const char *end = strrchr(path, '/');
+    if (end) {
+        const char *start = end;
+        while (start > path && start[-1] != '/')
+            start--;
+        snprintf(origin, sizeof origin, "%.*s", (int)(end - start), start);
+    }
     if (!f) {
         lbvm_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     while (fgets(line, sizeof line, f)) {
-        char *tok[5], *save = NULL;
+        char *tok[4], *save = NULL;
         int nt = 0;
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
@@ -792,17 +802,21 @@ int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen
             fclose(f);
             return -1;
         }
-        for (char *t = strtok_r(line, " \t\r\n", &save); t && nt < 5; t = strtok_r(NULL, " \t\r\n", &save))
+        /* Fields after NAME are not the host's: live-bootstrap's 2023 tree lists
+         * there the paths the guest extracts (sysa/linux-headers-5.10.41/sources:
+         * "URL SHA NAME linux-5.10.41/scripts ..."), and its own downloader
+         * ignores them; so does lbvm. */
+        for (char *t = strtok_r(line, " \t\r\n", &save); t && nt < 4; t = strtok_r(NULL, " \t\r\n", &save))
             tok[nt++] = t;
         if (!nt || tok[0][0] == '#')
             continue;
         int k = !strcmp(tok[0], "f") ? 1 : 0;   /* newer "f URL SHA [NAME]" form */
-        if (nt - k < 2 || nt - k > 3) {
+        if (nt - k < 2) {
             lbvm_set_err(err, errlen, "%s:%d: expected 'URL SHA256 [NAME]'", path, lineno);
             fclose(f);
             return -1;
         }
-        const char *url = tok[k], *sha = tok[k + 1], *name = nt - k == 3 ? tok[k + 2] : NULL;
+        const char *url = tok[k], *sha = tok[k + 1], *name = nt - k >= 3 ? tok[k + 2] : NULL;
         if (!name) {
             const char *q = strchr(url, '?');
             size_t end = q ? (size_t)(q - url) : strlen(url);
@@ -826,7 +840,7 @@ int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen
             fclose(f);
             return -1;
         }
-        int rc = list_add(l, url, sha, name);
+        int rc = list_add(l, url, sha, name, origin[0] ? origin : NULL);
         if (rc < 0) {
             lbvm_set_err(err, errlen, rc == -2 ? "%s:%d: %s listed before with another SHA-256" : "out of memory",
                     path, lineno, name);

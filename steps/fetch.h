@@ -13,6 +13,8 @@ typedef struct FetchItem {
     const char *sha256;          /* 64 hex digits (either case) */
     const char *const *urls;     /* urls[0] first, then mirrors in order */
     int n_urls;                  /* >= 1 */
+    const char *origin;          /* from a sources file: the folder that listed it first
+                                  * (live-bootstrap's package, e.g. "mes-0.24.1"); else NULL */
 } FetchItem;
 
 typedef struct FetchOptions {

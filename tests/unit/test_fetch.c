@@ -315,7 +315,7 @@ int main(void)
     /* Plain download; distdir created with parents; no .part left. */
     {
         const char *u[] = { url("/files/a.bin") };
-        FetchItem it = { "a.bin", ha, u, 1 };
+        FetchItem it = { "a.bin", ha, u, 1, NULL };
         CHECK(run(&it, 1, 4, 5, 0) == 0);
         CHECK(file_has_sha(dpath("a.bin"), ha));
         CHECK(!exists(dpath("a.bin.part")));
@@ -325,14 +325,14 @@ int main(void)
     {
         mark = srv_lines();
         const char *u[] = { url("/files/a.bin") };
-        FetchItem it = { "a.bin", ha, u, 1 };
+        FetchItem it = { "a.bin", ha, u, 1, NULL };
         CHECK(run(&it, 1, 4, 5, 0) == 0);
         CHECK_EQ(srv_lines(), mark);
     }
     /* 404: one error naming the file and the status. */
     {
         const char *u[] = { url("/files/nothere.bin") };
-        FetchItem it = { "gone.bin", ha, u, 1 };
+        FetchItem it = { "gone.bin", ha, u, 1, NULL };
         CHECK(run(&it, 1, 4, 5, 0) != 0);
         CHECK(strstr(err, "gone.bin") && strstr(err, "404"));
         CHECK(strstr(outbuf, "error: gone.bin: HTTP 404") != NULL);
@@ -342,14 +342,14 @@ int main(void)
     {
         mark = srv_lines();
         const char *u[] = { url("/redir/4/b.bin") };
-        FetchItem it = { "b.bin", hb, u, 1 };
+        FetchItem it = { "b.bin", hb, u, 1, NULL };
         CHECK(run(&it, 1, 4, 5, 0) == 0);
         CHECK(file_has_sha(dpath("b.bin"), hb));
         char *l = srv_log(mark, NULL);
         CHECK(strstr(l, "GET /redir/0/b.bin") && strstr(l, "GET /files/b.bin"));
         free(l);
         const char *u2[] = { url("/redir/5/r.bin") };
-        FetchItem it2 = { "r.bin", hr, u2, 1 };
+        FetchItem it2 = { "r.bin", hr, u2, 1, NULL };
         CHECK(run(&it2, 1, 4, 5, 0) != 0);
         CHECK(strstr(err, "r.bin") && strstr(err, "redirect"));
         CHECK(!exists(dpath("r.bin")));
@@ -357,7 +357,7 @@ int main(void)
     /* Connection cut mid-file, then a resume with Range. */
     {
         const char *u[] = { url("/cut/c.bin") };
-        FetchItem it = { "c.bin", hc, u, 1 };
+        FetchItem it = { "c.bin", hc, u, 1, NULL };
         CHECK(run(&it, 1, 4, 5, 0) != 0);
         CHECK(strstr(err, "c.bin") != NULL);
         CHECK(!exists(dpath("c.bin")));
@@ -378,7 +378,7 @@ int main(void)
         write_file(dpath("h.bin.part"), junk, sizeof junk);
         mark = srv_lines();
         const char *u[] = { url("/norange/h.bin") };
-        FetchItem it = { "h.bin", hh, u, 1 };
+        FetchItem it = { "h.bin", hh, u, 1, NULL };
         CHECK(run(&it, 1, 4, 5, 0) == 0);
         char *l = srv_log(mark, NULL);
         CHECK(strstr(l, "range=bytes=5000-") != NULL);
@@ -393,7 +393,7 @@ int main(void)
         write_file(dpath("i.bin.part"), junk, sizeof junk);
         mark = srv_lines();
         const char *u[] = { url("/files/i.bin") };
-        FetchItem it = { "i.bin", hi, u, 1 };
+        FetchItem it = { "i.bin", hi, u, 1, NULL };
         CHECK(run(&it, 1, 4, 5, 0) == 0);
         char *l = srv_log(mark, NULL);
         char *a = strstr(l, "range=bytes=1000-"), *b = strstr(l, "range=-");
@@ -413,7 +413,7 @@ int main(void)
         write_file(dpath("j.bin.part"), buf, sizeof buf);
         mark = srv_lines();
         const char *u[] = { url("/files/j.bin") };
-        FetchItem it = { "j.bin", hj, u, 1 };
+        FetchItem it = { "j.bin", hj, u, 1, NULL };
         CHECK(run(&it, 1, 4, 5, 0) == 0);
         char *l = srv_log(mark, NULL);
         CHECK(strstr(l, "range=bytes=4000-") != NULL);
@@ -424,7 +424,7 @@ int main(void)
     /* Checksum mismatch: error with both hashes, neither file nor .part kept. */
     {
         const char *u[] = { url("/files/d.bin") };
-        FetchItem it = { "d.bin", hb, u, 1 };   /* b.bin's hash: wrong on purpose */
+        FetchItem it = { "d.bin", hb, u, 1, NULL };   /* b.bin's hash: wrong on purpose */
         CHECK(run(&it, 1, 4, 5, 0) != 0);
         CHECK(strstr(err, "d.bin") && strstr(err, "checksum mismatch"));
         CHECK(strstr(err, hb) && strstr(err, hd));
@@ -434,7 +434,7 @@ int main(void)
     /* Stalled server: a timeout error within the 2 s stall window (+ slack). */
     {
         const char *u[] = { url("/stall/e.bin") };
-        FetchItem it = { "e.bin", he, u, 1 };
+        FetchItem it = { "e.bin", he, u, 1, NULL };
         double t0 = now();
         CHECK(run(&it, 1, 4, 2, 0) != 0);
         double dt = now() - t0;
@@ -461,7 +461,7 @@ int main(void)
     {
         mark = srv_lines();
         const char *ua[] = { url("/files/a.bin") }, *ug[] = { url("/files/g.bin") }, *uk[] = { url("/files/k.bin") };
-        FetchItem its[3] = { { "a.bin", ha, ua, 1 }, { "g.bin", ha, ug, 1 }, { "k.bin", hb, uk, 1 } };
+        FetchItem its[3] = { { "a.bin", ha, ua, 1, NULL }, { "g.bin", ha, ug, 1, NULL }, { "k.bin", hb, uk, 1, NULL } };
         CHECK(run(its, 3, 4, 5, 1) != 0);
         char want[512];
         snprintf(want, sizeof want, "missing g.bin %s\n", ug[0]);
@@ -485,7 +485,7 @@ int main(void)
             snprintf(names[i], sizeof names[i], "p%d.bin", i);
             snprintf(path[i], sizeof path[i], "/slow/p%d.bin", i);
             u[i][0] = url(path[i]);
-            its[i] = (FetchItem){ names[i], hp[i], u[i], 1 };
+            its[i] = (FetchItem){ names[i], hp[i], u[i], 1, NULL };
         }
         double t0 = now();
         CHECK(run(its, 6, 3, 5, 0) == 0);
@@ -506,7 +506,7 @@ int main(void)
     /* Bad input is refused before any I/O. */
     {
         const char *u[] = { url("/files/a.bin") };
-        FetchItem bad[2] = { { "x/y", ha, u, 1 }, { "a.bin", "123", u, 1 } };
+        FetchItem bad[2] = { { "x/y", ha, u, 1, NULL }, { "a.bin", "123", u, 1, NULL } };
         CHECK(run(&bad[0], 1, 4, 5, 0) != 0 && strstr(err, "bad file name"));
         CHECK(run(&bad[1], 1, 4, 5, 0) != 0 && strstr(err, "64 hex"));
     }
