@@ -1266,6 +1266,12 @@ int bootstrap_run(const BootstrapOptions *o)
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --tree DIR, a live-bootstrap checkout (see 'lbvm bootstrap --help')");
         goto out;
     }
+    regex_t user_re;
+    if (regcomp(&user_re, regex, REG_EXTENDED) != 0) {
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--step-regex '%s': not a valid extended regular expression", regex);
+        goto out;
+    }
+    regfree(&user_re);
     if (build_check_tree(o->tree, o->own_seeds, err, sizeof err) < 0) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
         goto out;
@@ -1303,7 +1309,7 @@ int bootstrap_run(const BootstrapOptions *o)
         strcat(r->regex, r->phases.v[i].pattern);
     }
     if (regcomp(&r->re, r->regex, REG_EXTENDED) != 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--step-regex '%s': not a valid extended regular expression", regex);
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "stage0-posix's phases make no valid regular expression with '%s'", regex);
         goto out;
     }
     have_re = 1;

@@ -179,8 +179,14 @@ static void expect_usage_error(int argc, char **argv, const char *want)
 
 static void test_cmd(void)
 {
-    char *a1[] = { "bootstrap", "--tree", "x", NULL };
-    expect_usage_error(3, a1, "needs --kernel FILE and --tree DIR");
+    char fix[4200];
+    fixture_path(fix, sizeof fix);
+    char *a1[] = { "bootstrap", "--kernel", "k", NULL };
+    expect_usage_error(3, a1, "needs --tree DIR");
+    char *a1b[] = { "bootstrap", "--tree", "/nonexistent-tree", NULL };
+    expect_usage_error(3, a1b, "--tree /nonexistent-tree is not a folder");
+    char *a1c[] = { "bootstrap", "--tree", "/tmp", NULL };
+    expect_usage_error(3, a1c, "/tmp is not a live-bootstrap checkout");
     char *a2[] = { "bootstrap", "--kernel", "k", "--tree", "t", "--bogus", NULL };
     expect_usage_error(6, a2, "unknown option '--bogus'");
     char *a3[] = { "bootstrap", "--kernel", "k", "--tree", "t", "--stall", NULL };
@@ -189,8 +195,12 @@ static void test_cmd(void)
     expect_usage_error(7, a4, "--mem 4096");
     char *a5[] = { "bootstrap", "--kernel", "k", "--tree", "t", "--resume", "--fresh", NULL };
     expect_usage_error(7, a5, "--resume and --fresh");
-    char *a6[] = { "bootstrap", "--kernel", "/nonexistent-kernel", "--tree", "/tmp", NULL };
-    expect_usage_error(5, a6, "--kernel /nonexistent-kernel");
+    char *a6[] = { "bootstrap", "--kernel", "/nonexistent-kernel", "--tree", fix, NULL };
+    expect_usage_error(5, a6, "kernel /nonexistent-kernel: No such file");
+    char *a6b[] = { "bootstrap", "--kernel", "/proc/self/exe", "--tree", fix, NULL };
+    expect_usage_error(5, a6b, "kernel /proc/self/exe: ");
+    char *a6c[] = { "bootstrap", "--tree", fix, "--seeds", "mine", NULL };
+    expect_usage_error(5, a6c, "--seeds mine");
     char *a7[] = { "bootstrap", "--kernel", "/proc/self/exe", "--tree", "/tmp", "--step-regex", "(", NULL };
     expect_usage_error(7, a7, "--step-regex '('");
     char *a8[] = { "bootstrap", "--kernel", "k", "--tree", "t", "--disk-size", "1M", NULL };
