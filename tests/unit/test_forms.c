@@ -36,7 +36,7 @@ static int failures;
         }                                                                                       \
     } while (0)
 
-static char fix[4200];
+static char fix[2048];
 
 static void fixture_path(void)
 {
@@ -45,7 +45,7 @@ static void fixture_path(void)
         snprintf(fix, sizeof fix, "%s/tests/fixtures/lb2023-forms", src);
         return;
     }
-    char here[2048];
+    char here[1900];
     snprintf(here, sizeof here, "%s", __FILE__);
     char *sl = strrchr(here, '/');
     if (sl)
