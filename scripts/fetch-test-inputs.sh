@@ -12,6 +12,8 @@
 #   tcc/{tcc,ld-linux.so.2,libc.so.6,libm.so.6,libpthread.so.0,libdl.so.2}  tcc:i386 and what
 #                                    it loads from libc6:i386; tcc/tcclib/ is its lib dir
 #                                    (/usr/lib/i386-linux-gnu/tcc: headers, libtcc1.a)
+#   kdeb/*.deb                       the package of lbvm bootstrap's default kernel, the version
+#                                    steps/kernel.h pins (served to lbvm over loopback by a test)
 #   VERSIONS                         package name, version and architecture of each
 # Idempotent: an output already there is kept. Each output is built under a
 # temporary name in CACHE_DIR and renamed into place, so an interrupted run never
@@ -47,9 +49,10 @@ have() {
     tcc)          [ -s "$cache/tcc/tcc" ] && [ -s "$cache/tcc/libc.so.6" ] && [ -s "$cache/tcc/libm.so.6" ] \
                   && [ -s "$cache/tcc/libpthread.so.0" ] && [ -s "$cache/tcc/libdl.so.2" ] \
                   && [ -s "$cache/tcc/ld-linux.so.2" ] && [ -d "$cache/tcc/tcclib" ] ;;
+    kdeb)         ls "$cache"/kdeb/*.deb >/dev/null 2>&1 ;;
     esac
 }
-outputs="k686 k686pae amd64 busybox kexec tcc"
+outputs="k686 k686pae amd64 busybox kexec tcc kdeb"
 missing=
 for o in $outputs; do have "$o" || missing="$missing $o"; done
 if [ -z "$missing" ] && [ -s "$cache/VERSIONS" ]; then
@@ -170,6 +173,16 @@ for o in $missing; do
         chmod 755 "$o/tcc" "$o/ld-linux.so.2"
         cat "$work/ver/tcc" "$work/ver/libc6" > "$work/ver/tcc.both" && mv "$work/ver/tcc.both" "$work/ver/tcc"
         install_out "$o" tcc ;;
+    kdeb)
+        # the pinned package, by name and version, as steps/kernel.h names it
+        kp=$(sed -n 's/^#define KERNEL_PACKAGE "\(.*\)"$/\1/p' "$here/steps/kernel.h")
+        kv=$(sed -n 's/^#define KERNEL_VERSION "\(.*\)"$/\1/p' "$here/steps/kernel.h")
+        [ -n "$kp" ] && [ -n "$kv" ] || die "cannot read the pinned kernel from steps/kernel.h"
+        o=$work/out-kdeb; mkdir -p "$o"
+        ( cd "$o" && apt-get download -q "$kp:i386=$kv" ) >>"$log" 2>&1 \
+            || die "cannot download $kp:i386=$kv, the default kernel's package (apt-get download failed; see $log)"
+        mkdir -p "$work/ver" && echo "$kp $kv i386" > "$work/ver/kdeb"
+        install_out "$o" kdeb ;;
     esac
 done
 

@@ -156,10 +156,11 @@ static int add_phase(Reader *r, const char *name, const char *ere)
     return 0;
 }
 
-static int path_join(char *out, size_t len, const char *dir, const char *rel)
+/* rel from dir; an absolute rel is from root (the initramfs's root) */
+static int path_join(char *out, size_t len, const char *root, const char *dir, const char *rel)
 {
     if (rel[0] == '/')
-        return snprintf(out, len, "%s", rel) >= (int)len ? -1 : 0;
+        return snprintf(out, len, "%s%s", root, rel) >= (int)len ? -1 : 0;
     while (rel[0] == '.' && rel[1] == '/')
         rel += 2;
     return snprintf(out, len, "%s/%s", dir, rel) >= (int)len ? -1 : 0;
@@ -198,7 +199,7 @@ static int command(Reader *r, const char *root, char *cwd, size_t cwdlen, char *
     }
     if (!strcmp(text[0], "cd") && n == 2) {
         char nd[4096];
-        if (path_join(nd, sizeof nd, cwd, text[1]) == 0) {
+        if (path_join(nd, sizeof nd, root, cwd, text[1]) == 0) {
             /* ".." from the root's children: kept textual, resolved by stat */
             snprintf(cwd, cwdlen, "%s", nd);
         }
@@ -215,12 +216,12 @@ static int command(Reader *r, const char *root, char *cwd, size_t cwdlen, char *
             script = text[i];
     }
     char sp[4096];
-    int runs_script = script && path_join(sp, sizeof sp, cwd, script) == 0 && is_file(sp);
+    int runs_script = script && path_join(sp, sizeof sp, root, cwd, script) == 0 && is_file(sp);
     /* the answers check */
     if (n == 3 && strstr(text[0], "sha256sum") && !strcmp(text[1], "-c")) {
         char ap[4096], name[160];
         int lines = 0;
-        if (path_join(ap, sizeof ap, cwd, text[2]) == 0) {
+        if (path_join(ap, sizeof ap, root, cwd, text[2]) == 0) {
             FILE *f = fopen(ap, "r");
             char l[1024];
             while (f && fgets(l, sizeof l, f))

@@ -175,4 +175,49 @@ run_lbvm offline bootstrap "${ARGS[@]}" --distdir "$WORK/dist4" --workdir "$WORK
 assert_contains "$WORK/offline.err" "world-1.0.txt" "--offline did not name the missing file"
 [ ! -e "$WORK/dist4/world-1.0.txt" ] || fail "--offline downloaded the file"
 
-pass "straight run, failing checksum, power cut + SIGTERM + resume (identical consoles), busy folder, offline ($((SECONDS - T0)) s)"
+# --- 5. a first run as a new user has it --------------------------------------
+# No --kernel: the pinned Debian kernel, fetched by lbvm over loopback HTTP from
+# a Debian archive's pool (LBVM_DEBIAN_MIRRORS) into an empty cache and unpacked
+# from its .deb; --seeds lbvm on a tree without bootstrap-seeds; hello-1.0's
+# distfile gone from the server, so --allow-missing builds without it and the
+# run stops when that step starts: exit 3, one line naming the step and file.
+deb=$(ls "$CACHE"/kdeb/*.deb 2>/dev/null | head -n1)
+[ -n "$deb" ] || fail "the default kernel's package is missing from the test inputs ($CACHE/kdeb)"
+cp "$deb" "$www/"
+rm "$www/hello-1.0.hex0"
+make_tree "$WORK/tree5"
+rm -rf "$WORK/tree5/sysa/stage0-posix/src/bootstrap-seeds"
+mkdir -p "$WORK/dist5"
+for f in "$D"/*; do case ${f##*/} in hello-1.0.hex0) ;; *) cp "$f" "$WORK/dist5/" ;; esac; done
+XDG_CACHE_HOME=$WORK/xdg LBVM_DEBIAN_MIRRORS="http://127.0.0.1:$(cat "$WORK/port")/archive" \
+    run_lbvm first bootstrap --tree "$WORK/tree5" --distdir "$WORK/dist5" --disk-size 64M --workdir "$WORK/w5" \
+    --seeds lbvm --allow-missing
+[ "$RC" = 3 ] || fail "a run without hello-1.0's distfile exited $RC, expected 3" "$WORK/first.out" "$WORK/first.err"
+assert_contains "$WORK/first.out" "fetching the default kernel: linux-image-" "the default kernel was not fetched"
+grep -q "GET /archive/pool/main/l/linux-signed-i386/linux-image-.*_i386.deb" "$WORK/server.log" \
+    || fail "the default kernel did not come from the archive's pool path" "$WORK/server.log"
+ls "$WORK"/xdg/lbvm/kernels/vmlinuz-* >/dev/null 2>&1 || fail "the default kernel is not in the cache" "$WORK/first.err"
+ls "$WORK"/xdg/lbvm/kernels/*.deb >/dev/null 2>&1 && fail "the kernel's package was left in the cache"
+assert_contains "$WORK/first.out" "1 distfile left out (--allow-missing)" "the build did not say what it left out"
+assert_contains "$WORK/first.err" "stopped at step hello-1.0 (1/4): it needs hello-1.0.hex0" "no line naming the step and the file"
+[ "$(grep -c '^lbvm: ' "$WORK/first.err")" -ge 1 ] || fail "no lbvm: line" "$WORK/first.err"
+assert_not_contains "$WORK/first.out" "[2/4]" "the run went past the step whose distfile is missing"
+# a second run finds the kernel in the cache, offline
+rm -rf "$WORK/w5"
+XDG_CACHE_HOME=$WORK/xdg LBVM_DEBIAN_MIRRORS=http://127.0.0.1:9/none \
+    run_lbvm first2 bootstrap --tree "$WORK/tree5" --distdir "$WORK/dist5" --disk-size 64M --workdir "$WORK/w5" \
+    --seeds lbvm --allow-missing --offline
+[ "$RC" = 3 ] || fail "the offline second run exited $RC, expected 3" "$WORK/first2.out" "$WORK/first2.err"
+assert_not_contains "$WORK/first2.out" "fetching the default kernel" "the cached kernel was fetched again"
+
+# --- 6. kernels a user gives by mistake ---------------------------------------
+run_lbvm k64 bootstrap --kernel "$KERNEL_AMD64" --tree "$WORK/tree" --workdir "$WORK/w6"
+[ "$RC" = 1 ] || fail "a 64-bit kernel gave exit $RC, expected 1" "$WORK/k64.err"
+assert_contains "$WORK/k64.err" "64-bit" "the 64-bit kernel was not named as such"
+[ ! -e "$WORK/w6/initramfs.cpio" ] || fail "something was built for a 64-bit kernel"
+head -c 100000 "$KERNEL_686" > "$WORK/short-kernel"
+run_lbvm kshort bootstrap --kernel "$WORK/short-kernel" --tree "$WORK/tree" --workdir "$WORK/w6"
+[ "$RC" = 1 ] || fail "a truncated kernel gave exit $RC, expected 1" "$WORK/kshort.err"
+[ "$(wc -l < "$WORK/kshort.err")" = 1 ] || fail "a truncated kernel gave more than one line" "$WORK/kshort.err"
+
+pass "straight run, failing checksum, power cut + SIGTERM + resume (identical consoles), busy folder, offline, first run with the default kernel and a missing distfile, bad kernels ($((SECONDS - T0)) s)"

@@ -14,6 +14,7 @@ Routes (NAME is a file in DOCROOT):
                      connection is closed; with Range: as /files/NAME
   /stall/NAME        headers and the first 100 bytes, then silence
   /slow/NAME         waits 0.5 s, then as /files/NAME
+  /archive/.../NAME  as /files/NAME (a Debian archive's pool path)
 Anything else is 404. The server exits by itself after 120 s.
 """
 import os
@@ -109,6 +110,10 @@ class Handler(BaseHTTPRequestHandler):
             to = "/files/%s" % parts[2] if k == 0 else "/redir/%d/%s" % (k - 1, parts[2])
             self.send_simple(302, [("Location", to)])
             return
+        if kind == "archive" and len(parts) > 2:
+            # a Debian archive's pool: /archive/pool/main/.../NAME serves NAME
+            parts = ["files", parts[-1]]
+            kind = "files"
         data = self.load(parts[1]) if len(parts) == 2 else None
         if data is None:
             self.send_simple(404)
