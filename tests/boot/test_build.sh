@@ -174,4 +174,31 @@ assert_eq "$RC" 1 "exit code without --tree"
 grep -q '^lbvm: .*--tree' "$WORK/e.err" || fail "no 'lbvm: ' error naming --tree" "$WORK/e.err"
 RC=0; "$LBVM" build --tree "$TREE" --disk-size 12X 2>"$WORK/e.err" || RC=$?
 assert_eq "$RC" 1 "exit code for a bad --disk-size"
+
+# a full disk while building (a file-size limit stands in for it: writes past
+# it fail with EFBIG as they would with ENOSPC): one line, nothing half-written
+mv "$WORK/world-patch.diff.away" "$DIST/world-patch.diff"
+mkdir -p "$WORK/full"
+RC=0; ( trap '' XFSZ; ulimit -f 1024; exec "$LBVM" build --tree "$TREE" -d "$DIST" -o "$WORK/full" --disk-size 64M ) \
+    >/dev/null 2>"$WORK/full.err" || RC=$?
+assert_eq "$RC" 1 "exit code when the disk fills up while building"
+assert_eq "$(wc -l < "$WORK/full.err")" 1 "lines on stderr when the disk fills up"
+grep -q '^lbvm: ' "$WORK/full.err" || fail "no 'lbvm: ' line when the disk fills up" "$WORK/full.err"
+left=$(ls -A "$WORK/full" | grep -v '^initramfs.cpio$' || true)
+[ -z "$left" ] || fail "a full disk left half-written files behind: $left" "$WORK/full.err"
+if [ -e "$WORK/full/initramfs.cpio" ]; then
+    cmp -s "$WORK/full/initramfs.cpio" "$WORK/a/initramfs.cpio" || fail "a full disk left a damaged initramfs.cpio"
+fi
+
+# a tree without its submodules, and one in live-bootstrap's newer layout
+cp -r "$TREE" "$WORK/nosub" && rm -rf "$WORK/nosub/sysa/stage0-posix/src" && mkdir "$WORK/nosub/sysa/stage0-posix/src"
+RC=0; "$LBVM" build --tree "$WORK/nosub" -d "$DIST" -o "$WORK/ns" 2>"$WORK/ns.err" || RC=$?
+assert_eq "$RC" 1 "exit code for a tree without its submodules"
+grep -q "^lbvm: .*stage0-posix/src is empty.*git -C .* submodule update --init --recursive" "$WORK/ns.err" \
+    || fail "the empty submodule folder and the git command are not named" "$WORK/ns.err"
+[ ! -e "$WORK/ns" ] || fail "a tree without submodules made an output folder"
+mkdir -p "$WORK/newer/seed" "$WORK/newer/steps"
+RC=0; "$LBVM" build --tree "$WORK/newer" -d "$DIST" -o "$WORK/nw" 2>"$WORK/nw.err" || RC=$?
+assert_eq "$RC" 1 "exit code for a tree in the newer layout"
+grep -q "^lbvm: .*newer layout.*not support" "$WORK/nw.err" || fail "the newer layout is not named as unsupported" "$WORK/nw.err"
 pass
