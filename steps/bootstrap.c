@@ -1206,9 +1206,11 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
             distdir = dd;
         commit_line(r);
         fflush(r->out);
+        int several = strchr(r->missing_names, ',') != NULL;
         fprintf(stderr, "lbvm: bootstrap stopped at step %s (%d/%d): it needs %s, missing from %s (the build left "
-                "it out: --allow-missing); once it is there, run again with --fresh\n", r->step, r->done, r->total,
-                r->missing_names, distdir ? distdir : "the distfile cache");
+                "%s out: --allow-missing); once %s there, run again with --fresh\n", r->step, r->done, r->total,
+                r->missing_names, distdir ? distdir : "the distfile cache", several ? "them" : "it",
+                several ? "they are" : "it is");
         return BOOTSTRAP_EXIT_MISSING;
     }
     if (r->fail_reason) {
