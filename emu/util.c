@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int lbvm_error(int code, const char *fmt, ...)
@@ -102,4 +103,40 @@ int lbvm_fsync_dir_of(const char *path)
     int rc = lbvm_fsync_dir(dirname(copy));
     free(copy);
     return rc;
+}
+
+char *lbvm_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        lbvm_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+        lbvm_set_err(err, errlen, S_ISREG(st.st_mode) ? "%s is larger than %zu bytes" : "%s is not a file", path, max);
+        close(fd);
+        return NULL;
+    }
+    char *b = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (b && got < (size_t)st.st_size) {
+        ssize_t k = read(fd, b + got, (size_t)st.st_size - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (!b || got != (size_t)st.st_size) {
+        lbvm_set_err(err, errlen, "cannot read %s%s", path, b ? ": it changed while read" : ": out of memory");
+        free(b);
+        return NULL;
+    }
+    b[got] = 0;
+    *len = got;
+    return b;
 }

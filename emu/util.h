@@ -21,6 +21,10 @@ int lbvm_bad_option(int code, int argc, char **argv, const char *shortopts, cons
  * new name durable. 0, or -1. */
 int lbvm_fsync_dir(const char *dir);
 int lbvm_fsync_dir_of(const char *path);
+/* Reads a whole regular file of at most max bytes into a new buffer (NUL
+ * appended, not counted in *len). NULL with a one-line message naming path
+ * ("cannot read", "not a file", "larger than"). */
+char *lbvm_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 /* Decimal digits only (no sign, no spaces). 0, or -1. */
 int lbvm_parse_u64(const char *s, uint64_t *out);
 /* Digits with an optional K, M, G or T suffix (powers of 1024). 0, or -1. */

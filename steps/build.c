@@ -317,42 +317,6 @@ static int need(const char *path, int want_dir, char *err, size_t errlen)
     return 0;
 }
 
-/* Reads a small file whole (the seed that becomes /init). */
-static char *slurp_small(const char *path, size_t max, size_t *len, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        lbvm_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    if ((uint64_t)st.st_size > max) {
-        lbvm_set_err(err, errlen, "%s is larger than %zu bytes", path, max);
-        close(fd);
-        return NULL;
-    }
-    char *b = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (b && got < (size_t)st.st_size) {
-        ssize_t k = read(fd, b + got, (size_t)st.st_size - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    close(fd);
-    if (!b || got != (size_t)st.st_size) {
-        lbvm_set_err(err, errlen, "cannot read %s", path);
-        free(b);
-        return NULL;
-    }
-    *len = got;
-    return b;
-}
-
 static int write_initramfs(const char *tree, const FetchList *sysa, const char *distdir, int own_seeds,
                            const char *out_path, int64_t mtime, char *err, size_t errlen)
 {
@@ -387,7 +351,7 @@ static int write_initramfs(const char *tree, const FetchList *sysa, const char *
         lbvm_set_err(err, errlen, "%s has neither kaem.x86 nor kaem.run (the script /init runs)", stage0);
         goto out;
     }
-    if (!own_seeds && !(seed = slurp_small(kaem, 1 << 20, &seed_len, err, errlen)))
+    if (!own_seeds && !(seed = lbvm_read_file(kaem, 1 << 20, &seed_len, err, errlen)))
         goto out;
 
     int cap = 16 + sysa->n, n = 0;

@@ -322,39 +322,13 @@ int kernel_default(char *buf, size_t len, int offline, FILE *log, char *err, siz
 
 int kernel_check(const char *path, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        lbvm_set_err(err, errlen, "kernel %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > KERNEL_MAX_BYTES) {
-        close(fd);
-        return lbvm_set_err(err, errlen, "kernel %s: not a kernel (%s)", path,
-                            S_ISREG(st.st_mode) ? "unlikely size" : "not a file");
-    }
-    uint8_t *k = malloc((size_t)st.st_size);
-    size_t got = 0;
-    while (k && got < (size_t)st.st_size) {
-        ssize_t r = read(fd, k + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    int rc = 0;
-    if (!k || got != (size_t)st.st_size) {
-        rc = lbvm_set_err(err, errlen, "kernel %s: cannot read it", path);
-    } else {
-        LinuxKernelInfo info;
-        char why[512];
-        if (linux_parse(k, got, &info, why, sizeof why) < 0)
-            rc = lbvm_set_err(err, errlen, "kernel %s: %s", path, why);
-    }
+    size_t n;
+    char why[512];
+    uint8_t *k = (uint8_t *)lbvm_read_file(path, KERNEL_MAX_BYTES, &n, why, sizeof why);
+    if (!k)
+        return lbvm_set_err(err, errlen, "kernel: %s", why);
+    LinuxKernelInfo info;
+    int rc = linux_parse(k, n, &info, why, sizeof why) < 0 ? lbvm_set_err(err, errlen, "kernel %s: %s", path, why) : 0;
     free(k);
     return rc;
 }

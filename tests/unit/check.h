@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int check_passed, check_failed;
 
@@ -19,6 +20,13 @@ static int check_passed, check_failed;
         if (a_ == b_) check_passed++; \
         else { check_failed++; fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %#" PRIx64 ", expected %s == %#" PRIx64 "\n", \
                                        __FILE__, __LINE__, #a, a_, #b, b_); } \
+    } while (0)
+
+#define CHECK_STR(a, b) do { \
+        const char *a_ = (a), *b_ = (b); \
+        if (a_ && !strcmp(a_, b_)) check_passed++; \
+        else { check_failed++; fprintf(stderr, "%s:%d: CHECK_STR failed: %s == \"%s\", expected \"%s\"\n", \
+                                       __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_); } \
     } while (0)
 
 static inline int check_done(void)

@@ -196,7 +196,7 @@ static void test_cmd(void)
     char *a5[] = { "bootstrap", "--kernel", "k", "--tree", "t", "--resume", "--fresh", NULL };
     expect_usage_error(7, a5, "--resume and --fresh");
     char *a6[] = { "bootstrap", "--kernel", "/nonexistent-kernel", "--tree", fix, NULL };
-    expect_usage_error(5, a6, "kernel /nonexistent-kernel: No such file");
+    expect_usage_error(5, a6, "kernel: cannot read /nonexistent-kernel: No such file");
     char *a6b[] = { "bootstrap", "--kernel", "/proc/self/exe", "--tree", fix, NULL };
     expect_usage_error(5, a6b, "kernel /proc/self/exe: ");
     char *a6c[] = { "bootstrap", "--tree", fix, "--seeds", "mine", NULL };

@@ -448,7 +448,7 @@ int main(void)
     {
         mark = srv_lines();
         const char *u[] = { url("/files/nope-f.bin"), url("/files/f.bin") };
-        FetchItem it = { "f.bin", hf, u, 2 };
+        FetchItem it = { "f.bin", hf, u, 2, NULL };
         CHECK(run(&it, 1, 4, 5, 0) == 0);
         CHECK(file_has_sha(dpath("f.bin"), hf));
         char *l = srv_log(mark, NULL);

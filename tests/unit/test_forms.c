@@ -19,22 +19,7 @@
 #include "steps/fetch.h"
 #include "steps/stage0.h"
 
-static int failures;
-#define CHECK(c)                                                                  \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                           \
-        }                                                                         \
-    } while (0)
-#define CHECK_STR(a, b)                                                                         \
-    do {                                                                                        \
-        const char *a_ = (a), *b_ = (b);                                                        \
-        if (!a_ || strcmp(a_, b_)) {                                                            \
-            fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__, a_ ? a_ : "(null)", b_); \
-            failures++;                                                                         \
-        }                                                                                       \
-    } while (0)
+#include "check.h"
 
 static char fix[2048];
 
@@ -185,10 +170,5 @@ int main(void)
     test_steps();
     test_phases();
     test_tree_checks();
-    if (failures) {
-        fprintf(stderr, "test_forms: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_forms: all checks passed\n");
-    return 0;
+    return check_done();
 }

@@ -19,14 +19,7 @@
 #include "steps/fetch.h"
 #include "steps/kernel.h"
 
-static int failures;
-#define CHECK(c)                                                                  \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                           \
-        }                                                                         \
-    } while (0)
+#include "check.h"
 
 static char dir[] = "/tmp/lbvm-test-kernel-XXXXXX";
 
@@ -184,11 +177,6 @@ int main(void)
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
-        failures++;
-    if (failures) {
-        fprintf(stderr, "test_kernel: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_kernel: all checks passed\n");
-    return 0;
+        check_failed++;
+    return check_done();
 }
