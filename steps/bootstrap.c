@@ -32,7 +32,6 @@
 #include "util.h"
 #include "steps/fetch.h"
 #include "vmstate.h"
-#include "linux.h"
 
 #define TAIL_LINES 15
 #define LINE_MAX_LEN 4096
@@ -1251,6 +1250,47 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
     return code;
 }
 
+/* The kernel to boot: --kernel, or the pinned Debian one (fetched once into
+ * the cache, into buf); checked to be a kernel lbvm boots. */
+static int check_kernel(Runner *r, char *buf, size_t len)
+{
+    char err[2048];
+    const char *kernel = r->o->kernel;
+    if (!kernel) {
+        if (kernel_default(buf, len, r->o->offline, r->out, err, sizeof err) < 0)
+            return lbvm_error(-1, "%s", err);
+        kernel = buf;
+    }
+    if (kernel_check(kernel, err, sizeof err) < 0)
+        return lbvm_error(-1, "%s", err);
+    return 0;
+}
+
+/* The console lines that start a step: stage0-posix's phases, read from the
+ * tree's scripts, and then `user` (--step-regex or the default) for the
+ * steps of sysa and on; compiled into r->re, and kept in r->regex for the
+ * guest process's --checkpoint-on. */
+static int make_step_regex(Runner *r, const char *user)
+{
+    char err[2048], root[4200];
+    snprintf(root, sizeof root, "%s/" BUILD_STAGE0_DIR, r->o->tree);
+    if (stage0_read_phases(root, &r->phases, err, sizeof err) < 0)
+        return lbvm_error(-1, "%s", err);
+    size_t len = strlen(user) + 1;
+    for (int i = 0; i < r->phases.n; i++)
+        len += strlen(r->phases.v[i].pattern) + 1;
+    if (!(r->regex = malloc(len)))
+        return lbvm_error(-1, "out of memory");
+    strcpy(r->regex, user);
+    for (int i = 0; i < r->phases.n; i++) {
+        strcat(r->regex, "|");
+        strcat(r->regex, r->phases.v[i].pattern);
+    }
+    if (regcomp(&r->re, r->regex, REG_EXTENDED) != 0)
+        return lbvm_error(-1, "stage0-posix's phases make no valid regular expression with '%s'", user);
+    return 0;
+}
+
 int bootstrap_run(const BootstrapOptions *o)
 {
     Runner *r = calloc(1, sizeof *r);
@@ -1278,42 +1318,9 @@ int bootstrap_run(const BootstrapOptions *o)
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
         goto out;
     }
-    const char *kernel = o->kernel;
-    if (!kernel) {
-        /* the pinned Debian kernel, fetched and unpacked once into the cache */
-        if (kernel_default(kernel_buf, sizeof kernel_buf, o->offline, r->out, err, sizeof err) < 0) {
-            lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
-            goto out;
-        }
-        kernel = kernel_buf;
-    }
-    if (kernel_check(kernel, err, sizeof err) < 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
+    const char *kernel = o->kernel ? o->kernel : kernel_buf;
+    if (check_kernel(r, kernel_buf, sizeof kernel_buf) < 0 || make_step_regex(r, regex) < 0)
         goto out;
-    }
-    char s0root[4200];
-    snprintf(s0root, sizeof s0root, "%s/" BUILD_STAGE0_DIR, o->tree);
-    if (stage0_read_phases(s0root, &r->phases, err, sizeof err) < 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
-        goto out;
-    }
-    /* the step lines: stage0-posix's phases, then the steps of sysa and on */
-    size_t rl = strlen(regex) + 1;
-    for (int i = 0; i < r->phases.n; i++)
-        rl += strlen(r->phases.v[i].pattern) + 1;
-    if (!(r->regex = malloc(rl))) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "out of memory");
-        goto out;
-    }
-    strcpy(r->regex, regex);
-    for (int i = 0; i < r->phases.n; i++) {
-        strcat(r->regex, "|");
-        strcat(r->regex, r->phases.v[i].pattern);
-    }
-    if (regcomp(&r->re, r->regex, REG_EXTENDED) != 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "stage0-posix's phases make no valid regular expression with '%s'", regex);
-        goto out;
-    }
     have_re = 1;
     if (find_exe(r) < 0) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot find the lbvm program to run the guest with (no /proc/self/exe)");
