@@ -186,8 +186,18 @@ int build_list_missing(const char *tree, const char *distdir, FetchList *missing
         fetch_list_free(&l);
         if (rc < 0)
             return -1;
-        total += rc;
     }
+    /* a file both systems list (sysa and sysc share some) is named once */
+    for (int i = 0; i < missing->n; i++) {
+        int dup = 0;
+        for (int k = 0; k < total && !dup; k++)
+            dup = !strcmp(missing->items[k].name, missing->items[i].name);
+        if (dup)
+            fetch_item_free(&missing->items[i]);
+        else
+            missing->items[total++] = missing->items[i];
+    }
+    missing->n = total;
     return total;
 }
 

@@ -725,17 +725,21 @@ out:
 
 /* --- sources lists ------------------------------------------------------- */
 
+void fetch_item_free(FetchItem *it)
+{
+    free((char *)it->name);
+    free((char *)it->sha256);
+    free((char *)it->origin);
+    for (int j = 0; j < it->n_urls; j++)
+        free((char *)it->urls[j]);
+    free((void *)it->urls);
+    memset(it, 0, sizeof *it);
+}
+
 void fetch_list_free(FetchList *l)
 {
-    for (int i = 0; i < l->n; i++) {
-        FetchItem *it = &l->items[i];
-        free((char *)it->name);
-        free((char *)it->sha256);
-        free((char *)it->origin);
-        for (int j = 0; j < it->n_urls; j++)
-            free((char *)it->urls[j]);
-        free((void *)it->urls);
-    }
+    for (int i = 0; i < l->n; i++)
+        fetch_item_free(&l->items[i]);
     free(l->items);
     l->items = NULL;
     l->n = 0;

@@ -54,6 +54,7 @@ typedef struct FetchList {
  * seen again with the same SHA-256 adds a mirror URL (in file order); with a
  * different SHA-256 it is an error. Returns 0, or -1 with "PATH:LINE: reason". */
 int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen);
-void fetch_list_free(FetchList *l);   /* back to empty; the list may be reused */
+void fetch_list_free(FetchList *l);
+void fetch_item_free(FetchItem *it);  /* an item of a list: its strings (the item is zeroed) */   /* back to empty; the list may be reused */
 
 #endif
