@@ -81,13 +81,16 @@ run_lbvm straight bootstrap "${ARGS[@]}" --workdir "$WORK/w1"
 note "straight run: exit $RC after $((SECONDS - t)) s"
 [ "$RC" = 0 ] || fail "lbvm bootstrap exited $RC, expected 0" "$WORK/straight.out" "$WORK/straight.err" \
     "$WORK/w1/console-1.log"
-n=0
+# stage0-posix's phase (the fixture's kaem.x86 has one banner), then the steps
+grep -qE "^\[1/5\] stage0-posix Phase-0 Build mini-chmod from hex0 \(guest time [0-9.]+ s, host time [0-9.:]+( s)?\)$" \
+    "$WORK/straight.out" || fail "no progress line for stage0-posix's phase" "$WORK/straight.out"
+n=1
 for s in $STEPS; do
     n=$((n + 1))
-    grep -qE "^\[$n/4\] $s \(guest time [0-9.]+ s, host time [0-9.:]+( s)?\)$" "$WORK/straight.out" \
-        || fail "no progress line '[$n/4] $s' in the output" "$WORK/straight.out"
+    grep -qE "^\[$n/5\] $s \(guest time [0-9.]+ s, host time [0-9.:]+( s)?\)$" "$WORK/straight.out" \
+        || fail "no progress line '[$n/5] $s' in the output" "$WORK/straight.out"
 done
-assert_contains "$WORK/straight.out" "Bootstrapping completed: 4 steps" "no summary line"
+assert_contains "$WORK/straight.out" "Bootstrapping completed: 5 steps" "no summary line"
 S=$WORK/w1/console-1.log
 tr -d '\r' < "$S" | grep -qx "Bootstrapping completed." || fail "no 'Bootstrapping completed.' line on the console" "$S"
 assert_contains "$S" "hello-1.0: hello from a program that hex0-seed built" "the hex0-built hello did not run"
@@ -96,7 +99,9 @@ assert_contains "$S" "sysb: running on $(cat "$CACHE/k686pae/RELEASE")" "no kexe
 assert_contains "$S" "sysc: root is /dev/sda1" "no switch_root onto the sysc disk"
 assert_contains "$S" "/distfiles/world-1.0.txt: OK" "sysc did not check its distfile"
 assert_not_contains "$S" "FAILED" "a checksum failed"
-[ "$(wc -l < "$WORK/w1/steps")" = 4 ] || fail "the work folder's steps file does not list 4 steps" "$WORK/w1/steps"
+[ "$(wc -l < "$WORK/w1/steps")" = 5 ] || fail "the work folder's steps file does not list 5 steps" "$WORK/w1/steps"
+grep -q "^[0-9]* stage0-posix Phase-0 Build mini-chmod from hex0$" "$WORK/w1/steps" \
+    || fail "no checkpoint at stage0-posix's phase" "$WORK/w1/steps"
 # a finished run: --resume has nothing to do; without it, the folder is refused
 run_lbvm again bootstrap "${ARGS[@]}" --workdir "$WORK/w1" --resume
 { [ "$RC" = 0 ] && grep -q "already completed" "$WORK/again.out"; } \
@@ -112,17 +117,17 @@ t=$SECONDS
 run_lbvm bad bootstrap "${ARGS[@]}" --tree "$WORK/bad" --workdir "$WORK/w2"
 note "bad checksum: exit $RC after $((SECONDS - t)) s"
 [ "$RC" = 2 ] || fail "a wrong output checksum gave exit $RC, expected 2" "$WORK/bad.out" "$WORK/bad.err"
-grep -q "^lbvm: bootstrap failed in step hello-1.0 (1/4): a checksum did not match" "$WORK/bad.err" \
+grep -q "^lbvm: bootstrap failed in step hello-1.0 (2/5): a checksum did not match" "$WORK/bad.err" \
     || fail "the failure message does not name step hello-1.0" "$WORK/bad.err"
 assert_contains "$WORK/bad.err" "hello-1.0/build/hello: FAILED" "the console tail does not show the failed check"
-assert_not_contains "$WORK/bad.out" "[2/4]" "steps went on after the failed checksum"
+assert_not_contains "$WORK/bad.out" "[3/5]" "steps went on after the failed checksum"
 
 # --- 3. power cut, resume (a second runner refused), SIGTERM, resume ---------
 W=$WORK/w3
 t=$SECONDS
 bg_lbvm cut bootstrap "${ARGS[@]}" --workdir "$W"
 disown "$BG_PID"     # no "Killed" notice from bash when it dies
-wait_for "$WORK/cut.out" '^\[1/4\] hello-1.0' 300
+wait_for "$WORK/cut.out" '^\[2/5\] hello-1.0' 300
 kids=$(ps -o pid= --ppid "$BG_PID")
 [ -n "$kids" ] || fail "the runner has no guest process" "$WORK/cut.out" "$WORK/cut.err"
 # shellcheck disable=SC2086  # one word per pid
@@ -145,14 +150,14 @@ note "SIGTERM during sysb ($((SECONDS - t)) s): exit $RC"
 [ "$RC" = 5 ] || fail "the runner stopped by SIGTERM exited $RC, expected 5" "$WORK/resume1.out" "$WORK/resume1.err"
 grep -q "^lbvm: stopped by signal 15; the guest saved .*ckpt-" "$WORK/resume1.err" \
     || fail "no checkpoint reported after SIGTERM" "$WORK/resume1.err"
-assert_not_contains "$WORK/resume1.out" "[4/4]" "the run went on after SIGTERM"
+assert_not_contains "$WORK/resume1.out" "[5/5]" "the run went on after SIGTERM"
 
 run_lbvm resume2 bootstrap "${ARGS[@]}" --workdir "$W" --resume
 note "final resume: exit $RC ($((SECONDS - t)) s for the whole scenario)"
 [ "$RC" = 0 ] || fail "--resume after SIGTERM exited $RC" "$WORK/resume2.out" "$WORK/resume2.err"
-grep -q "^\[4/4\] world-1.0 (guest time" "$WORK/resume2.out" || fail "no progress line for the last step" "$WORK/resume2.out"
-assert_not_contains "$WORK/resume2.out" "[1/4]" "the resumed run redid finished steps"
-assert_contains "$WORK/resume2.out" "Bootstrapping completed: 4 steps" "the resumed run did not complete"
+grep -q "^\[5/5\] world-1.0 (guest time" "$WORK/resume2.out" || fail "no progress line for the last step" "$WORK/resume2.out"
+assert_not_contains "$WORK/resume2.out" "[2/5]" "the resumed run redid finished steps"
+assert_contains "$WORK/resume2.out" "Bootstrapping completed: 5 steps" "the resumed run did not complete"
 [ -s "$W/console-3.log" ] || fail "no console-3.log for the third attempt" "$WORK/resume2.out"
 b2=$(resume_byte "$WORK/resume1.out")
 b3=$(resume_byte "$WORK/resume2.out")
@@ -199,9 +204,9 @@ grep -q "GET /archive/pool/main/l/linux-signed-i386/linux-image-.*_i386.deb" "$W
 ls "$WORK"/xdg/lbvm/kernels/vmlinuz-* >/dev/null 2>&1 || fail "the default kernel is not in the cache" "$WORK/first.err"
 ls "$WORK"/xdg/lbvm/kernels/*.deb >/dev/null 2>&1 && fail "the kernel's package was left in the cache"
 assert_contains "$WORK/first.out" "1 distfile left out (--allow-missing)" "the build did not say what it left out"
-assert_contains "$WORK/first.err" "stopped at step hello-1.0 (1/4): it needs hello-1.0.hex0" "no line naming the step and the file"
+assert_contains "$WORK/first.err" "stopped at step hello-1.0 (2/5): it needs hello-1.0.hex0" "no line naming the step and the file"
 [ "$(grep -c '^lbvm: ' "$WORK/first.err")" -ge 1 ] || fail "no lbvm: line" "$WORK/first.err"
-assert_not_contains "$WORK/first.out" "[2/4]" "the run went past the step whose distfile is missing"
+assert_not_contains "$WORK/first.out" "[3/5]" "the run went past the step whose distfile is missing"
 # a second run finds the kernel in the cache, offline
 rm -rf "$WORK/w5"
 XDG_CACHE_HOME=$WORK/xdg LBVM_DEBIAN_MIRRORS=http://127.0.0.1:9/none \
