@@ -20,12 +20,17 @@ typedef struct HostOps {
      * (both multiples of page_size()): 0 only for a page the host never
      * backed, i.e. anonymous memory never written (or discarded), which
      * reads as zero. 0, or -1 when the host cannot tell (Linux:
-     * /proc/self/pagemap; elsewhere -1). */
+     * /proc/self/pagemap; elsewhere -1: every page is read). */
     int (*page_states)(const void *addr, size_t len, uint8_t *vec);
 } HostOps;
 
 /* The host's answers; a test may replace either function. */
 extern HostOps host_ops;
+
+/* The Linux default's two ways (platform.c), same contract as page_states:
+ * the PAGEMAP_SCAN ioctl (Linux 6.7+; tried first), reading the pagemap. */
+int host_page_states_scan(const void *addr, size_t len, uint8_t *vec);
+int host_page_states_read(const void *addr, size_t len, uint8_t *vec);
 
 /* One byte per `unit`-byte page of [addr, addr + len) (len a multiple of
  * unit, unit a power of two): 1 when that page must be read (the host
