@@ -315,11 +315,23 @@ static int phys_is_mmio(CPUState *s, uint64_t pa)
  * smallest size, an empty window) with three flushes at times far apart, so a
  * run that goes on past a checkpoint and a run resumed from it (a new engine
  * with the default size) continue with identical TLBs. Pinned by
- * test_unicorn_quirks (a flush calls gettimeofday from libunicorn). */
+ * test_unicorn_quirks (a flush calls gettimeofday from libunicorn).
+ * This rests on ELF symbol preemption: libunicorn's call binds to the
+ * program's gettimeofday. Where it does not (macOS two-level namespaces,
+ * Windows imports, a libunicorn linked with -Bsymbolic or statically, one
+ * loaded in a namespace of its own), libunicorn gets the host's time and
+ * nothing else would notice, so cpu_init checks it on every engine: a flush
+ * must have reached this function from libunicorn (cpu_uc_time_calls), or
+ * the run is refused (test_host_facts). */
 static uintptr_t uc_text_lo, uc_text_hi;   /* libunicorn's mapped range */
 static uint64_t tlb_time_ns;                /* what libunicorn is told: 0 but while canonicalising */
 static uint64_t tlb_time_epoch;             /* canonicalisations so far (each uses 3 later times) */
-unsigned long cpu_uc_time_calls;            /* calls from libunicorn (for the quirk test) */
+unsigned long cpu_uc_time_calls;            /* calls from libunicorn (the start-up check, the quirk test) */
+/* Test seam: acts as if libunicorn's calls did not reach this function (they
+ * get the host's time and are not counted), as on a host without symbol
+ * preemption. Set by LBVM_TEST_NO_TIME_INTERPOSITION=1 in the environment or
+ * by a unit test; all it can do is make cpu_init refuse. */
+bool cpu_time_not_interposed;
 #define TLB_TIME_STEP_NS (1ull << 50)       /* far beyond the 100 ms window */
 
 static int find_uc_range(struct dl_phdr_info *info, size_t size, void *data)
@@ -349,13 +361,15 @@ __attribute__((constructor)) static void find_libunicorn(void)
     Dl_info di;
     if (dladdr((void *)uc_open, &di) && di.dli_fbase)
         dl_iterate_phdr(find_uc_range, di.dli_fbase);
+    const char *off = getenv("LBVM_TEST_NO_TIME_INTERPOSITION");
+    cpu_time_not_interposed = off && *off && strcmp(off, "0");
 }
 
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
     uintptr_t from = (uintptr_t)__builtin_return_address(0);
     (void)tz;
-    if (from >= uc_text_lo && from < uc_text_hi) {
+    if (from >= uc_text_lo && from < uc_text_hi && !cpu_time_not_interposed) {
         cpu_uc_time_calls++;
         tv->tv_sec = (time_t)(tlb_time_ns / 1000000000u);
         tv->tv_usec = (suseconds_t)(tlb_time_ns % 1000000000u / 1000u);
@@ -1723,6 +1737,16 @@ CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock, ch
     TRY(uc_mmio_map(s->uc, UNASSIGNED_PAGE, 0x1000, cpu_mmio_read, &s->unassigned, cpu_mmio_write,
                     &s->unassigned));
     TRY(uc_ctl_tlb_mode(s->uc, UC_TLB_VIRTUAL));
+    /* QUIRK(tlb-host-time): the flush asks gettimeofday; unless lbvm's
+     * answered (the fixed time), host time would steer this engine's TLB.
+     * On a fresh engine at the fixed time the flush changes nothing. */
+    unsigned long time_calls = cpu_uc_time_calls;
+    TRY(uc_ctl_flush_tlb(s->uc));
+    if (cpu_uc_time_calls == time_calls) {
+        snprintf(err, errlen, "libunicorn's clock calls do not reach lbvm's gettimeofday (no symbol "
+                              "interposition in this build or on this host): host time would reach the guest");
+        goto fail;
+    }
     TRY(uc_hook_add(s->uc, &h, UC_HOOK_TLB_FILL, cpu_tlb_fill, s, 1, 0));
     TRY(uc_hook_add(s->uc, &h, UC_HOOK_BLOCK, cpu_hook_block, s, 1, 0));
     TRY(uc_hook_add(s->uc, &h, UC_HOOK_INTR, cpu_hook_intr, s, 1, 0));

@@ -14,6 +14,7 @@
 #include "pci.h"
 #include "pic.h"
 #include "pit.h"
+#include "platform.h"
 #include "rtc.h"
 #include "sysreset.h"
 #include "uart.h"
@@ -328,7 +329,8 @@ MachineEnd machine_run(Machine *m)
 /* Digest of guest RAM that costs nothing for pages never written: SHA-256
  * over the RAM size, then (page number, page) for every page that is not
  * all zero, both numbers as 8 bytes little-endian. Pages the host never
- * backed (mincore) are zero without being read. */
+ * backed (platform.h: not resident and not swapped out either) are zero
+ * without being read. */
 void machine_ram_digest(Machine *m, uint8_t md[32])
 {
     unsigned int len = 0;
@@ -340,13 +342,11 @@ void machine_ram_digest(Machine *m, uint8_t md[32])
     EVP_DigestUpdate(c, le, 8);
     size_t npages = m->ram_size >> 12;
     unsigned char *res = malloc(npages);
-    if (!res || mincore(m->ram, m->ram_size, res) != 0) {
-        free(res);
-        res = NULL;
-    }
+    if (res)
+        host_pages_to_read(m->ram, m->ram_size, 4096, res);
     for (size_t p = 0; p < npages; p++) {
         const uint64_t *q = (const uint64_t *)(m->ram + (p << 12));
-        if (res && !(res[p] & 1))
+        if (res && !res[p])
             continue;
         size_t k = 0;
         while (k < 512 && !q[k])

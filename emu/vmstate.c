@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -24,6 +23,7 @@
 #include "pci.h"
 #include "pic.h"
 #include "pit.h"
+#include "platform.h"
 #include "rtc.h"
 #include "state.h"
 #include "sysreset.h"
@@ -153,11 +153,11 @@ static int ram_save(Machine *m, CkptWriter *w, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    /* Pages never touched are not resident: zero without reading them. */
-    if (mincore(m->ram, m->ram_size, res) != 0)
-        memset(res, 1, npages);
+    /* Pages the host never backed (never written): zero without reading
+     * them. Not "not resident": a swapped-out page holds data. */
+    host_pages_to_read(m->ram, m->ram_size, PAGE, res);
     for (size_t p = 0; p < npages; p++)
-        if ((res[p] & 1) && !page_zero(m->ram + p * PAGE)) {
+        if (res[p] && !page_zero(m->ram + p * PAGE)) {
             bitmap[p >> 3] |= (uint8_t)(1u << (p & 7));
             nz++;
         }

@@ -1120,7 +1120,8 @@ static void s14_checkpoint(void)
  *     gettimeofday (QEMU's TLB resizing); lbvm's definition in emu/cpu.c is the
  *     one libunicorn reaches, and it answers libunicorn with a fixed time. If
  *     Unicorn stops calling it (or calls something else), the counter stays put
- *     and host time may be reaching the TLB again another way.
+ *     and host time may be reaching the TLB again another way. cpu_init's
+ *     start-up check rests on this flush's call (test_host_facts).
  */
 extern unsigned long cpu_uc_time_calls;
 
