@@ -32,12 +32,18 @@ for m in $DISK_MODULES; do
 done
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$www/modules-686-pae.tar" \
     -C "$WORK/mods" modules || fail "cannot pack the modules"
-python3 "$LBVM_SRC/tests/fetch/server.py" "$www" "$WORK/server.log" "$WORK/port" &
-server=$!
-trap 'kill $server 2>/dev/null; lbvm_cleanup' EXIT
-for _ in $(seq 50); do [ -s "$WORK/port" ] && break; sleep 0.1; done
-[ -s "$WORK/port" ] || fail "the test HTTP server did not start"
-base=http://127.0.0.1:$(cat "$WORK/port")/files
+# start_server NAME: the test HTTP server on $www (it stops by itself after
+# 120 s), its port in $WORK/NAME.port, its log in $WORK/NAME.log
+servers=
+start_server() {
+    python3 "$LBVM_SRC/tests/fetch/server.py" "$www" "$WORK/$1.log" "$WORK/$1.port" &
+    servers="$servers $!"
+    for _ in $(seq 50); do [ -s "$WORK/$1.port" ] && break; sleep 0.1; done
+    [ -s "$WORK/$1.port" ] || fail "the test HTTP server did not start"
+}
+trap 'kill $servers 2>/dev/null; lbvm_cleanup' EXIT
+start_server server
+base=http://127.0.0.1:$(cat "$WORK/server.port")/files
 
 # make_tree DIR: the fixture with lbvm's seeds, the server's address, and the
 # sources files of the Debian stand-ins with their real SHA-256.
@@ -194,13 +200,14 @@ make_tree "$WORK/tree5"
 rm -rf "$WORK/tree5/sysa/stage0-posix/src/bootstrap-seeds"
 mkdir -p "$WORK/dist5"
 for f in "$D"/*; do case ${f##*/} in hello-1.0.hex0) ;; *) cp "$f" "$WORK/dist5/" ;; esac; done
-XDG_CACHE_HOME=$WORK/xdg LBVM_DEBIAN_MIRRORS="http://127.0.0.1:$(cat "$WORK/port")/archive" \
+start_server archive
+XDG_CACHE_HOME=$WORK/xdg LBVM_DEBIAN_MIRRORS="http://127.0.0.1:$(cat "$WORK/archive.port")/archive" \
     run_lbvm first bootstrap --tree "$WORK/tree5" --distdir "$WORK/dist5" --disk-size 64M --workdir "$WORK/w5" \
     --seeds lbvm --allow-missing
 [ "$RC" = 3 ] || fail "a run without hello-1.0's distfile exited $RC, expected 3" "$WORK/first.out" "$WORK/first.err"
 assert_contains "$WORK/first.out" "fetching the default kernel: linux-image-" "the default kernel was not fetched"
-grep -q "GET /archive/pool/main/l/linux-signed-i386/linux-image-.*_i386.deb" "$WORK/server.log" \
-    || fail "the default kernel did not come from the archive's pool path" "$WORK/server.log"
+grep -q "GET /archive/pool/main/l/linux-signed-i386/linux-image-.*_i386.deb" "$WORK/archive.log" \
+    || fail "the default kernel did not come from the archive's pool path" "$WORK/archive.log"
 ls "$WORK"/xdg/lbvm/kernels/vmlinuz-* >/dev/null 2>&1 || fail "the default kernel is not in the cache" "$WORK/first.err"
 ls "$WORK"/xdg/lbvm/kernels/*.deb >/dev/null 2>&1 && fail "the kernel's package was left in the cache"
 assert_contains "$WORK/first.out" "1 distfile left out (--allow-missing)" "the build did not say what it left out"
