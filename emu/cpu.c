@@ -93,6 +93,7 @@ struct CPUState {
     long ctx_seg_off[6][4];
     uc_context *ctx;
     bool restoring;           /* cpu_state is loading: fills set no A/D bits */
+    bool canon_fill;          /* cpu_tlb_touch_all: fills map a dummy page */
     bool halted;              /* in hlt with IF set, waiting for an interrupt */
 
     IoRange unassigned;       /* the all-ones page outside RAM and devices */
@@ -302,7 +303,7 @@ static int phys_is_mmio(CPUState *s, uint64_t pa)
     return 0;
 }
 
-/* ---- QUIRK(tlb-host-time) ----
+/* ---- QUIRK(tlb-host-time, tlb-canonical) ----
  * Unicorn (as QEMU 5) resizes its software TLB at every flush by a window of
  * host time (gettimeofday): how big the TLB is, and so which entries survive
  * until the guest touches them again, followed the host's speed. That reaches
@@ -311,16 +312,25 @@ static int phys_is_mmio(CPUState *s, uint64_t pa)
  * comes back depended on the host. lbvm defines gettimeofday: a call from
  * inside libunicorn gets a fixed time (0), so a window never expires and the
  * TLB only grows with use, deterministically; everyone else gets the real
- * time. cpu_flush_caches then brings the TLB to a canonical state (the
- * smallest size, an empty window) with three flushes at times far apart, so a
- * run that goes on past a checkpoint and a run resumed from it (a new engine
- * with the default size) continue with identical TLBs. Pinned by
- * test_unicorn_quirks (a flush calls gettimeofday from libunicorn). */
+ * time. Pinned by test_unicorn_quirks (a flush calls gettimeofday from
+ * libunicorn).
+ * tlb-canonical: checkpoints, journal points and resumes then bring the TLB
+ * to one state, so a run that goes on and a run resumed in a new engine
+ * continue with the same TLB. A flush only resizes (and resets the window of)
+ * the MMU indexes filled since the last flush: flushes in a row without fills
+ * do nothing, so flushing alone kept the size the run had grown (resumed runs
+ * refilled up to 2.4 times as often). cpu_tlb_canonical fills one entry in
+ * each index the guest uses (kernel, user) before each of four flushes at
+ * times far apart; whatever the start, that leaves the smallest size (64),
+ * an empty table and victim TLB, and a window holding one entry. Pinned by
+ * test_unicorn_quirks (scenario 16). */
 static uintptr_t uc_text_lo, uc_text_hi;   /* libunicorn's mapped range */
 static uint64_t tlb_time_ns;                /* what libunicorn is told: 0 but while canonicalising */
-static uint64_t tlb_time_epoch;             /* canonicalisations so far (each uses 3 later times) */
+static uint64_t tlb_time_epoch;             /* canonical flushes so far, each at a later time */
 unsigned long cpu_uc_time_calls;            /* calls from libunicorn (for the quirk test) */
-#define TLB_TIME_STEP_NS (1ull << 50)       /* far beyond the 100 ms window */
+/* Beyond Unicorn's 100 ms window; QEMU's int64 nanoseconds last 2^33 steps. */
+#define TLB_TIME_STEP_NS 1000000000ull
+#define TLB_CANON_FLUSHES 4
 
 static int find_uc_range(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -369,12 +379,45 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
     return 0;
 }
 
-/* Flushes the TLB into its canonical state: each flush at a time more than a
- * window after the last shrinks it towards what was used since, the third
- * to the minimum with an empty window. */
+static uint32_t ctx_get(CPUState *s, long off);
+static void ctx_put(CPUState *s, long off, uint32_t v);
+
+/* uc_vmem_read is new in 2.1.4; without it the user index cannot be filled
+ * from the host, and checkpoints are refused (cpu_can_checkpoint). */
+extern uc_err uc_vmem_read(uc_engine *uc, uint64_t address, uc_prot prot, void *bytes, size_t size)
+    __attribute__((weak));
+
+/* One entry in each MMU index the guest uses: a host read at CPL 0 (kernel
+ * index) and at CPL 3 (user index), the CPL set in the context's hflags. The
+ * fill hook answers these without a walk (canon_fill). Index 0 (kernel
+ * with SMAP) is never used: this CPU model drops CR4.SMAP (scenario 16). */
+static void cpu_tlb_touch_all(CPUState *s)
+{
+    uint8_t b;
+    if (!uc_vmem_read)
+        return;
+    s->canon_fill = true;
+    if (s->ctx_hflags_off < 0) {
+        uc_vmem_read(s->uc, 0, UC_PROT_READ, &b, 1);
+    } else {
+        uc_context_save(s->uc, s->ctx);
+        uint32_t hf = ctx_get(s, s->ctx_hflags_off);
+        for (uint32_t cpl = 0; cpl <= 3; cpl += 3) {
+            ctx_put(s, s->ctx_hflags_off, (hf & ~3u) | cpl);
+            uc_context_restore(s->uc, s->ctx);
+            uc_vmem_read(s->uc, 0, UC_PROT_READ, &b, 1);
+        }
+        ctx_put(s, s->ctx_hflags_off, hf);
+        uc_context_restore(s->uc, s->ctx);
+    }
+    s->canon_fill = false;
+}
+
+/* Flushes the TLB into its canonical state (see tlb-canonical above). */
 static void cpu_tlb_canonical(CPUState *s)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < TLB_CANON_FLUSHES; i++) {
+        cpu_tlb_touch_all(s);
         tlb_time_ns = ++tlb_time_epoch * TLB_TIME_STEP_NS;
         uc_ctl_flush_tlb(s->uc);
     }
@@ -400,7 +443,14 @@ static bool cpu_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb
     int w_ok;
     uint32_t err;
 
-    s->stats.tlb_fills[acc]++;
+    if (s->canon_fill) {
+        /* cpu_tlb_touch_all: flushed before the guest runs again */
+        e->paddr = 0;
+        e->perms = UC_PROT_READ;
+        return true;
+    }
+    if (!s->restoring)
+        s->stats.tlb_fills[acc]++;
     walk_ctx(s, &w);
     /* The hook is not told the access's privilege: infer it from CPL; implicit
      * supervisor accesses made at CPL 3 (descriptor loads) hit GDT/LDT pages. */
@@ -1325,7 +1375,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
 
 bool cpu_can_checkpoint(const CPUState *s)
 {
-    if (s->ctx_hflags_off < 0)
+    if (s->ctx_hflags_off < 0 || !uc_vmem_read)   /* QUIRK(tlb-canonical) */
         return false;
     for (int r = 0; r < 6; r++)
         for (int f = 0; f < 4; f++)
