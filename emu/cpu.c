@@ -93,7 +93,7 @@ struct CPUState {
     long ctx_seg_off[6][4];
     uc_context *ctx;
     bool restoring;           /* cpu_state is loading: fills set no A/D bits */
-    bool canon_fill;          /* cpu_tlb_touch_all: fills map a dummy page */
+    bool canon_fill;          /* cpu_tlb_canonical: fills map a dummy page */
     bool halted;              /* in hlt with IF set, waiting for an interrupt */
 
     IoRange unassigned;       /* the all-ones page outside RAM and devices */
@@ -319,7 +319,7 @@ static int phys_is_mmio(CPUState *s, uint64_t pa)
  * continue with the same TLB. A flush only resizes (and resets the window of)
  * the MMU indexes filled since the last flush: flushes in a row without fills
  * do nothing, so flushing alone kept the size the run had grown (resumed runs
- * refilled up to 2.4 times as often). cpu_tlb_canonical fills one entry in
+ * refilled up to 2.4 times as often). cpu_uc_tlb_canonical fills one entry in
  * each index the guest uses (kernel, user) before each of four flushes at
  * times far apart; whatever the start, that leaves the smallest size (64),
  * an empty table and victim TLB, and a window holding one entry. Pinned by
@@ -379,49 +379,60 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
     return 0;
 }
 
-static uint32_t ctx_get(CPUState *s, long off);
-static void ctx_put(CPUState *s, long off, uint32_t v);
-
 /* uc_vmem_read is new in 2.1.4; without it the user index cannot be filled
  * from the host, and checkpoints are refused (cpu_can_checkpoint). */
 extern uc_err uc_vmem_read(uc_engine *uc, uint64_t address, uc_prot prot, void *bytes, size_t size)
     __attribute__((weak));
 
-/* One entry in each MMU index the guest uses: a host read at CPL 0 (kernel
- * index) and at CPL 3 (user index), the CPL set in the context's hflags. The
- * fill hook answers these without a walk (canon_fill). Index 0 (kernel
- * with SMAP) is never used: this CPU model drops CR4.SMAP (scenario 16). */
-static void cpu_tlb_touch_all(CPUState *s)
+/* One flush at a time more than a window after the last one. */
+void cpu_uc_tlb_flush_later(uc_engine *uc)
 {
-    uint8_t b;
-    if (!uc_vmem_read)
-        return;
-    s->canon_fill = true;
-    if (s->ctx_hflags_off < 0) {
-        uc_vmem_read(s->uc, 0, UC_PROT_READ, &b, 1);
-    } else {
-        uc_context_save(s->uc, s->ctx);
-        uint32_t hf = ctx_get(s, s->ctx_hflags_off);
-        for (uint32_t cpl = 0; cpl <= 3; cpl += 3) {
-            ctx_put(s, s->ctx_hflags_off, (hf & ~3u) | cpl);
-            uc_context_restore(s->uc, s->ctx);
-            uc_vmem_read(s->uc, 0, UC_PROT_READ, &b, 1);
-        }
-        ctx_put(s, s->ctx_hflags_off, hf);
-        uc_context_restore(s->uc, s->ctx);
-    }
-    s->canon_fill = false;
+    tlb_time_ns = ++tlb_time_epoch * TLB_TIME_STEP_NS;
+    uc_ctl_flush_tlb(uc);
+    tlb_time_ns = 0;
 }
 
-/* Flushes the TLB into its canonical state (see tlb-canonical above). */
-static void cpu_tlb_canonical(CPUState *s)
+/* One entry in each MMU index the guest uses: a host read at CPL 0 (kernel
+ * index) and at CPL 3 (user index), the CPL set in hflags at hflags_off of
+ * the context blob (-1: the current CPL only). Index 0 (kernel with SMAP) is
+ * never used: this CPU model drops CR4.SMAP (scenario 16). */
+static void tlb_touch_all(uc_engine *uc, uc_context *ctx, long hflags_off)
+{
+    uint8_t b;
+    uint32_t hf, v;
+    if (!uc_vmem_read)
+        return;
+    if (hflags_off < 0) {
+        uc_vmem_read(uc, 0, UC_PROT_READ, &b, 1);
+        return;
+    }
+    uc_context_save(uc, ctx);
+    memcpy(&hf, (uint8_t *)ctx + hflags_off, 4);
+    for (uint32_t cpl = 0; cpl <= 3; cpl += 3) {
+        v = (hf & ~3u) | cpl;
+        memcpy((uint8_t *)ctx + hflags_off, &v, 4);
+        uc_context_restore(uc, ctx);
+        uc_vmem_read(uc, 0, UC_PROT_READ, &b, 1);
+    }
+    memcpy((uint8_t *)ctx + hflags_off, &hf, 4);
+    uc_context_restore(uc, ctx);
+}
+
+/* The canonical TLB (see tlb-canonical above): whatever the start, one fill
+ * per index then a later flush, four times. */
+void cpu_uc_tlb_canonical(uc_engine *uc, uc_context *ctx, long hflags_off)
 {
     for (int i = 0; i < TLB_CANON_FLUSHES; i++) {
-        cpu_tlb_touch_all(s);
-        tlb_time_ns = ++tlb_time_epoch * TLB_TIME_STEP_NS;
-        uc_ctl_flush_tlb(s->uc);
+        tlb_touch_all(uc, ctx, hflags_off);
+        cpu_uc_tlb_flush_later(uc);
     }
-    tlb_time_ns = 0;
+}
+
+static void cpu_tlb_canonical(CPUState *s)
+{
+    s->canon_fill = true;       /* the fills map a dummy page, flushed at once */
+    cpu_uc_tlb_canonical(s->uc, s->ctx, s->ctx_hflags_off);
+    s->canon_fill = false;
 }
 
 /* QUIRK(vtlb-codemap): in 2.1.4's virtual-TLB mode an entry without execute
@@ -444,7 +455,7 @@ static bool cpu_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb
     uint32_t err;
 
     if (s->canon_fill) {
-        /* cpu_tlb_touch_all: flushed before the guest runs again */
+        /* cpu_tlb_canonical: flushed before the guest runs again */
         e->paddr = 0;
         e->perms = UC_PROT_READ;
         return true;

@@ -73,6 +73,14 @@ const CPUStats *cpu_stats(CPUState *s);
  * than the CR0.PE fallback (see QUIRK(ring-switch) in cpu.c). */
 bool cpu_has_fast_ring_switch(const CPUState *s);
 
+/* QUIRK(tlb-canonical) internals, exported for tests/unit/test_unicorn_quirks.c:
+ * a TLB flush at a new time past Unicorn's resize window, and the canonical
+ * TLB (hflags_off: the hflags word in a uc_context blob, or -1). */
+struct uc_struct;
+struct uc_context;
+void cpu_uc_tlb_flush_later(struct uc_struct *uc);
+void cpu_uc_tlb_canonical(struct uc_struct *uc, struct uc_context *ctx, long hflags_off);
+
 /* Translated code over guest-physical [pa, pa+len) must be dropped after a
  * host write there (device DMA): Unicorn only notices guest stores. */
 void cpu_invalidate_code(CPUState *s, uint64_t pa, uint64_t len);
