@@ -1697,6 +1697,25 @@ void cpu_state(CPUState *s, StateIO *io)
         state_fail(io, "CPU: %s", err);
 }
 
+void cpu_events_state(CPUState *s, StateIO *io)
+{
+    cpu_stats_state(&s->stats, io);
+}
+
+void cpu_stats_state(CPUStats *c, StateIO *io)
+{
+    state_u64s(io, "exceptions", c->exceptions, 32);
+    state_u64(io, "soft_ints", &c->soft_ints);
+    state_u64(io, "hw_irqs", &c->hw_irqs);
+    state_u64(io, "page_faults", &c->page_faults);
+    state_u64s(io, "tlb_fills", c->tlb_fills, 3);
+    state_u64(io, "code_flushes", &c->code_flushes);
+    state_u64(io, "emu_starts", &c->emu_starts);
+    state_u64(io, "blocks", &c->blocks);
+    state_u64(io, "rdtsc", &c->rdtsc);
+    state_u64(io, "halts", &c->halts);
+}
+
 void cpu_flush_caches(CPUState *s)
 {
     uc_ctl_flush_tb(s->uc);

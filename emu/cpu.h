@@ -38,7 +38,7 @@ typedef struct CPUStats {
     uint64_t page_faults;
     uint64_t tlb_fills[3];     /* read, write, fetch */
     uint64_t code_flushes;     /* TLB flushes when a page first became code */
-    uint64_t emu_starts;
+    uint64_t emu_starts;       /* host-side: follows the pauses too */
     uint64_t blocks;
     uint64_t rdtsc;
     uint64_t halts;
@@ -97,6 +97,11 @@ void cpu_state(CPUState *s, StateIO *io);
 /* Drops the TLB and all translated code: a run that goes on after a
  * checkpoint then starts from the same caches as one resumed from it. */
 void cpu_flush_caches(CPUState *s);
+/* The event counts since power-on (CPUStats) as the checkpoint's "events"
+ * section: kept out of the state digest, so journals without counts verify. */
+#define CPU_EVENTS_VERSION 1
+void cpu_events_state(CPUState *s, StateIO *io);
+void cpu_stats_state(CPUStats *c, StateIO *io);   /* the same fields, for lbvm inspect */
 
 /* Guest virtual memory as the kernel sees it now (host-side page walk, no
  * side effects). Returns 0, or -1 if a page is not mapped. */
