@@ -380,7 +380,7 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 }
 
 /* uc_vmem_read is new in 2.1.4; without it the user index cannot be filled
- * from the host, and checkpoints are refused (cpu_can_checkpoint). */
+ * from the host, and checkpoints are refused (cpu_no_checkpoint_why). */
 extern uc_err uc_vmem_read(uc_engine *uc, uint64_t address, uc_prot prot, void *bytes, size_t size)
     __attribute__((weak));
 
@@ -1384,15 +1384,23 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
  * bit 3; pinned by tests/unit/test_unicorn_quirks.c. */
 #define HF_INHIBIT_IRQ (1u << 3)
 
-bool cpu_can_checkpoint(const CPUState *s)
+const char *cpu_no_checkpoint_why(const CPUState *s)
 {
-    if (s->ctx_hflags_off < 0 || !uc_vmem_read)   /* QUIRK(tlb-canonical) */
-        return false;
+    if (!uc_vmem_read)          /* QUIRK(tlb-canonical) */
+        return "this Unicorn has no uc_vmem_read (2.1.4 and newer): a resumed run could not continue with the "
+               "TLB of the run that went on, so checkpoints are unavailable";
+    bool segs = true;
     for (int r = 0; r < 6; r++)
         for (int f = 0; f < 4; f++)
-            if (s->ctx_seg_off[r][f] < 0)
-                return false;
-    return true;
+            segs = segs && s->ctx_seg_off[r][f] >= 0;
+    if (s->ctx_hflags_off < 0 || !segs)
+        return "this Unicorn build's CPU context layout is not understood: checkpoints are unavailable";
+    return NULL;
+}
+
+bool cpu_can_checkpoint(const CPUState *s)
+{
+    return cpu_no_checkpoint_why(s) == NULL;
 }
 
 static uint32_t ctx_get(CPUState *s, long off)
@@ -1618,7 +1626,7 @@ void cpu_state(CPUState *s, StateIO *io)
 {
     ArchState a;
     if (!cpu_can_checkpoint(s)) {
-        state_fail(io, "this Unicorn build's CPU context layout is not understood: checkpoints are unavailable");
+        state_fail(io, "%s", cpu_no_checkpoint_why(s));
         return;
     }
     if (!state_loading(io))

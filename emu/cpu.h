@@ -93,6 +93,8 @@ void cpu_invalidate_code(CPUState *s, uint64_t pa, uint64_t len);
 #define CPU_STATE_VERSION 1
 #define CPU_N_MSRS 5
 bool cpu_can_checkpoint(const CPUState *s);
+/* Why not (one line), or NULL. */
+const char *cpu_no_checkpoint_why(const CPUState *s);
 void cpu_state(CPUState *s, StateIO *io);
 /* Drops the TLB and all translated code: a run that goes on after a
  * checkpoint then starts from the same caches as one resumed from it. */

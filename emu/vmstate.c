@@ -669,7 +669,7 @@ int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_
 {
     err[0] = 0;                /* filled by the first failure below */
     if (!cpu_can_checkpoint(m->cpu)) {
-        snprintf(err, errlen, "this Unicorn build's CPU context layout is not understood: checkpoints are unavailable");
+        snprintf(err, errlen, "%s", cpu_no_checkpoint_why(m->cpu));
         return -1;
     }
     unsigned seq = cs->next_seq++;
