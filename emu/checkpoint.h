@@ -12,7 +12,7 @@
 #define CKPT_MAGIC "LBVMCKPT"
 #define CKPT_END_MAGIC "LBVMEND"     /* 8 bytes with its NUL */
 #define CKPT_MAJOR 1
-#define CKPT_MINOR 0
+#define CKPT_MINOR 1
 #define CKPT_HEADER_SIZE 16
 #define CKPT_TRAILER_SIZE 56
 #define CKPT_NAME_LEN 16

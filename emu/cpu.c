@@ -93,6 +93,7 @@ struct CPUState {
     long ctx_seg_off[6][4];
     uc_context *ctx;
     bool restoring;           /* cpu_state is loading: fills set no A/D bits */
+    bool canon_fill;          /* cpu_tlb_canonical: fills map a dummy page */
     bool halted;              /* in hlt with IF set, waiting for an interrupt */
 
     IoRange unassigned;       /* the all-ones page outside RAM and devices */
@@ -302,7 +303,7 @@ static int phys_is_mmio(CPUState *s, uint64_t pa)
     return 0;
 }
 
-/* ---- QUIRK(tlb-host-time) ----
+/* ---- QUIRK(tlb-host-time, tlb-canonical) ----
  * Unicorn (as QEMU 5) resizes its software TLB at every flush by a window of
  * host time (gettimeofday): how big the TLB is, and so which entries survive
  * until the guest touches them again, followed the host's speed. That reaches
@@ -311,28 +312,37 @@ static int phys_is_mmio(CPUState *s, uint64_t pa)
  * comes back depended on the host. lbvm defines gettimeofday: a call from
  * inside libunicorn gets a fixed time (0), so a window never expires and the
  * TLB only grows with use, deterministically; everyone else gets the real
- * time. cpu_flush_caches then brings the TLB to a canonical state (the
- * smallest size, an empty window) with three flushes at times far apart, so a
- * run that goes on past a checkpoint and a run resumed from it (a new engine
- * with the default size) continue with identical TLBs. Pinned by
- * test_unicorn_quirks (a flush calls gettimeofday from libunicorn).
+ * time. Pinned by test_unicorn_quirks (a flush calls gettimeofday from
+ * libunicorn).
  * This rests on ELF symbol preemption: libunicorn's call binds to the
  * program's gettimeofday. Where it does not (macOS two-level namespaces,
  * Windows imports, a libunicorn linked with -Bsymbolic or statically, one
  * loaded in a namespace of its own), libunicorn gets the host's time and
  * nothing else would notice, so cpu_init checks it on every engine: a flush
  * must have reached this function from libunicorn (cpu_uc_time_calls), or
- * the run is refused (test_host_facts). */
+ * the run is refused (test_host_facts).
+ * tlb-canonical: checkpoints, journal points and resumes then bring the TLB
+ * to one state, so a run that goes on and a run resumed in a new engine
+ * continue with the same TLB. A flush only resizes (and resets the window of)
+ * the MMU indexes filled since the last flush: flushes in a row without fills
+ * do nothing, so flushing alone kept the size the run had grown (resumed runs
+ * refilled up to 2.4 times as often). cpu_uc_tlb_canonical fills one entry in
+ * each index the guest uses (kernel, user) before each of four flushes at
+ * times far apart; whatever the start, that leaves the smallest size (64),
+ * an empty table and victim TLB, and a window holding one entry. Pinned by
+ * test_unicorn_quirks (scenario 16). */
 static uintptr_t uc_text_lo, uc_text_hi;   /* libunicorn's mapped range */
 static uint64_t tlb_time_ns;                /* what libunicorn is told: 0 but while canonicalising */
-static uint64_t tlb_time_epoch;             /* canonicalisations so far (each uses 3 later times) */
+static uint64_t tlb_time_epoch;             /* canonical flushes so far, each at a later time */
 unsigned long cpu_uc_time_calls;            /* calls from libunicorn (the start-up check, the quirk test) */
 /* Test seam: acts as if libunicorn's calls did not reach this function (they
  * get the host's time and are not counted), as on a host without symbol
  * preemption. Set by LBVM_TEST_NO_TIME_INTERPOSITION=1 in the environment or
  * by a unit test; all it can do is make cpu_init refuse. */
 bool cpu_time_not_interposed;
-#define TLB_TIME_STEP_NS (1ull << 50)       /* far beyond the 100 ms window */
+/* Beyond Unicorn's 100 ms window; QEMU's int64 nanoseconds last 2^33 steps. */
+#define TLB_TIME_STEP_NS 1000000000ull
+#define TLB_CANON_FLUSHES 4
 
 static int find_uc_range(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -383,16 +393,60 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
     return 0;
 }
 
-/* Flushes the TLB into its canonical state: each flush at a time more than a
- * window after the last shrinks it towards what was used since, the third
- * to the minimum with an empty window. */
+/* uc_vmem_read is new in 2.1.4; without it the user index cannot be filled
+ * from the host, and checkpoints are refused (cpu_no_checkpoint_why). */
+extern uc_err uc_vmem_read(uc_engine *uc, uint64_t address, uc_prot prot, void *bytes, size_t size)
+    __attribute__((weak));
+
+/* One flush at a time more than a window after the last one. */
+void cpu_uc_tlb_flush_later(uc_engine *uc)
+{
+    tlb_time_ns = ++tlb_time_epoch * TLB_TIME_STEP_NS;
+    uc_ctl_flush_tlb(uc);
+    tlb_time_ns = 0;
+}
+
+/* One entry in each MMU index the guest uses: a host read at CPL 0 (kernel
+ * index) and at CPL 3 (user index), the CPL set in hflags at hflags_off of
+ * the context blob (-1: the current CPL only). Index 0 (kernel with SMAP) is
+ * never used: this CPU model drops CR4.SMAP (scenario 16). */
+static void tlb_touch_all(uc_engine *uc, uc_context *ctx, long hflags_off)
+{
+    uint8_t b;
+    uint32_t hf, v;
+    if (!uc_vmem_read)
+        return;
+    if (hflags_off < 0) {
+        uc_vmem_read(uc, 0, UC_PROT_READ, &b, 1);
+        return;
+    }
+    uc_context_save(uc, ctx);
+    memcpy(&hf, (uint8_t *)ctx + hflags_off, 4);
+    for (uint32_t cpl = 0; cpl <= 3; cpl += 3) {
+        v = (hf & ~3u) | cpl;
+        memcpy((uint8_t *)ctx + hflags_off, &v, 4);
+        uc_context_restore(uc, ctx);
+        uc_vmem_read(uc, 0, UC_PROT_READ, &b, 1);
+    }
+    memcpy((uint8_t *)ctx + hflags_off, &hf, 4);
+    uc_context_restore(uc, ctx);
+}
+
+/* The canonical TLB (see tlb-canonical above): whatever the start, one fill
+ * per index then a later flush, four times. */
+void cpu_uc_tlb_canonical(uc_engine *uc, uc_context *ctx, long hflags_off)
+{
+    for (int i = 0; i < TLB_CANON_FLUSHES; i++) {
+        tlb_touch_all(uc, ctx, hflags_off);
+        cpu_uc_tlb_flush_later(uc);
+    }
+}
+
 static void cpu_tlb_canonical(CPUState *s)
 {
-    for (int i = 0; i < 3; i++) {
-        tlb_time_ns = ++tlb_time_epoch * TLB_TIME_STEP_NS;
-        uc_ctl_flush_tlb(s->uc);
-    }
-    tlb_time_ns = 0;
+    s->canon_fill = true;       /* the fills map a dummy page, flushed at once */
+    cpu_uc_tlb_canonical(s->uc, s->ctx, s->ctx_hflags_off);
+    s->canon_fill = false;
 }
 
 /* QUIRK(vtlb-codemap): in 2.1.4's virtual-TLB mode an entry without execute
@@ -414,7 +468,14 @@ static bool cpu_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb
     int w_ok;
     uint32_t err;
 
-    s->stats.tlb_fills[acc]++;
+    if (s->canon_fill) {
+        /* cpu_tlb_canonical: flushed before the guest runs again */
+        e->paddr = 0;
+        e->perms = UC_PROT_READ;
+        return true;
+    }
+    if (!s->restoring)
+        s->stats.tlb_fills[acc]++;
     walk_ctx(s, &w);
     /* The hook is not told the access's privilege: infer it from CPL; implicit
      * supervisor accesses made at CPL 3 (descriptor loads) hit GDT/LDT pages. */
@@ -1337,15 +1398,23 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
  * bit 3; pinned by tests/unit/test_unicorn_quirks.c. */
 #define HF_INHIBIT_IRQ (1u << 3)
 
-bool cpu_can_checkpoint(const CPUState *s)
+const char *cpu_no_checkpoint_why(const CPUState *s)
 {
-    if (s->ctx_hflags_off < 0)
-        return false;
+    if (!uc_vmem_read)          /* QUIRK(tlb-canonical) */
+        return "this Unicorn has no uc_vmem_read (2.1.4 and newer): a resumed run could not continue with the "
+               "TLB of the run that went on, so checkpoints are unavailable";
+    bool segs = true;
     for (int r = 0; r < 6; r++)
         for (int f = 0; f < 4; f++)
-            if (s->ctx_seg_off[r][f] < 0)
-                return false;
-    return true;
+            segs = segs && s->ctx_seg_off[r][f] >= 0;
+    if (s->ctx_hflags_off < 0 || !segs)
+        return "this Unicorn build's CPU context layout is not understood: checkpoints are unavailable";
+    return NULL;
+}
+
+bool cpu_can_checkpoint(const CPUState *s)
+{
+    return cpu_no_checkpoint_why(s) == NULL;
 }
 
 static uint32_t ctx_get(CPUState *s, long off)
@@ -1571,7 +1640,7 @@ void cpu_state(CPUState *s, StateIO *io)
 {
     ArchState a;
     if (!cpu_can_checkpoint(s)) {
-        state_fail(io, "this Unicorn build's CPU context layout is not understood: checkpoints are unavailable");
+        state_fail(io, "%s", cpu_no_checkpoint_why(s));
         return;
     }
     if (!state_loading(io))
@@ -1648,6 +1717,25 @@ void cpu_state(CPUState *s, StateIO *io)
     cpu_flush_caches(s);
     if (rc < 0)
         state_fail(io, "CPU: %s", err);
+}
+
+void cpu_events_state(CPUState *s, StateIO *io)
+{
+    cpu_stats_state(&s->stats, io);
+}
+
+void cpu_stats_state(CPUStats *c, StateIO *io)
+{
+    state_u64s(io, "exceptions", c->exceptions, 32);
+    state_u64(io, "soft_ints", &c->soft_ints);
+    state_u64(io, "hw_irqs", &c->hw_irqs);
+    state_u64(io, "page_faults", &c->page_faults);
+    state_u64s(io, "tlb_fills", c->tlb_fills, 3);
+    state_u64(io, "code_flushes", &c->code_flushes);
+    state_u64(io, "emu_starts", &c->emu_starts);
+    state_u64(io, "blocks", &c->blocks);
+    state_u64(io, "rdtsc", &c->rdtsc);
+    state_u64(io, "halts", &c->halts);
 }
 
 void cpu_flush_caches(CPUState *s)

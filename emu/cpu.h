@@ -38,7 +38,7 @@ typedef struct CPUStats {
     uint64_t page_faults;
     uint64_t tlb_fills[3];     /* read, write, fetch */
     uint64_t code_flushes;     /* TLB flushes when a page first became code */
-    uint64_t emu_starts;
+    uint64_t emu_starts;       /* host-side: follows the pauses too */
     uint64_t blocks;
     uint64_t rdtsc;
     uint64_t halts;
@@ -73,6 +73,14 @@ const CPUStats *cpu_stats(CPUState *s);
  * than the CR0.PE fallback (see QUIRK(ring-switch) in cpu.c). */
 bool cpu_has_fast_ring_switch(const CPUState *s);
 
+/* QUIRK(tlb-canonical) internals, exported for tests/unit/test_unicorn_quirks.c:
+ * a TLB flush at a new time past Unicorn's resize window, and the canonical
+ * TLB (hflags_off: the hflags word in a uc_context blob, or -1). */
+struct uc_struct;
+struct uc_context;
+void cpu_uc_tlb_flush_later(struct uc_struct *uc);
+void cpu_uc_tlb_canonical(struct uc_struct *uc, struct uc_context *ctx, long hflags_off);
+
 /* Translated code over guest-physical [pa, pa+len) must be dropped after a
  * host write there (device DMA): Unicorn only notices guest stores. */
 void cpu_invalidate_code(CPUState *s, uint64_t pa, uint64_t len);
@@ -85,10 +93,17 @@ void cpu_invalidate_code(CPUState *s, uint64_t pa, uint64_t len);
 #define CPU_STATE_VERSION 1
 #define CPU_N_MSRS 5
 bool cpu_can_checkpoint(const CPUState *s);
+/* Why not (one line), or NULL. */
+const char *cpu_no_checkpoint_why(const CPUState *s);
 void cpu_state(CPUState *s, StateIO *io);
 /* Drops the TLB and all translated code: a run that goes on after a
  * checkpoint then starts from the same caches as one resumed from it. */
 void cpu_flush_caches(CPUState *s);
+/* The event counts since power-on (CPUStats) as the checkpoint's "events"
+ * section: kept out of the state digest, so journals without counts verify. */
+#define CPU_EVENTS_VERSION 1
+void cpu_events_state(CPUState *s, StateIO *io);
+void cpu_stats_state(CPUStats *c, StateIO *io);   /* the same fields, for lbvm inspect */
 
 /* Guest virtual memory as the kernel sees it now (host-side page walk, no
  * side effects). Returns 0, or -1 if a page is not mapped. */

@@ -95,6 +95,45 @@ static void machine_reset_request(void *opaque)
     cpu_request_stop(m->cpu);
 }
 
+static uint64_t machine_activity(const Machine *m)
+{
+    return m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0);
+}
+
+/* At a timer deadline: activity since the last look moves the watch on. */
+static void machine_stall_look(Machine *m)
+{
+    uint64_t act = machine_activity(m);
+    if (act != m->stall_act) {
+        m->stall_act = act;
+        vtimer_mod(&m->clock, &m->stall_timer, m->clock.now + m->stall_ticks);
+    }
+}
+
+/* No deadline since the watch was last moved saw activity. Only a guest
+ * without timers for that long makes this an extra stop that goes on. */
+static void machine_stall_expired(void *opaque)
+{
+    Machine *m = opaque;
+    if (machine_activity(m) != m->stall_act) {
+        machine_stall_look(m);
+        return;
+    }
+    m->stalled = true;
+    machine_pause(m);
+}
+
+void machine_watch_stall(Machine *m, uint64_t ticks)
+{
+    m->stall_ticks = ticks;
+    m->stall_act = machine_activity(m);
+    m->stalled = false;
+    if (ticks)
+        vtimer_mod(&m->clock, &m->stall_timer, m->clock.now + ticks);
+    else
+        vtimer_del(&m->clock, &m->stall_timer);
+}
+
 static void machine_limit_expired(void *opaque)
 {
     Machine *m = opaque;
@@ -163,6 +202,7 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     }
     m->cfg = *cfg;
     m->ram_size = cfg->ram_size;
+    m->events_known = true;
     /* Anonymous mapping: zero-filled, pages materialise on first touch. */
     m->ram = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m->ram == MAP_FAILED) {
@@ -217,6 +257,7 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     machine_fill_cmos(m);
     vtimer_init(&m->limit_timer, &m->clock, machine_limit_expired, m);
     vtimer_init(&m->pause_timer, &m->clock, machine_pause_expired, m);
+    vtimer_init(&m->stall_timer, &m->clock, machine_stall_expired, m);
     if (cfg->limit_ticks)
         vtimer_mod(&m->clock, &m->limit_timer, cfg->limit_ticks);
     return m;
@@ -296,6 +337,8 @@ MachineEnd machine_run(Machine *m)
         switch (r) {
         case CPU_EXIT_DEADLINE:
             vclock_run_timers(&m->clock);
+            if (m->stall_ticks)
+                machine_stall_look(m);
             if (m->host_poll)
                 m->host_poll(m->hook_opaque);
             machine_poll_input(m);

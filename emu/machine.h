@@ -70,8 +70,15 @@ typedef struct Machine {
     AHCIState *ahci;          /* only with disks */
     VTimer limit_timer;
     VTimer pause_timer;       /* host-side stops: checkpoints, journal points */
+    /* The stall watch (machine_watch_stall): `stalled` and a pause once no
+     * console byte and no disk transfer was seen for stall_ticks. */
+    VTimer stall_timer;
+    uint64_t stall_ticks, stall_act;
+    bool stalled;
     bool reset_requested, limit_reached, pause_requested, host_failed;
     int ended;                /* 1 + MachineEnd once the run ended (saved in checkpoints) */
+    bool events_known;        /* the CPU's event counts run from power-on (false: resumed from a
+                               * checkpoint that has none, they run from there) */
     /* The console as it went by: byte count, a hash chain (see
      * machine_console_digest), the last MACHINE_TAIL_SIZE bytes, and the
      * current line for the line callback. */
@@ -122,6 +129,12 @@ int machine_queue_input(Machine *m, const uint8_t *buf, int len);
 void machine_pause(Machine *m);
 /* Pause when guest time reaches `ticks` (VCLOCK_NEVER: no such pause). */
 void machine_pause_at(Machine *m, uint64_t ticks);
+/* Pause with m->stalled set once `ticks` of guest time pass with no console
+ * output and no disk transfer (0: no watch). Activity is looked for at the
+ * timer deadlines the guest has anyway, so the watch adds no stop of its own
+ * while the guest's timers run: every stop of emulation changes how the TLB
+ * refills, and a verify or a resumed run would not make the same ones. */
+void machine_watch_stall(Machine *m, uint64_t ticks);
 /* The console hash chain: link = SHA-256(previous link || bytes since it),
  * starting from 32 zero bytes. Returns the link over everything so far and
  * makes it the new starting point. */

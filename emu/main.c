@@ -66,8 +66,8 @@ static const char usage_text[] =
     "                       window asks whether to stop (with a final checkpoint)\n"
     "      --console-log FILE  with --console sdl: also write the console to FILE\n"
     "      --steps-total N  with --console sdl: the m of the panel's \"step n of m\"\n"
-    "  -s, --stats          at the end print the virtual time (ticks) and the\n"
-    "                       SHA-256 of guest RAM on stderr\n"
+    "  -s, --stats          at the end print the virtual time (ticks), the SHA-256\n"
+    "                       of guest RAM and the event counts since power-on\n"
     "  -l, --limit SECONDS  stop after this much guest time (exit code 4)\n"
     "  -d, --disk FILE[,ro] a raw disk image on the next AHCI SATA port (up to 4);\n"
     "                       ,ro refuses the guest's writes\n"
@@ -96,7 +96,8 @@ static const char usage_text[] =
     "lbvm inspect CHECKPOINT\n"
     "\n"
     "lbvm verify JOURNAL [--from CHECKPOINT] [--kernel F] [--initrd F] [--append S]\n"
-    "  re-runs the recorded boot (or from CHECKPOINT) and compares every point;\n"
+    "  re-runs the recorded boot (or from CHECKPOINT) and compares every point\n"
+    "  (hashes and event counts);\n"
     "  exit 0 identical, 6 diverged (the first differing point is printed)\n"
     "\n"
     "lbvm mkinitramfs -o FILE DIR [DIR...]\n"
@@ -384,8 +385,11 @@ static void print_stats(Machine *m)
     uint64_t exc = 0;
     for (int i = 0; i < 32; i++)
         exc += cs->exceptions[i];
-    fprintf(stderr, "lbvm: events: %llu page faults, %llu other exceptions, %llu int/int3, %llu irqs, %llu halts, "
+    /* From power-on, across resumes; a checkpoint without counts (format
+     * 1.0) restarts them, and the line says so. */
+    fprintf(stderr, "lbvm: events%s: %llu page faults, %llu other exceptions, %llu int/int3, %llu irqs, %llu halts, "
             "%llu tlb fills (r/w/x %llu/%llu/%llu), %llu code flushes, %llu rdtsc, %llu emulation starts, %llu blocks\n",
+            m->events_known ? "" : " since the resume (the checkpoint has no counts)",
             (unsigned long long)cs->exceptions[14], (unsigned long long)(exc - cs->exceptions[14]),
             (unsigned long long)cs->soft_ints, (unsigned long long)cs->hw_irqs, (unsigned long long)cs->halts,
             (unsigned long long)(cs->tlb_fills[0] + cs->tlb_fills[1] + cs->tlb_fills[2]),
@@ -898,6 +902,14 @@ static int cmd_verify(int argc, char **argv)
             print_divergence(&r, m);
             code = EXIT_DIVERGED;
         } else {
+            bool recorded = false;
+            for (int i = 0; i < n_pts && !recorded; i++)
+                recorded = pts[i].has_events;
+            if (!recorded)
+                fprintf(stderr, "lbvm: note: the journal records no event counts (an older lbvm wrote it): "
+                                "hashes only were compared\n");
+            else if (!m->events_known)
+                fprintf(stderr, "lbvm: note: %s has no event counts, so the journal's were not compared\n", from);
             printf("identical: %d points compared, last at %llu ticks\n", r.compared,
                    (unsigned long long)pts[n_pts - 1].ticks);
             code = 0;

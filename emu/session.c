@@ -53,6 +53,24 @@ static int unhex(const char *s, uint8_t *out, int n)
     return s[2 * n] == 0 || s[2 * n] == ' ' || s[2 * n] == '\n' ? 0 : -1;
 }
 
+static const char *const event_names[JOURNAL_N_EVENTS] = {
+    "blocks", "TLB read fills", "TLB write fills", "TLB fetch fills", "code flushes", "page faults",
+    "other exceptions", "int n", "hardware interrupts", "halts", "rdtsc",
+};
+
+/* The counts a point records: guest events only (emulation starts follow
+ * host-side pauses too). */
+static void journal_events(const CPUStats *c, uint64_t ev[JOURNAL_N_EVENTS])
+{
+    uint64_t exc = 0;
+    for (int i = 0; i < 32; i++)
+        exc += c->exceptions[i];
+    const uint64_t v[JOURNAL_N_EVENTS] = { c->blocks, c->tlb_fills[0], c->tlb_fills[1], c->tlb_fills[2],
+                                           c->code_flushes, c->exceptions[14], exc - c->exceptions[14],
+                                           c->soft_ints, c->hw_irqs, c->halts, c->rdtsc };
+    memcpy(ev, v, sizeof v);
+}
+
 void session_point(Machine *m, const char *kind, bool link, JournalPoint *p)
 {
     memset(p, 0, sizeof *p);
@@ -67,6 +85,9 @@ void session_point(Machine *m, const char *kind, bool link, JournalPoint *p)
     p->n_disks = m->cfg.n_disks;
     for (int i = 0; i < p->n_disks; i++)
         machine_disk_digest(m, i, p->disk[i]);
+    p->has_events = m->events_known;
+    if (p->has_events)
+        journal_events(cpu_stats(m->cpu), p->events);
     /* As at a checkpoint: a verifying run, which takes none, must see the
      * same TLB refills (they set accessed bits) as the recorded one. */
     cpu_flush_caches(m->cpu);
@@ -83,6 +104,9 @@ void journal_write_point(FILE *f, const JournalPoint *p)
         hexs(p->disk[i], 32, c);
         fprintf(f, " disk%d=%s", i, c);
     }
+    if (p->has_events)
+        for (int i = 0; i < JOURNAL_N_EVENTS; i++)
+            fprintf(f, "%s%llu", i ? "," : " events=", (unsigned long long)p->events[i]);
     fputc('\n', f);
     fflush(f);
 }
@@ -153,6 +177,15 @@ static bool same_point(const JournalPoint *a, const JournalPoint *b, char *what,
             snprintf(what, wl, "disk %d", i);
             return false;
         }
+    /* b is the recorded point; a run whose counts do not start at power-on
+     * (verify --from an old checkpoint) has none to compare. */
+    if (a->has_events && b->has_events)
+        for (int i = 0; i < JOURNAL_N_EVENTS; i++)
+            if (a->events[i] != b->events[i]) {
+                snprintf(what, wl, "the count of %s (recorded %llu, this run %llu)", event_names[i],
+                         (unsigned long long)b->events[i], (unsigned long long)a->events[i]);
+                return false;
+            }
     return true;
 }
 
@@ -200,12 +233,12 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
         return 0;
     }
     uint64_t next_every = o->every ? (m->clock.now / o->every + 1) * o->every : VCLOCK_NEVER;
-    /* Stall watch: look every stall/4 ticks; stalled once no console byte
-     * and no disk transfer was seen for `stall` ticks (to within stall/4). */
-    uint64_t next_look = o->stall ? m->clock.now + o->stall / 4 + 1 : VCLOCK_NEVER;
-    uint64_t last_act = ~0ull, last_change = m->clock.now;
+    /* Stalled once no console byte and no disk transfer was seen for
+     * `stall` ticks: the machine watches at the guest's own timer deadlines
+     * (a pause of ours would change the TLB refills of this run only). */
+    machine_watch_stall(m, o->stall);
     for (;;) {
-        uint64_t target = next_every < next_look ? next_every : next_look;
+        uint64_t target = next_every;
         if (verify && next_expect < o->n_expect && o->expect[next_expect].ticks < target)
             target = o->expect[next_expect].ticks;
         if (o->inputs && next_input < o->n_inputs && o->inputs[next_input].ticks < target)
@@ -291,23 +324,16 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
             }
             return 0;
         }
-        if (next_look != VCLOCK_NEVER && now >= next_look) {
-            uint64_t act = m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0);
-            next_look = now + o->stall / 4 + 1;
-            if (act != last_act) {
-                last_act = act;
-                last_change = now;
-            } else if (now - last_change >= o->stall) {
-                r->stalled = true;
-                r->end = MACHINE_PAUSED;
-                if (o->cs && !verify) {
-                    char path[SESSION_PATH_MAX];
-                    if (session_checkpoint(m, o, r, last, path) < 0)
-                        return -1;
-                    fprintf(stderr, "lbvm: checkpoint of the stalled run: %s\n", path);
-                }
-                return 0;
+        if (m->stalled) {
+            r->stalled = true;
+            r->end = MACHINE_PAUSED;
+            if (o->cs && !verify) {
+                char path[SESSION_PATH_MAX];
+                if (session_checkpoint(m, o, r, last, path) < 0)
+                    return -1;
+                fprintf(stderr, "lbvm: checkpoint of the stalled run: %s\n", path);
             }
+            return 0;
         }
         bool every_due = next_every != VCLOCK_NEVER && now >= next_every;
         if (every_due)
@@ -358,6 +384,22 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
 }
 
 /* ---- reading a journal ---- */
+
+/* "N,N,...": exactly JOURNAL_N_EVENTS decimal counts, then the line's end. */
+static int read_events(const char *s, uint64_t ev[JOURNAL_N_EVENTS])
+{
+    for (int i = 0; i < JOURNAL_N_EVENTS; i++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        char *end;
+        errno = 0;
+        ev[i] = strtoull(s, &end, 10);
+        if (errno || *end != (i + 1 < JOURNAL_N_EVENTS ? ',' : 0))
+            return -1;
+        s = end + 1;
+    }
+    return 0;
+}
 
 int journal_read(const char *path, char *boot_line, size_t boot_len, JournalPoint **pts, int *n_pts,
                  JournalInput **inputs, int *n_inputs, char *err, size_t errlen)
@@ -418,6 +460,10 @@ int journal_read(const char *path, char *boot_line, size_t boot_len, JournalPoin
                     goto bad;
                 p->n_disks = i + 1;
             }
+            char *ev = strstr(s, " events=");
+            if (ev && read_events(ev + 8, p->events) < 0)
+                goto bad;
+            p->has_events = ev != NULL;
             if (*n_pts && p->ticks < (*pts)[*n_pts - 1].ticks)
                 goto bad;
             (*n_pts)++;

@@ -12,6 +12,12 @@
 #include "machine.h"
 #include "vmstate.h"
 
+/* The guest's event counts a journal point records (events=, in this
+ * order; docs/checkpoint-format.md): blocks, TLB fills for read, write and
+ * fetch, code flushes, page faults, other exceptions, int n, hardware
+ * interrupts, halts, rdtsc. */
+#define JOURNAL_N_EVENTS 11
+
 /* One journal point as written or expected. */
 typedef struct JournalPoint {
     uint64_t ticks;
@@ -19,6 +25,9 @@ typedef struct JournalPoint {
     uint8_t console[32], state[32], ram[32];
     uint8_t disk[MACHINE_MAX_DISKS][32];
     int n_disks;
+    bool has_events;          /* the point has counts (older journals and runs resumed
+                               * from checkpoints without them have none) */
+    uint64_t events[JOURNAL_N_EVENTS];
     char line[160];           /* console line that made it (markers) */
 } JournalPoint;
 
@@ -56,7 +65,7 @@ typedef struct SessionResult {
     int compared;             /* verify: points that matched */
     int index;                /* verify: index of the differing point */
     JournalPoint got, want;
-    char what[64];            /* which hash differed */
+    char what[128];           /* which hash or count differed */
     char error[2048];         /* checkpoint and host I/O failures */
 } SessionResult;
 

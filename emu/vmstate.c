@@ -47,6 +47,8 @@ static void sec_rtc(Machine *m, StateIO *io) { rtc_state(m->rtc, io); }
 static void sec_pci(Machine *m, StateIO *io) { pci_state(m->pci, io); }
 static void sec_sysreset(Machine *m, StateIO *io) { sysreset_state(m->sysreset, io); }
 static void sec_ahci(Machine *m, StateIO *io) { ahci_state(m->ahci, io); }
+/* Not in sections[]: the event counts are not state (not in the digest). */
+static void sec_events(Machine *m, StateIO *io) { cpu_events_state(m->cpu, io); }
 
 static const struct {
     const char *name;
@@ -667,7 +669,7 @@ int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_
 {
     err[0] = 0;                /* filled by the first failure below */
     if (!cpu_can_checkpoint(m->cpu)) {
-        snprintf(err, errlen, "this Unicorn build's CPU context layout is not understood: checkpoints are unavailable");
+        snprintf(err, errlen, "%s", cpu_no_checkpoint_why(m->cpu));
         return -1;
     }
     unsigned seq = cs->next_seq++;
@@ -708,6 +710,10 @@ int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_
     for (size_t i = 0; i < N_SECTIONS && !rc; i++)
         if (!sections[i].needs_disks || m->ahci)
             rc = write_fields(m, w, sections[i].name, sections[i].version, sections[i].fn, err, errlen);
+    /* Counts that run from power-on only: a resume from a checkpoint
+     * without them (format 1.0) runs its own from there. */
+    if (!rc && m->events_known)
+        rc = write_fields(m, w, "events", CPU_EVENTS_VERSION, sec_events, err, errlen);
     if (!rc) {
         StateIO io;
         state_init_save(&io, &m->clock);
@@ -986,6 +992,9 @@ static Machine *resume(const CkptFile *fp, const char *path, CkptSession *cs, co
         if (read_fields(m, &f, sections[i].name, sections[i].version, sections[i].fn, why, sizeof why) < 0)
             goto bad;
     }
+    m->events_known = ckpt_find(&f, "events") != NULL;
+    if (m->events_known && read_fields(m, &f, "events", CPU_EVENTS_VERSION, sec_events, why, sizeof why) < 0)
+        goto bad;
     /* Wiring levels are derived, never loaded: the CPU's INTR follows the PIC. */
     cpu_set_intr(m->cpu, 0, m->pic->int_out);
     if (cfg.limit_ticks)
@@ -1040,6 +1049,18 @@ int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
         fprintf(out, "RAM pages    %llu of %llu not zero (%llu MiB), stored in %llu bytes\n",
                 (unsigned long long)used, (unsigned long long)(ram_size / PAGE),
                 (unsigned long long)(used * PAGE >> 20), (unsigned long long)ram->length);
+    }
+    const CkptSection *ev = ckpt_find(&f, "events");
+    if (ev && ev->version == CPU_EVENTS_VERSION) {
+        CPUStats c;
+        memset(&c, 0, sizeof c);
+        state_init_load(&io, ckpt_payload(&f, ev), ev->length, &scratch.clock);
+        cpu_stats_state(&c, &io);
+        if (state_finish(&io))
+            fprintf(out, "events       %llu blocks, %llu TLB fills (r/w/x %llu/%llu/%llu), %llu page faults\n",
+                    (unsigned long long)c.blocks, (unsigned long long)(c.tlb_fills[0] + c.tlb_fills[1] + c.tlb_fills[2]),
+                    (unsigned long long)c.tlb_fills[0], (unsigned long long)c.tlb_fills[1],
+                    (unsigned long long)c.tlb_fills[2], (unsigned long long)c.exceptions[14]);
     }
     fprintf(out, "sections    ");
     for (int i = 0; i < f.n; i++)

@@ -266,6 +266,27 @@ same_stats() {
     [ -n "$a" ] && [ "$(stats_of "$1" | wc -l)" = 2 ] || fail "$1: no --stats lines" "$WORK/$1.err"
     [ "$a" = "$b" ] || fail "$3: $1 ended with '$a', $2 with '$b'" "$WORK/$1.err" "$WORK/$2.err"
 }
+# same_events A B WHAT: runs A and B printed the same event counts (--stats;
+# since power-on, resumed runs included).
+same_events() {
+    local a b
+    a=$(grep '^lbvm: events' "$WORK/$1.err")
+    b=$(grep '^lbvm: events' "$WORK/$2.err")
+    [ -n "$a" ] || fail "$1: no 'lbvm: events' line" "$WORK/$1.err"
+    [ "$a" = "$b" ] || fail "$3: $1 printed '$a', $2 '$b'"
+}
+# same_points A B WHAT: journals A and B have the same point lines (ticks,
+# hashes and event counts); on a difference, says which counts differ.
+same_points() {
+    local a=$1 b=$2 la lb
+    grep '^point ' "$a" > "$a.points"
+    grep '^point ' "$b" > "$b.points"
+    [ -s "$a.points" ] || fail "$3: $(basename "$a") has no points" "$a"
+    cmp -s "$a.points" "$b.points" && return 0
+    la=$(diff "$a.points" "$b.points" | sed -n 's/^< //p' | head -n1)
+    lb=$(diff "$a.points" "$b.points" | sed -n 's/^> //p' | head -n1)
+    fail "$3: first differing point: $(basename "$a") ${la%% console=*} events=${la##*events=}, $(basename "$b") ${lb%% console=*} events=${lb##*events=} (events= blocks,fills r,w,x,code flushes,page faults,other exceptions,int n,irqs,halts,rdtsc)"
+}
 # check_resumed NAME CKPT STRAIGHT: run NAME, resumed from CKPT, exited 0 and
 # printed exactly the console of run STRAIGHT after CKPT, with the same stats.
 check_resumed() {

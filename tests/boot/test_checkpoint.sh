@@ -48,10 +48,7 @@ kxck_pid=$BG_PID
 boot_guest straight "$KERNEL_686" "$WORK/initrd.cpio" boot
 expect_boot straight
 T=$(sed -n 's/^lbvm: ticks //p' "$WORK/straight.err")
-# four periodic checkpoints, then the final one: with T / 5 the fifth periodic
-# one lands within 5 ticks of the end (the 6.1.192 kernel: 3 ticks before it),
-# and a run resumed from it has nothing left to print
-every=$((T / 5 + 1))
+every=$((T / 5 + T / 50))   # four periodic checkpoints (the last at 0.88 T), then the final one
 note "straight run: $T ticks; checkpoint every $every ticks"
 
 # The checkpointed run (with a journal for part 2) in the background...

@@ -4,8 +4,8 @@
  * guest (flat GDT, identity page tables, hand-assembled code) in a uc_mem_map_ptr
  * buffer. A failure here means the library changed: either a workaround can go
  * (bug fixed) or lbvm breaks (new behaviour). Measured on 2.1.4 (Debian).
- * Scenario 15 is the exception: it checks that lbvm's gettimeofday (emu/cpu.c)
- * is the one Unicorn calls. */
+ * Scenarios 15 and 16 are the exception: they check that lbvm's gettimeofday
+ * (emu/cpu.c) is the one Unicorn calls, and run lbvm's canonical-TLB routine. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <unicorn/unicorn.h>
 #include "check.h"
+#include "cpu.h"
 
 /* Physical (and, unless aliased, virtual) layout of the test guest. */
 #define RAM_SIZE   (4u << 20)
@@ -1017,6 +1018,7 @@ static void s13_version(void)
  *     or a resumed run counts different block sizes than a straight one.
  */
 static struct { int n; uint32_t addr[8], size[8]; int stop_at; } s14;
+static long g_hflags_off = -1;      /* the vTLB engine's hflags word (found here, used by s16) */
 static void s14_on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 {
     (void)ud;
@@ -1093,6 +1095,8 @@ static void s14_checkpoint(void)
             }
         }
         CHECK_EQ(n, 1);                             /* one word: hflags, bit 3 */
+        if (m == M_VTLB && n == 1)
+            g_hflags_off = off;
         /* without the bit the same code translates into other blocks */
         if (off >= 0) {
             uint32_t x;
@@ -1146,6 +1150,142 @@ static void s15_tlb_host_time(void)
     uc_close(uc);
 }
 
+/* ---------------------------------------------------------------------------
+ * 16. QUIRK(tlb-canonical): (a) a TLB flush resizes only the MMU indexes
+ *     filled since the last flush (QEMU's tlb c.dirty): flushes at expired
+ *     times with no fill between them leave a TLB grown by use as it was,
+ *     while a fresh engine has the default size, so the same code refills
+ *     differently in the two. (b) uc_vmem_read fills the index of the CPL in
+ *     hflags (kernel and user are two TLBs). (c) CR4.SMAP never reaches
+ *     hflags (this CPU model lacks SMAP), so MMU index 0 is never used.
+ *     (d) lbvm's cpu_uc_tlb_canonical leaves the grown engine and a fresh one
+ *     with one TLB: the same code then refills the same number of times, as
+ *     often as the smallest TLB does.
+ */
+#define S16_BASE 0x100000u
+
+/* Reads one dword from each of `pages` pages from S16_BASE, `rounds` times:
+ * the fills that took (conflict misses show the TLB's size). The code is the
+ * same for every call (the counts are in registers), so engines sharing the
+ * RAM never run stale translations. */
+static int s16_sweep(Vm *v, uint32_t pages, uint32_t rounds)
+{
+    Asm a = { KCODE };
+    uint32_t outer = a.pc;
+    EMIT(&a, 0xbe, LE32(S16_BASE));             /* mov esi, S16_BASE */
+    EMIT(&a, 0x89, 0xfa);                       /* mov edx, edi */
+    uint32_t inner = a.pc;
+    EMIT(&a, 0x8b, 0x06);                       /* mov eax, [esi] */
+    EMIT(&a, 0x81, 0xc6, LE32(0x1000));         /* add esi, 0x1000 */
+    EMIT(&a, 0x4a);                             /* dec edx */
+    EMIT(&a, 0x75, (uint8_t)(inner - (a.pc + 2)));      /* jnz inner */
+    EMIT(&a, 0x49);                             /* dec ecx */
+    EMIT(&a, 0x75, (uint8_t)(outer - (a.pc + 2)));      /* jnz outer */
+    EMIT(&a, 0xf4);                             /* hlt */
+    CHECK_EQ(wr(v, UC_X86_REG_EDI, pages), UC_ERR_OK);
+    CHECK_EQ(wr(v, UC_X86_REG_ECX, rounds), UC_ERR_OK);
+    int before = v->nfill;
+    CHECK_EQ(run(v, KCODE), UC_ERR_OK);
+    return v->nfill - before;
+}
+
+static uint32_t s16_hflags(Vm *v)
+{
+    uc_context *ctx;
+    uint32_t hf = 0;
+    CHECK_EQ(uc_context_alloc(v->uc, &ctx), UC_ERR_OK);
+    uc_context_save(v->uc, ctx);
+    if (g_hflags_off >= 0)
+        memcpy(&hf, (uint8_t *)ctx + g_hflags_off, 4);
+    uc_context_free(ctx);
+    return hf;
+}
+
+static void s16_tlb_canonical(void)
+{
+    Vm g, f;
+    uc_context *ctx;
+    CHECK(g_hflags_off >= 0);
+    /* (c): a guest mov to CR4, and lbvm's restore (an API write) */
+    vm_open(&f, M_VTLB, NULL, NULL);
+    Asm a = { KCODE };
+    EMIT(&a, 0xb8, LE32(1u << 21));             /* mov eax, CR4.SMAP */
+    EMIT(&a, 0x0f, 0x22, 0xe0);                 /* mov cr4, eax */
+    EMIT(&a, 0x0f, 0x20, 0xe0);                 /* mov eax, cr4 */
+    EMIT(&a, 0xf4);
+    CHECK_EQ(run(&f, KCODE), UC_ERR_OK);
+    uint32_t cr4 = rd(&f, UC_X86_REG_EAX);
+    CHECK_EQ(cr4 & (1u << 21), 0);
+    uint32_t hf_smap = s16_hflags(&f) & (1u << 23);     /* HF_SMAP */
+    CHECK_EQ(wr(&f, UC_X86_REG_CR4, 1u << 21), UC_ERR_OK);
+    hf_smap |= s16_hflags(&f) & (1u << 23);
+    CHECK_EQ(hf_smap, 0);
+    vm_close(&f);
+
+    /* (b) */
+    vm_open(&f, M_VTLB, NULL, NULL);
+    CHECK_EQ(uc_context_alloc(f.uc, &ctx), UC_ERR_OK);
+    uint8_t b;
+    int n0 = f.nfill;
+    CHECK_EQ(uc_vmem_read(f.uc, DATA, UC_PROT_READ, &b, 1), UC_ERR_OK);
+    CHECK_EQ(uc_vmem_read(f.uc, DATA, UC_PROT_READ, &b, 1), UC_ERR_OK);
+    int k_fills = f.nfill - n0;
+    if (g_hflags_off >= 0) {
+        uint32_t hf;
+        uc_context_save(f.uc, ctx);
+        memcpy(&hf, (uint8_t *)ctx + g_hflags_off, 4);
+        hf |= 3;
+        memcpy((uint8_t *)ctx + g_hflags_off, &hf, 4);
+        uc_context_restore(f.uc, ctx);
+    }
+    n0 = f.nfill;
+    CHECK_EQ(uc_vmem_read(f.uc, DATA, UC_PROT_READ, &b, 1), UC_ERR_OK);
+    CHECK_EQ(uc_vmem_read(f.uc, DATA, UC_PROT_READ, &b, 1), UC_ERR_OK);
+    int u_fills = f.nfill - n0;
+    CHECK_EQ(k_fills, 1);
+    CHECK_EQ(u_fills, 1);                       /* the same page again: another index */
+    uc_context_free(ctx);
+    vm_close(&f);
+
+    /* (a): g grows to 1024 entries (each flush doubles a TLB over 70% used),
+     * f keeps the default 256; then both get three flushes at expired times.
+     * Both engines share the RAM: vm_open writes the same tables again. */
+    vm_open(&g, M_VTLB, NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        s16_sweep(&g, 700, 1);
+        CHECK_EQ(uc_ctl_flush_tlb(g.uc), UC_ERR_OK);
+    }
+    vm_open(&f, M_VTLB, NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        cpu_uc_tlb_flush_later(g.uc);
+        cpu_uc_tlb_flush_later(f.uc);
+    }
+    int g_old = s16_sweep(&g, 300, 4), f_old = s16_sweep(&f, 300, 4);
+    CHECK(g_old < f_old);                       /* the grown TLB kept its size */
+
+    /* (d), twice: after the runs above, and after g grew again */
+    CHECK_EQ(uc_context_alloc(g.uc, &ctx), UC_ERR_OK);
+    cpu_uc_tlb_canonical(g.uc, ctx, g_hflags_off);
+    cpu_uc_tlb_canonical(f.uc, ctx, g_hflags_off);
+    int g_new = s16_sweep(&g, 300, 4), f_new = s16_sweep(&f, 300, 4);
+    CHECK_EQ(g_new, f_new);
+    CHECK(g_new > f_old);                       /* the smallest size: 64 entries */
+    s16_sweep(&g, 700, 2);
+    CHECK_EQ(uc_ctl_flush_tlb(g.uc), UC_ERR_OK);
+    cpu_uc_tlb_canonical(g.uc, ctx, g_hflags_off);
+    cpu_uc_tlb_canonical(f.uc, ctx, g_hflags_off);
+    int g_again = s16_sweep(&g, 300, 4), f_again = s16_sweep(&f, 300, 4);
+    CHECK_EQ(g_again, f_again);
+    CHECK_EQ(g_again, g_new);
+    uc_context_free(ctx);
+    vm_close(&g);
+    vm_close(&f);
+    printf("[16] tlb-canonical: CR4.SMAP dropped (guest reads CR4 %#x, hflags SMAP %#x); uc_vmem_read fills kernel "
+           "%d, user %d; 300 pages x4 after flushes without fills: grown engine %d fills, fresh %d; after the "
+           "canonical flushes %d and %d, then %d and %d\n", cr4, hf_smap, k_fills, u_fills, g_old, f_old, g_new,
+           f_new, g_again, f_again);
+}
+
 int main(void)
 {
     ram = aligned_alloc(4096, RAM_SIZE);
@@ -1166,6 +1306,7 @@ int main(void)
     s13_version();
     s14_checkpoint();
     s15_tlb_host_time();
+    s16_tlb_canonical();
     free(ram);
     return check_done();
 }
