@@ -1,19 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm build`: the command line of steps/build.c.
- *
- * Usage text for emu/main.c:
- *
- *   "  build         make sysa's initramfs and sysc's disk from a live-bootstrap tree\n"
- *   ...
- *   "lbvm build --tree DIR [-d DIR] [-o OUTDIR] [--disk-size SIZE]\n"
- *   "  writes OUTDIR/initramfs.cpio and OUTDIR/sysc.img, reproducibly, without root\n"
- *   "  -t, --tree DIR       live-bootstrap checkout (sysa/, sysb/, sysc/, submodules)\n"
- *   "  -d, --distdir DIR    distfile cache (default ~/.cache/lbvm/distfiles)\n"
- *   "  -o, --output DIR     output folder (default: the current folder)\n"
- *   "      --disk-size SIZE sysc disk size (K, M, G, T; default 8G), sparse\n"
- *   "  times from SOURCE_DATE_EPOCH (default 0); needs e2fsprogs (mke2fs, debugfs)\n"
- *
- * Dispatch line: if (!strcmp(cmd, "build")) return lbvm_cmd_build(argc - 1, argv + 1);
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
