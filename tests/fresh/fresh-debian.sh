@@ -32,6 +32,7 @@ export LC_ALL=C
 
 die() { echo "fresh-debian: $*" >&2; exit 2; }
 
+args=("$@")
 quick=0 keep=0 as_user=0 dir= repo=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -53,7 +54,7 @@ git -C "$repo" rev-parse --verify -q HEAD >/dev/null || die "$repo is not a git 
 # A private mount namespace: the mounts made below vanish with this process
 # even if it is killed with SIGKILL, and never propagate to the host's /dev.
 if [ -z "${LBVM_FRESH_NS:-}" ] && command -v unshare >/dev/null; then
-    LBVM_FRESH_NS=1 exec unshare --mount --propagation private "$0" "$@"
+    LBVM_FRESH_NS=1 exec unshare --mount --propagation private "$0" "${args[@]}"
 fi
 
 # --- the root folder and the log ----------------------------------------------
