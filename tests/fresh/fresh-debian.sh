@@ -201,6 +201,13 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
     rm -f "$root/etc/resolv.conf" && cp -L /etc/resolv.conf "$root/etc/resolv.conf" || return 1
     printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" && chmod 755 "$root/usr/sbin/policy-rc.d" || return 1
+    # The root reads the same archive as this host: if this host's apt must
+    # accept its expired Release files (a mirror frozen in time), so must the
+    # root's. A user of that archive would need the same setting.
+    if [ "$(apt-config shell v Acquire::Check-Valid-Until)" = "v='false'" ]; then
+        echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99from-host-check-valid-until" || return 1
+        echo "note: this host's apt sets Acquire::Check-Valid-Until false; the root does too"
+    fi
     apt_clean_lists
 }
 # debootstrap leaves the package lists of its own one-line source behind: a
@@ -210,6 +217,8 @@ apt_clean_lists() {
     rm -f "$root"/var/cache/apt/*.bin
 }
 phase "deb822-only apt sources" prepare_root || finish
+[ ! -e "$root/etc/apt/apt.conf.d/99from-host-check-valid-until" ] \
+    || echo "fresh-debian:   (as on this host: apt accepts expired Release files)"
 
 do_mount() {    # TYPE-OR-bind SOURCE TARGET
     local target=$root$3
