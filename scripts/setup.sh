@@ -74,6 +74,7 @@ pkgs="$pkgs libsdl2-dev libsdl2-ttf-dev libvterm-dev fonts-dejavu-core
 if ! dpkg -s $pkgs >/dev/null 2>&1 || ! have_unicorn; then
     command -v apt-get >/dev/null || die "apt-get not found: on a host without Debian's packages install a C compiler, CMake, pkg-config, libarchive, libcurl, OpenSSL, zstd, liblzma and Unicorn >= 2.1.2 by hand, then run cmake -S . -B build && cmake --build build"
     [ -z "$SUDO" ] || command -v sudo >/dev/null || die "not root and no sudo: run this as root, or install sudo"
+    echo "setup: installing lbvm's build dependencies with apt-get (a few minutes on a fresh machine)" >&2
     $SUDO dpkg --add-architecture i386
     add_unstable_suite
     # An i386 index can report a transient size mismatch: not fatal by itself;
