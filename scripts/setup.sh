@@ -86,8 +86,10 @@ if ! dpkg -s $pkgs >/dev/null 2>&1 || ! have_unicorn; then
     fi
     # apt drops a suite it cannot use (an expired or unsigned Release file, a
     # mirror without it) with only a line in the update's output: say so.
-    if ! have_unicorn && ! apt-cache madison libunicorn-dev 2>/dev/null | grep -q ' sid/'; then
-        grep -E '^(E|W|Err):.*[ /]sid[ /]' "$log" | head -n 5 >&2
+    # (the look-up's output is read whole: grep -q ending the pipe early would
+    # fail it under pipefail)
+    if ! have_unicorn && [[ $(apt-cache madison libunicorn-dev 2>/dev/null) != *" sid/"* ]]; then
+        grep -E '^(E|W|Err):.*[ /]sid[ /]' "$log" | head -n 5 >&2 || true
         die "apt cannot use the unstable suite (sid) of $(debian_mirror) (above), so Unicorn >= 2.1.2 cannot be had from it; fix that mirror's sid in /etc/apt/sources.list.d/lbvm-unstable.list, or install libunicorn-dev >= 2.1.2 by hand, then run this again"
     fi
     if ! have_unicorn && ! $SUDO apt-get install -y -q --no-install-recommends -t sid libunicorn-dev >>"$log" 2>&1; then
