@@ -73,50 +73,66 @@ log=$root.log
 echo "fresh-debian: root $root"
 echo "fresh-debian: log  $log"
 
-mounts=()
+set -m
 phase_pid=
 summary=()
 result=FAIL
 
-# Stops what still runs inside the root (the processes this script started
-# there), unmounts, and removes the root unless --keep.
-cleanup() {
-    local p pids=() t
-    trap - EXIT INT TERM HUP
-    [ -z "$phase_pid" ] || kill -TERM "$phase_pid" 2>/dev/null
+# The processes this script started: the running phase's process group (with
+# set -m each phase is a job with a group of its own, so debootstrap's and
+# apt's children are in it too) and anything else whose root is the root.
+procs_in_root() {
+    local p
     for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && pids+=("${p#/proc/}")
+        [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
     done
-    if [ ${#pids[@]} -gt 0 ]; then
-        kill -TERM "${pids[@]}" 2>/dev/null
-        for t in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "${pids[@]}" 2>/dev/null || break
+}
+signal_all() {      # SIGNAL; true if something was still there to signal
+    local any=1 pids
+    [ -n "$phase_pid" ] && kill -"$1" -- "-$phase_pid" 2>/dev/null && any=0
+    pids=$(procs_in_root)
+    [ -n "$pids" ] && { kill -"$1" $pids 2>/dev/null; any=0; }
+    return $any
+}
+# Stops what still runs, unmounts, and removes the root unless --keep.
+cleanup() {
+    local t m
+    trap - EXIT INT TERM HUP
+    set +m      # no "Terminated" notice for the job stopped below
+    if signal_all TERM; then
+        for t in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+            sleep 1
+            signal_all 0 || break
+        done
+        for t in 1 2 3 4 5; do
+            signal_all KILL || break
             sleep 1
         done
-        kill -KILL "${pids[@]}" 2>/dev/null
-        sleep 1
     fi
-    local i
-    for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-        umount "${mounts[$i]}" 2>>"$log" || umount -l "${mounts[$i]}" 2>>"$log"
-    done
-    # debootstrap mounts proc and sys in the root by itself: whatever is
-    # still mounted below the root goes too, deepest first.
-    local m
+    # What phase "mount" mounted, and what debootstrap mounts by itself, deepest
+    # first. (The mount namespace is private: nothing here is the host's.)
     for m in $(awk -v r="$root/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-        umount -l "$m" 2>>"$log"
+        umount "$m" 2>>"$log" || umount -l "$m" 2>>"$log"
     done
     if [ $keep = 1 ]; then
         echo "fresh-debian: kept $root"
     elif awk -v r="$root" '$5 == r || index($5, r "/") == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
-        echo "fresh-debian: $root still has mounts below it: not removed (see $log)" >&2
-    else
-        rm -rf --one-file-system "$root"
+        echo "fresh-debian: $root still has mounts below it, so it was not removed (see $log)" >&2
+    elif signal_all 0; then
+        echo "fresh-debian: processes still run in $root, so it was not removed" >&2
+    elif ! rm -rf --one-file-system "$root" 2>>"$log"; then
+        echo "fresh-debian: could not remove $root (see $log)" >&2
     fi
 }
 trap cleanup EXIT
-trap 'echo "fresh-debian: interrupted" >&2; exit 130' INT
-trap 'echo "fresh-debian: terminated" >&2; exit 143' TERM HUP
+# A signal ends the line of the phase it came in.
+stopped() {
+    [ -z "$phase_pid" ] || echo "stopped"
+    echo "fresh-debian: $1: FAIL (log: $log)" >&2
+    exit "$2"
+}
+trap 'stopped interrupted 130' INT
+trap 'stopped terminated 143' TERM HUP
 
 # phase NAME COMMAND...: runs COMMAND with its output in the log; one line.
 # COMMAND runs in the background so that a signal is handled at once.
@@ -223,8 +239,7 @@ phase "deb822-only apt sources" prepare_root || finish
 do_mount() {    # TYPE-OR-bind SOURCE TARGET
     local target=$root$3
     mkdir -p "$target" || return 1
-    if [ "$1" = bind ]; then mount --bind "$2" "$target"; else mount -t "$1" "$2" "$target"; fi || return 1
-    mounts+=("$target")
+    if [ "$1" = bind ]; then mount --bind "$2" "$target"; else mount -t "$1" "$2" "$target"; fi
 }
 mount_all() {
     do_mount proc proc /proc && do_mount sysfs sysfs /sys && do_mount bind /dev /dev \
