@@ -216,6 +216,9 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
     rm -f "$root/etc/resolv.conf" && cp -L /etc/resolv.conf "$root/etc/resolv.conf" || return 1
+    # The machine's name resolves, as an installed system's /etc/hosts makes it
+    # (else sudo warns "unable to resolve host" at every call).
+    printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$(uname -n)" >"$root/etc/hosts" || return 1
     printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" && chmod 755 "$root/usr/sbin/policy-rc.d" || return 1
     # The root reads the same archive as this host: if this host's apt must
     # accept its expired Release files (a mirror frozen in time), so must the
