@@ -74,6 +74,7 @@ echo "fresh-debian: root $root"
 echo "fresh-debian: log  $log"
 
 set -m
+demo_out=$root.demo
 phase_pid=
 summary=()
 result=FAIL
@@ -120,9 +121,11 @@ cleanup() {
         echo "fresh-debian: $root still has mounts below it, so it was not removed (see $log)" >&2
     elif signal_all 0; then
         echo "fresh-debian: processes still run in $root, so it was not removed" >&2
-    elif ! rm -rf --one-file-system "$root" 2>>"$log"; then
-        echo "fresh-debian: could not remove $root (see $log)" >&2
+    else
+        echo "fresh-debian: removing $root"
+        rm -rf --one-file-system "$root" 2>>"$log" || echo "fresh-debian: could not remove $root (see $log)" >&2
     fi
+    rm -f "$demo_out"
 }
 trap cleanup EXIT
 # A signal ends the line of the phase it came in.
@@ -287,7 +290,6 @@ in_root() {
 }
 
 # --- the README's commands --------------------------------------------------------
-demo_out=$root.demo
 run_demo() {
     in_root scripts/run-demo.sh >"$demo_out" 2>&1
     local rc=$?
