@@ -1522,6 +1522,36 @@ static int seg_load(CPUState *s, int r, uint32_t sel)
     return 0;
 }
 
+/* QUIRK(seg-cache): a segment whose descriptor cannot be read back now, as
+ * the guest dropped its GDT after loading it: Linux's machine_kexec loads a
+ * null GDT, then relocate_kernel turns paging off and copies the new kernel
+ * for a long while with the old CS/DS/SS caches (a SIGTERM checkpoint lands
+ * there). Unicorn's API loads only from a table, so load the selector through
+ * a table at linear 0 holding one descriptor made from the saved cache, put
+ * back the RAM it used and the real GDTR. Without paging only: linear is then
+ * physical, and no page-table bits change. The caches are patched afterwards
+ * as for any other segment. */
+static int seg_load_saved(CPUState *s, int r, const SegCache *c, const ArchState *a)
+{
+    uint32_t at = c->sel & ~7u;
+    if ((a->cr[0] & CR0_PG) || (c->sel & 4) || !at || !phys_ok(s, at, 8))
+        return -1;
+    uint32_t lim = (c->flags & (1u << 23)) ? c->limit >> 12 : c->limit;
+    uint32_t d[2] = { (lim & 0xffff) | (c->base << 16),
+                      ((c->base >> 16) & 0xff) | (c->flags & 0x00f0ff00u & ~0x000f0000u) |
+                      (lim & 0xf0000) | (c->base & 0xff000000u) };
+    uint8_t old[8];
+    memcpy(old, s->ram + at, 8);
+    memcpy(s->ram + at, d, 8);
+    uc_x86_mmr t = { 0, 0, at + 7, 0 };
+    int rc = uc_reg_write(s->uc, UC_X86_REG_GDTR, &t) || reg_set(s, seg_ids[r], c->sel);
+    memcpy(s->ram + at, old, 8);
+    t = (uc_x86_mmr){ 0, a->gdt_base, a->gdt_limit, 0 };
+    if (uc_reg_write(s->uc, UC_X86_REG_GDTR, &t))
+        rc = -1;
+    return rc ? -1 : 0;
+}
+
 static const char *const seg_names[6] = { "ES", "CS", "SS", "DS", "FS", "GS" };
 
 static int arch_write(CPUState *s, const ArchState *a, char *err, size_t errlen)
@@ -1578,14 +1608,16 @@ static int arch_write(CPUState *s, const ArchState *a, char *err, size_t errlen)
         goto bad_cpl;
     static const int order[5] = { SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS };
     for (int i = 0; i < 5; i++)
-        if (seg_load(s, order[i], a->seg[order[i]].sel) < 0) {
+        if (seg_load(s, order[i], a->seg[order[i]].sel) < 0 &&
+            seg_load_saved(s, order[i], &a->seg[order[i]], a) < 0) {
             snprintf(err, errlen, "cannot restore %s %#x: its descriptor is not loadable now",
                      seg_names[order[i]], a->seg[order[i]].sel);
             return -1;
         }
     if (set_hflags_low(s, a->cpl, 0, false) < 0)
         goto bad_cpl;
-    if ((a->cr[0] & CR0_PE) && seg_load(s, SEG_SS, a->seg[SEG_SS].sel) < 0) {
+    if ((a->cr[0] & CR0_PE) && seg_load(s, SEG_SS, a->seg[SEG_SS].sel) < 0 &&
+        seg_load_saved(s, SEG_SS, &a->seg[SEG_SS], a) < 0) {
         snprintf(err, errlen, "cannot restore SS %#x at CPL %u", a->seg[SEG_SS].sel, a->cpl);
         return -1;
     }

@@ -71,7 +71,7 @@ done
 
 # --- apt: i386 architecture and package lists -------------------------------
 if [ -n "$missing" ]; then
-    if ! dpkg --print-foreign-architectures | grep -qx i386; then
+    if ! grep -qx i386 <<<"$(dpkg --print-foreign-architectures)"; then
         $SUDO dpkg --add-architecture i386 >>"$log" 2>&1 || die "cannot add the i386 architecture (dpkg --add-architecture i386 needs root)"
     fi
     if ! ls /var/lib/apt/lists/*_binary-i386_Packages* >/dev/null 2>&1 \

@@ -74,6 +74,7 @@ pkgs="$pkgs libsdl2-dev libsdl2-ttf-dev libvterm-dev fonts-dejavu-core
 if ! dpkg -s $pkgs >/dev/null 2>&1 || ! have_unicorn; then
     command -v apt-get >/dev/null || die "apt-get not found: on a host without Debian's packages install a C compiler, CMake, pkg-config, libarchive, libcurl, OpenSSL, zstd, liblzma and Unicorn >= 2.1.2 by hand, then run cmake -S . -B build && cmake --build build"
     [ -z "$SUDO" ] || command -v sudo >/dev/null || die "not root and no sudo: run this as root, or install sudo"
+    echo "setup: installing lbvm's build dependencies with apt-get (a few minutes on a fresh machine)" >&2
     $SUDO dpkg --add-architecture i386
     add_unstable_suite
     # An i386 index can report a transient size mismatch: not fatal by itself;
@@ -82,6 +83,14 @@ if ! dpkg -s $pkgs >/dev/null 2>&1 || ! have_unicorn; then
     if ! $SUDO apt-get install -y -q --no-install-recommends $pkgs >>"$log" 2>&1; then
         tail -n 5 "$log" >&2
         die "apt-get could not install lbvm's build dependencies (above); check the network and apt's sources, then run this again"
+    fi
+    # apt drops a suite it cannot use (an expired or unsigned Release file, a
+    # mirror without it) with only a line in the update's output: say so.
+    # (the look-up's output is read whole: grep -q ending the pipe early would
+    # fail it under pipefail)
+    if ! have_unicorn && [[ $(apt-cache madison libunicorn-dev 2>/dev/null) != *" sid/"* ]]; then
+        grep -E '^(E|W|Err):.*[ /]sid[ /]' "$log" | head -n 5 >&2 || true
+        die "apt cannot use the unstable suite (sid) of $(debian_mirror) (above), so Unicorn >= 2.1.2 cannot be had from it; fix that mirror's sid in /etc/apt/sources.list.d/lbvm-unstable.list, or install libunicorn-dev >= 2.1.2 by hand, then run this again"
     fi
     if ! have_unicorn && ! $SUDO apt-get install -y -q --no-install-recommends -t sid libunicorn-dev >>"$log" 2>&1; then
         tail -n 5 "$log" >&2

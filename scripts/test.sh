@@ -6,24 +6,32 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+die() { echo "test: $*" >&2; exit 1; }
 "$here/scripts/setup.sh"
 "$here/scripts/fetch-test-inputs.sh"
 
+# need_pkg PACKAGE WHAT: apt-get install, or one line saying why not.
+need_pkg() {
+    [ -z "$SUDO" ] || command -v sudo >/dev/null || die "$2 is missing, and neither root nor sudo is here to install it: install $1 as root (apt-get install $1), then run this again"
+    echo "test: installing $1 ($2)"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "$1" \
+        || die "apt-get could not install $1 ($2; above): check the network and apt's sources, then run this again"
+}
+
 # qemu-i386 (user mode) runs the i386 seeds where the host kernel cannot.
-if ! command -v qemu-i386 >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends qemu-user
-fi
+command -v qemu-i386 >/dev/null || need_pkg qemu-user "qemu-i386, for the seed tests"
 
 # libFuzzer needs clang and its runtime library of the same major version.
-if ! command -v clang >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends clang
-fi
+command -v clang >/dev/null || need_pkg clang "the fuzz tests' compiler"
 v=$(clang --version | sed -n 's/.*clang version \([0-9][0-9]*\).*/\1/p' | head -n1)
+[ -n "$v" ] || die "cannot read clang's version from 'clang --version'"
 if ! ls /usr/lib/llvm-"$v"/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "libclang-rt-$v-dev"
+    need_pkg "libclang-rt-$v-dev" "libFuzzer for clang $v"
 fi
-cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_C_COMPILER=clang -DLBVM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$here/build-fuzz" -j"$(nproc)" >/dev/null
+cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_C_COMPILER=clang -DLBVM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
+    || die "cmake could not configure the fuzz build in build-fuzz (above)"
+cmake --build "$here/build-fuzz" -j"$(nproc)" >/dev/null \
+    || die "the fuzz build in build-fuzz failed (above)"
 
 cd "$here/build"
 ctest --output-on-failure -j"$(nproc)" "$@"

@@ -1612,6 +1612,70 @@ static void test_checkpoint(void)
     vm_free(&b);
 }
 
+/* A checkpoint while the guest runs on segment caches alone: like Linux's
+ * machine_kexec before relocate_kernel copies the new kernel, it loads a null
+ * GDT (limit 0) with paging off and goes on with CS, DS and SS loaded before.
+ * No selector can be read back from a table then; the restore must still give
+ * the same run. */
+static void test_checkpoint_no_gdt(void)
+{
+    printf("(m) checkpoint and restore with the GDT dropped (kexec)\n");
+    Vm a, b;
+    vm_new(&a, M_FLAT, 1);
+    wr32(R_X + 16, 0);                          /* lgdt operand: limit 0, base 0 */
+    wr32(R_X + 20, 0);
+    OP(0x0f, 0x01, 0x15); d32(R_X + 16);        /* lgdt [R_X + 16] */
+    OP(0xb9); d32(30000);                       /* mov ecx, 30000 */
+    uint32_t loop = g_pc;
+    OP(0x01, 0x0d); d32(R_X);                   /* add [R_X], ecx */
+    OP(0x51, 0x59);                             /* push ecx; pop ecx: SS */
+    OP(0x49);                                   /* dec ecx */
+    OP(0x75, (uint8_t)(loop - (g_pc + 2)));     /* jnz loop */
+    stop_here();
+    VTimer stop;
+    vtimer_init(&stop, &a.clock, on_timer, NULL);
+    vtimer_mod(&a.clock, &stop, 100000);
+    CHECK_EQ(cpu_run(a.cpu), CPU_EXIT_DEADLINE);
+    vclock_run_timers(&a.clock);
+    uint8_t *snap;
+    size_t snap_len = save_cpu(&a, &snap);
+    cpu_flush_caches(a.cpu);
+    uint8_t *ram_copy = malloc(RAM_SIZE);
+    memcpy(ram_copy, a.ram, RAM_SIZE);
+    uint64_t t0 = a.clock.now;
+    CHECK(rd32(R_X) != 0);                      /* stopped inside the loop */
+
+    vm_new(&b, M_FLAT, 1);
+    memcpy(b.ram, ram_copy, RAM_SIZE);
+    b.clock.now = t0;
+    StateIO io;
+    state_init_load(&io, snap, snap_len, &b.clock);
+    cpu_state(b.cpu, &io);
+    CHECK(state_finish(&io));
+    if (!state_ok(&io))
+        fprintf(stderr, "  load: %s\n", state_error(&io));
+    CHECK(memcmp(b.ram, ram_copy, RAM_SIZE) == 0);   /* loading left guest RAM as it was */
+
+    g_ram = a.ram;
+    CHECK_EQ(run(&a), CPU_EXIT_HALTED);
+    g_ram = b.ram;
+    CHECK_EQ(run(&b), CPU_EXIT_HALTED);
+    printf("  saved at tick %llu; after: sum %u / %u, ticks %llu / %llu\n", (unsigned long long)t0,
+           rd32(R_X), rd32(R_X), (unsigned long long)a.clock.now, (unsigned long long)b.clock.now);
+    CHECK_EQ(rd32(R_X), 450015000u);                /* 1 + ... + 30000 */
+    CHECK(memcmp(a.ram, b.ram, RAM_SIZE) == 0);
+    CHECK_EQ(a.clock.now, b.clock.now);
+    uint8_t *ea, *eb;
+    size_t la = save_cpu(&a, &ea), lb = save_cpu(&b, &eb);
+    CHECK(la == lb && memcmp(ea, eb, la) == 0);
+    free(ea);
+    free(eb);
+    free(snap);
+    free(ram_copy);
+    vm_free(&a);
+    vm_free(&b);
+}
+
 int main(void)
 {
     test_fast_ring_switch();
@@ -1627,5 +1691,6 @@ int main(void)
     test_cpuid();
     test_io();
     test_checkpoint();
+    test_checkpoint_no_gdt();
     return check_done();
 }
