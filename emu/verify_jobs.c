@@ -81,7 +81,9 @@ static int spawn(Fanout *f, Job *j)
 
 static void fmt_left(double s, char *out, size_t len)
 {
-    if (s < 90)
+    if (s < 1)
+        snprintf(out, len, "under a second");
+    else if (s < 90)
         snprintf(out, len, "%.0f s", s);
     else if (s < 5400)
         snprintf(out, len, "%.0f min", s / 60);
