@@ -923,7 +923,10 @@ static int verify_segment(const char *dir, int k, bool start_only)
         return lbvm_error(EXIT_USAGE, "%s: %s", dir, err);
     }
     const BundleSegment *s = &b.segs[k - 1];
-    char tmpdir[] = "/tmp/lbvm-verify-XXXXXX";
+    /* the disks' writes of this segment: $TMPDIR (a cluster's scratch space), else /tmp */
+    const char *td = getenv("TMPDIR");
+    char tmpdir[4200];
+    snprintf(tmpdir, sizeof tmpdir, "%s/lbvm-verify-XXXXXX", td && *td && strlen(td) < 4000 ? td : "/tmp");
     CkptSession cs;
     int code = EXIT_USAGE;
     if (start_only && s->ckpt < 0) {
@@ -955,9 +958,7 @@ static int verify_segment(const char *dir, int k, bool start_only)
     fclose(con);
     ckpt_session_close(&cs);
     bundle_close(&b);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
+    if (lbvm_remove_flat_dir(tmpdir) != 0)
         fprintf(stderr, "lbvm: could not remove %s\n", tmpdir);
     return code;
 }

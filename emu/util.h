@@ -21,6 +21,9 @@ int lbvm_bad_option(int code, int argc, char **argv, const char *shortopts, cons
  * new name durable. 0, or -1. */
 int lbvm_fsync_dir(const char *dir);
 int lbvm_fsync_dir_of(const char *path);
+/* Removes a temporary folder of files (no subfolders), without a shell:
+ * its name may come from $TMPDIR. 0, or -1. */
+int lbvm_remove_flat_dir(const char *dir);
 /* Decimal digits only (no sign, no spaces). 0, or -1. */
 int lbvm_parse_u64(const char *s, uint64_t *out);
 /* Digits with an optional K, M, G or T suffix (powers of 1024). 0, or -1. */

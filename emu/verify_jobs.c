@@ -25,12 +25,12 @@ typedef struct Job {
     pid_t pid;
     int code;                  /* exit code; 128 + signal if killed */
     double start, secs;
-    char out[4200], err[4200]; /* its stdout and stderr */
+    char out[4300], err[4300]; /* its stdout and stderr */
 } Job;
 
 typedef struct Fanout {
     const Bundle *b;
-    char exe[4096], tmp[64];
+    char exe[4096], tmp[4200];
     int jobs;
     bool check_start;          /* the first pass: --check-start */
     Job *job;
@@ -278,7 +278,7 @@ int verify_jobs(const Bundle *b, int jobs)
         return lbvm_error(1, "cannot find the lbvm program to run segments with (no /proc/self/exe)");
     f.exe[n] = 0;
     const char *td = getenv("TMPDIR");
-    snprintf(f.tmp, sizeof f.tmp, "%s/lbvm-verify-jobs-XXXXXX", td && *td && strlen(td) < 30 ? td : "/tmp");
+    snprintf(f.tmp, sizeof f.tmp, "%s/lbvm-verify-jobs-XXXXXX", td && *td && strlen(td) < 4000 ? td : "/tmp");
     if (!mkdtemp(f.tmp))
         return lbvm_error(1, "cannot create a temporary folder: %s", strerror(errno));
     f.job = calloc((size_t)b->n_segs, sizeof *f.job);
@@ -292,9 +292,7 @@ int verify_jobs(const Bundle *b, int jobs)
         }
     }
     free(f.job);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f.tmp);
-    if (system(cmd) != 0)
+    if (lbvm_remove_flat_dir(f.tmp) != 0)
         fprintf(stderr, "lbvm: could not remove %s\n", f.tmp);
     return code;
 }

@@ -14,6 +14,11 @@ if ! command -v qemu-i386 >/dev/null; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends qemu-user
 fi
 
+# GNU parallel runs an audit's segments as a batch engine would (test_audit).
+if ! command -v parallel >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends parallel
+fi
+
 # libFuzzer needs clang and its runtime library of the same major version.
 if ! command -v clang >/dev/null; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends clang
