@@ -5,8 +5,9 @@
 # lbvm.test=TEST (default loop: 21 G ticks) and a checkpoint every TICKS
 # (default 2G), then `lbvm bundle`, `lbvm verify JOURNAL` (the replay from the
 # boot), and `lbvm verify BUNDLE` with --jobs 1 and --jobs 2. Prints the host
-# seconds of each (medians over RUNS), and per segment (from --jobs 1, where
-# each runs alone) its guest ticks and host seconds. See docs/performance.md.
+# seconds of each, wall and CPU (medians over RUNS), per segment (from --jobs
+# 1, where each runs alone) its guest ticks and host seconds, and what --jobs
+# N makes of those on a host with N free cores. See docs/performance.md.
 set -u
 runs=1 every=2G test=loop out=''
 . "$(dirname "$0")/common.sh"
@@ -25,16 +26,22 @@ need_inputs
 need_lbvm
 build_initramfs "$WORK/initrd.cpio"
 
-# t NAME CMD...: CMD's host seconds appended to $WORK/NAME.times; stdout and
+# t NAME CMD...: CMD's host seconds, wall and CPU (user + system, children
+# included), appended to $WORK/NAME.times as "WALL CPU"; its stdout and
 # stderr in $WORK/NAME.out and .err
 t() {
-    local name=$1 s rc=0
+    local name=$1 rc=0 TIMEFORMAT='%R %U %S'
     shift
-    s=$EPOCHREALTIME
-    "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" || rc=$?
-    awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f\n", b - a }' >> "$WORK/$name.times"
+    { time "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" || rc=$?; } 2> "$WORK/$name.time1"
+    awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }' "$WORK/$name.time1" >> "$WORK/$name.times"
     return $rc
 }
+# col N FILE: column N of FILE
+col() { awk -v c="$1" '{ print $c }' "$2"; }
+# lpt N: the makespan of the durations on stdin (in the order given) on N
+# workers, each taken by the least loaded one (what --jobs N does)
+lpt() { awk -v n="$1" '{ m = 1; for (i = 2; i <= n; i++) if (w[i] < w[m]) m = i; w[m] += $1 }
+                       END { x = 0; for (i = 1; i <= n; i++) if (w[i] > x) x = w[i]; printf "%.1f\n", x }'; }
 
 for r in $(seq "$runs"); do
     rm -rf "$WORK/ck" "$WORK/bundle"
@@ -52,24 +59,43 @@ done
     nseg=$(grep -c '^segment ' "$WORK/bundle/MANIFEST")
     echo "lbvm.test=$test, a checkpoint every $every ticks: $(grep -c '^point ' "$WORK/run.journal") points, $nseg segments, $(head -n1 "$WORK/jobs1.out" | sed 's/.*last at \([0-9]*\) ticks.*/\1/') ticks; host load at the end: $(cut -d' ' -f1-3 /proc/loadavg); medians of $runs"
     echo
-    echo "| | host s | / run |"
-    echo "|---|---|---|"
-    base=$(median < "$WORK/run.times")
+    echo "| | wall s | CPU s | wall / run |"
+    echo "|---|---|---|---|"
+    base=$(col 1 "$WORK/run.times" | median)
     for n in run bundle replay jobs1 jobs2; do
-        m=$(median < "$WORK/$n.times")
+        m=$(col 1 "$WORK/$n.times" | median)
         case $n in run) d="the run (checkpoints, journal)" ;; bundle) d="lbvm bundle" ;; replay) d="lbvm verify JOURNAL (replay from the boot)" ;;
             jobs1) d="lbvm verify BUNDLE --jobs 1" ;; jobs2) d="lbvm verify BUNDLE --jobs 2" ;; esac
-        echo "| $d | $m | $(ratio "$m" "$base") |"
+        echo "| $d | $m | $(col 2 "$WORK/$n.times" | median) | $(ratio "$m" "$base") |"
     done
     echo
-    echo "Per segment (--jobs 1, last run): start check, then the segment; guest ticks, host s"
+    echo "Per segment (--jobs 1, last run), host seconds of its processes: the start check, then the segment"
     echo
-    echo "| segment | ticks | start check s | segment s |"
-    echo "|---|---|---|---|"
+    echo "| segment | guest ticks | start check wall | CPU | segment wall | CPU |"
+    echo "|---|---|---|---|---|---|"
+    : > "$WORK/seg.cpu"; : > "$WORK/start.cpu"
     "$LBVM" verify "$WORK/bundle" --list-segments | while read -r id ck ticks; do
-        sc=$(sed -n "s/^lbvm: verify: start of segment $id [^(]*(\([0-9.]*\) s).*/\1/p" "$WORK/jobs1.err")
-        sg=$(sed -n "s/^lbvm: verify: segment $id identical (\([0-9.]*\) s).*/\1/p" "$WORK/jobs1.err")
-        echo "| $id | $ticks | ${sc:--} | $sg |"
+        sw=$(sed -n "s/^lbvm: verify: start of segment $id [^(]*(\([0-9.]*\) s, CPU \([0-9.]*\) s).*/\1 \2/p" "$WORK/jobs1.err")
+        gw=$(sed -n "s/^lbvm: verify: segment $id identical (\([0-9.]*\) s, CPU \([0-9.]*\) s).*/\1 \2/p" "$WORK/jobs1.err")
+        echo "| $id | $ticks | ${sw% *} | ${sw#* } | ${gw% *} | ${gw#* } |"
+        [ -n "$sw" ] && echo "${sw#* }" >> "$WORK/start.cpu"
+        echo "$id $ticks ${gw#* }" >> "$WORK/seg.cpu"
+    done
+    # --jobs N on a host with N free cores: the parent's own CPU (pass 1),
+    # then the start checks and the segments in lbvm's order (the boot, then
+    # the longest in guest time), each worker taking the next one
+    own=$(awk -v t="$(col 2 "$WORK/jobs1.times" | tail -n1)" '{ s += $1 } END { printf "%.1f\n", t - s }' \
+        "$WORK/start.cpu" <(cut -d' ' -f3 "$WORK/seg.cpu"))
+    order() { awk '{ print ($1 == 1 ? 1 : 0), $2, $3 }' "$WORK/seg.cpu" | sort -k1,1nr -k2,2nr | cut -d' ' -f3; }
+    echo
+    echo "From these CPU times, on a host with free cores (pass 1 in the parent: $own s):"
+    echo
+    echo "| --jobs | start checks | segments | audit | / run CPU |"
+    echo "|---|---|---|---|---|"
+    for n in 1 2 4 8 64; do
+        a=$(lpt "$n" < "$WORK/start.cpu"); b=$(order | lpt "$n")
+        tot=$(awk -v x="$own" -v y="$a" -v z="$b" 'BEGIN { printf "%.1f\n", x + y + z }')
+        echo "| $n | $a | $b | $tot | $(ratio "$tot" "$(col 2 "$WORK/run.times" | median)") |"
     done
 } > "$WORK/table"
 cat "$WORK/table"

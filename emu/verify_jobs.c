@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@ typedef struct Job {
     uint64_t ticks;            /* guest ticks it runs */
     pid_t pid;
     int code;                  /* exit code; 128 + signal if killed */
-    double start, secs;
+    double start, secs, cpu;   /* host seconds: wall, and user + system CPU */
     char out[4300], err[4300]; /* its stdout and stderr */
 } Job;
 
@@ -96,16 +97,16 @@ static void progress(const Fanout *f, const Job *j, int done, uint64_t done_tick
     static const char *const what[] = { [0] = "identical", [1] = "refused", [EXIT_DIVERGED] = "diverged" };
     const char *w = j->code == 0 || j->code == 1 || j->code == EXIT_DIVERGED ? what[j->code] : "failed";
     if (f->check_start) {
-        fprintf(stderr, "lbvm: verify: start of segment %d %s (%.1f s); %d of %d checked\n", j->seg,
-                j->code == 0 ? "hashes to its point" : w, j->secs, done, f->n);
+        fprintf(stderr, "lbvm: verify: start of segment %d %s (%.1f s, CPU %.1f s); %d of %d checked\n", j->seg,
+                j->code == 0 ? "hashes to its point" : w, j->secs, j->cpu, done, f->n);
         return;
     }
     char left[32] = "";
     double el = now_s() - t0;
     if (done < f->n && done_ticks)
         fmt_left(el * (double)(total_ticks - done_ticks) / (double)done_ticks, left, sizeof left);
-    fprintf(stderr, "lbvm: verify: segment %d %s (%.1f s); %d of %d segments done%s%s%s\n", j->seg, w, j->secs, done,
-            f->n, left[0] ? ", about " : "", left, left[0] ? " left" : "");
+    fprintf(stderr, "lbvm: verify: segment %d %s (%.1f s, CPU %.1f s); %d of %d segments done%s%s%s\n", j->seg, w,
+            j->secs, j->cpu, done, f->n, left[0] ? ", about " : "", left, left[0] ? " left" : "");
 }
 
 /* The boot first (it also unpacks the kernel), then the longest in guest
@@ -144,7 +145,8 @@ static int run_all(Fanout *f)
         if (running == 0)
             break;
         int st;
-        pid_t pid = waitpid(-1, &st, 0);
+        struct rusage ru;
+        pid_t pid = wait4(-1, &st, 0, &ru);
         if (pid < 0 && errno == EINTR)
             continue;
         if (pid < 0)
@@ -155,6 +157,7 @@ static int run_all(Fanout *f)
                 continue;
             j->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
             j->secs = now_s() - j->start;
+            j->cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
             j->pid = 0;
             running--;
             done++;
