@@ -1042,6 +1042,10 @@ static int cmd_verify(int argc, char **argv)
             return lbvm_error(EXIT_USAGE, "--list-segments and --segment: one at a time");
         return verify_bundle(argv[optind], (int)jobs, list, (int)seg, start_only);
     }
+    struct stat st;
+    if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))
+        return lbvm_error(EXIT_USAGE, "%s is a folder without a MANIFEST, not an audit bundle (lbvm bundle writes the "
+                          "MANIFEST last: was it interrupted?)", argv[optind]);
     if (bundle_opt)
         return lbvm_error(EXIT_USAGE, "%s is not an audit bundle (a folder with a MANIFEST): --jobs, --list-segments, "
                           "--segment and --check-start need one", argv[optind]);
