@@ -14,12 +14,14 @@
 #include "initramfs.h"
 #include "linux.h"
 #include "machine.h"
+#include "bundle.h"
 #include "session.h"
 #include "util.h"
 #include "ui.h"
 #include "steps/bootstrap.h"
 #include "steps/build.h"
 #include "steps/fetch.h"
+#include "verify_jobs.h"
 #include "vmstate.h"
 
 #include <openssl/evp.h>
@@ -49,7 +51,9 @@ static const char usage_text[] =
     "  fetch         download the distfiles named in sources files, checking SHA-256\n"
     "  resume        continue a run from a checkpoint, in a new process\n"
     "  inspect       describe a checkpoint\n"
-    "  verify        re-run a journal's boot and compare it point by point\n"
+    "  verify        re-run a journal's boot and compare it point by point, or an\n"
+    "                audit bundle's segments side by side\n"
+    "  bundle        gather a run's journal, checkpoints, disks and inputs for an audit\n"
     "  build         make sysa's initramfs and sysc's disk from a live-bootstrap tree\n"
     "  bootstrap     fetch, build, boot and watch a whole live-bootstrap run; resume it\n"
     "\n"
@@ -99,6 +103,18 @@ static const char usage_text[] =
     "  re-runs the recorded boot (or from CHECKPOINT) and compares every point\n"
     "  (hashes and event counts);\n"
     "  exit 0 identical, 6 diverged (the first differing point is printed)\n"
+    "\n"
+    "lbvm bundle JOURNAL [--checkpoint-dir DIR]... -o FOLDER\n"
+    "  copies (or hard-links) the journal, the checkpoints at its points, their\n"
+    "  disk layers and base images, the kernel and initrd into FOLDER, with a\n"
+    "  MANIFEST of their SHA-256 (default DIR: 'checkpoints' beside JOURNAL)\n"
+    "\n"
+    "lbvm verify BUNDLE [--jobs N | --list-segments | --segment K [--check-start]]\n"
+    "  checks every file, then every checkpoint against its journal point, then\n"
+    "  runs every segment (checkpoint to next checkpoint) in its own process, N at\n"
+    "  once (default: the host's cores); --list-segments prints 'ID CHECKPOINT\n"
+    "  TICKS' lines and --segment K runs one (for a batch scheduler, docs/audit.md);\n"
+    "  exit 0 identical, 6 diverged (each diverging segment and point), 1 refused\n"
     "\n"
     "lbvm mkinitramfs -o FILE DIR [DIR...]\n"
     "  entries sorted, owner 0:0, mtime SOURCE_DATE_EPOCH (default 0)\n"
@@ -768,41 +784,35 @@ static int cmd_inspect(int argc, char **argv)
     return 0;
 }
 
-/* Decodes one key=value of a journal's boot line (percent-encoded). */
 static char *boot_value(const char *line, const char *key, int nth)
 {
-    char k[32];
-    snprintf(k, sizeof k, " %s=", key);
-    char padded[8300];
-    snprintf(padded, sizeof padded, " %s", line);
-    const char *p = padded;
-    for (int i = 0; i <= nth; i++) {
-        p = strstr(p, k);
-        if (!p)
-            return NULL;
-        p += strlen(k);
-    }
-    size_t n = strcspn(p, " ");
-    char *v = malloc(n + 1), *o = v;
-    if (!v)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned x;
-        if (p[i] == '%' && i + 2 < n + 1 && sscanf(p + i + 1, "%2x", &x) == 1) {
-            *o++ = (char)x;
-            i += 2;
-        } else {
-            *o++ = p[i];
-        }
-    }
-    *o = 0;
-    return v;
+    return journal_boot_value(line, key, nth);
 }
 
-static void print_divergence(const SessionResult *r, Machine *m)
+/* The boot a journal's boot line records (values in vals[], which the caller
+ * frees; at most 10 of them). */
+static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int *nv)
 {
-    printf("diverged at point %d (%s, recorded at %llu ticks, this run %llu): %s differs\n", r->index + 1,
-           r->want.kind, (unsigned long long)r->want.ticks, (unsigned long long)r->got.ticks, r->what);
+    b->kernel = vals[(*nv)++] = boot_value(boot, "kernel", 0);
+    b->initrd = vals[(*nv)++] = boot_value(boot, "initrd", 0);
+    b->append = vals[(*nv)++] = boot_value(boot, "append", 0);
+    char *mem = vals[(*nv)++] = boot_value(boot, "mem", 0), *ep = vals[(*nv)++] = boot_value(boot, "epoch", 0);
+    char *gd = vals[(*nv)++] = boot_value(boot, "guest-decompress", 0);
+    b->mem_mib = mem ? strtoull(mem, NULL, 10) : 1024;
+    b->epoch = ep ? strtoll(ep, NULL, 10) : 0;
+    b->guest_decompress = gd && *gd == '1';
+    for (int i = 0; i < MACHINE_MAX_DISKS; i++) {
+        char *d = boot_value(boot, "disk", i);
+        if (!d)
+            break;
+        vals[(*nv)++] = d;
+        b->disk_arg[b->n_disks++] = d;
+    }
+}
+
+/* The console's last lines before a divergence, on out. */
+static void print_console_before(Machine *m, FILE *out)
+{
     uint8_t tail[MACHINE_TAIL_SIZE];
     size_t n = machine_console_tail(m, tail);
     /* the last few console lines of this run before the point */
@@ -813,10 +823,175 @@ static void print_divergence(const SessionResult *r, Machine *m)
         if (tail[from] == '\n' && from + 1 < n)
             lines++;
     }
-    printf("console before it:\n");
-    fwrite(tail + from, 1, n - from, stdout);
+    fprintf(out, "console before it:\n");
+    fwrite(tail + from, 1, n - from, out);
     if (n && tail[n - 1] != '\n')
-        putchar('\n');
+        fputc('\n', out);
+}
+
+static void print_divergence(const SessionResult *r, Machine *m)
+{
+    printf("diverged at point %d (%s, recorded at %llu ticks, this run %llu): %s differs\n", r->index + 1,
+           r->want.kind, (unsigned long long)r->want.ticks, (unsigned long long)r->got.ticks, r->what);
+    print_console_before(m, stdout);
+}
+
+/* ---- lbvm verify BUNDLE (docs/audit.md) ---- */
+
+/* The boot segment's machine: the journal's boot, with the bundle's kernel,
+ * initrd and base images, each base the one the bundle holds. */
+static Machine *segment_boot(const Bundle *b, CkptSession *cs, FILE *con, char *err, size_t errlen)
+{
+    BootArgs a = { 0 };
+    char *vals[16] = { 0 }, kernel[4200], initrd[4200], disks[MACHINE_MAX_DISKS][4200];
+    int nv = 0, code;
+    Machine *m = NULL;
+    boot_args_from_line(b->boot, &a, vals, &nv);
+    const BundleFile *k = bundle_find(b, BUNDLE_KERNEL, 0), *i = bundle_find(b, BUNDLE_INITRD, 0), *base[MACHINE_MAX_DISKS];
+    bundle_path(b, k, kernel, sizeof kernel);
+    a.kernel = kernel;
+    a.initrd = i ? initrd : NULL;
+    if (i)
+        bundle_path(b, i, initrd, sizeof initrd);
+    for (int d = 0; d < a.n_disks; d++) {
+        if (!(base[d] = bundle_find(b, BUNDLE_BASE, d))) {
+            snprintf(err, errlen, "the bundle has no base image for disk %d", d);
+            goto out;
+        }
+        bundle_path(b, base[d], disks[d], sizeof disks[d] - 3);
+        if (base[d]->read_only)
+            strcat(disks[d], ",ro");
+        a.disk_arg[d] = disks[d];
+    }
+    if (!(m = boot_machine(&a, cs, con, false, 0, &code))) {
+        snprintf(err, errlen, "the recorded boot failed (the line above says why)");
+        goto out;
+    }
+    for (int d = 0; d < a.n_disks; d++)
+        if (memcmp(cs->disk[d].base_sha256, base[d]->digest, 32)) {
+            snprintf(err, errlen, "base %s is not the one the MANIFEST records (content digest)", base[d]->name);
+            machine_free(m);
+            m = NULL;
+            break;
+        }
+out:
+    for (int v = 0; v < nv; v++)
+        free(vals[v]);
+    return m;
+}
+
+/* Runs segment k on m and says how it went in one line on stdout (a
+ * refusal: on stderr). Returns the exit code. */
+static int segment_report(const char *dir, const Bundle *b, int k, Machine *m, bool start_only)
+{
+    const BundleSegment *s = &b->segs[k - 1];
+    SessionResult r;
+    bool bad;
+    if (bundle_segment_run(b, k, m, start_only, &r, &bad) < 0)
+        return lbvm_error(EXIT_USAGE, "%s: segment %d: %s", dir, k, r.error);
+    if (bad)
+        return lbvm_error(EXIT_USAGE, "%s: segment %d: its checkpoint %s does not hash to point %d (%s, %llu ticks), "
+                          "where it starts: %s differs", dir, k, b->files[s->ckpt].name, s->from, r.want.kind,
+                          (unsigned long long)r.want.ticks, r.what);
+    if (r.diverged) {
+        printf("segment %d diverged at point %d (%s, recorded at %llu ticks, this run %llu): %s differs\n", k,
+               r.index + 1, r.want.kind, (unsigned long long)r.want.ticks, (unsigned long long)r.got.ticks, r.what);
+        print_console_before(m, stderr);
+        return EXIT_DIVERGED;
+    }
+    uint64_t t0 = s->from ? b->pts[s->from - 1].ticks : 0, t1 = b->pts[s->to - 1].ticks;
+    if (start_only)
+        printf("segment %d start identical: point %d (%llu ticks)\n", k, s->from, (unsigned long long)t0);
+    else if (s->from)
+        printf("segment %d identical: point %d (%llu ticks) to point %d (%llu ticks), %d point%s compared\n", k,
+               s->from, (unsigned long long)t0, s->to, (unsigned long long)t1, r.compared, r.compared == 1 ? "" : "s");
+    else
+        printf("segment %d identical: the boot to point %d (%llu ticks), %d point%s compared\n", k, s->to,
+               (unsigned long long)t1, r.compared, r.compared == 1 ? "" : "s");
+    return 0;
+}
+
+/* --segment K [--check-start]: one segment in this process, from its
+ * checkpoint (or the boot) in a throw-away folder for the disks' writes. */
+static int verify_segment(const char *dir, int k, bool start_only)
+{
+    Bundle b;
+    char err[4608];
+    if (bundle_open(&b, dir, k, err, sizeof err) < 0) {
+        bundle_close(&b);
+        return lbvm_error(EXIT_USAGE, "%s: %s", dir, err);
+    }
+    const BundleSegment *s = &b.segs[k - 1];
+    /* the disks' writes of this segment: $TMPDIR (a cluster's scratch space), else /tmp */
+    const char *td = getenv("TMPDIR");
+    char tmpdir[4200];
+    snprintf(tmpdir, sizeof tmpdir, "%s/lbvm-verify-XXXXXX", td && *td && strlen(td) < 4000 ? td : "/tmp");
+    CkptSession cs;
+    int code = EXIT_USAGE;
+    if (start_only && s->ckpt < 0) {
+        printf("segment %d starts at the boot: no checkpoint to check\n", k);
+        bundle_close(&b);
+        return 0;
+    }
+    if (!mkdtemp(tmpdir) || ckpt_session_open(&cs, tmpdir, err, sizeof err) < 0) {
+        bundle_close(&b);
+        return lbvm_error(EXIT_USAGE, "cannot create a temporary folder: %s", strerror(errno));
+    }
+    cs.resolve = bundle_resolve;
+    cs.resolve_opaque = &b;
+    FILE *con = fopen("/dev/null", "wb");
+    Machine *m = NULL;
+    if (s->ckpt >= 0) {
+        char path[4200];
+        MachineConfig cfg = { .console = con };
+        bundle_path(&b, &b.files[s->ckpt], path, sizeof path);
+        m = machine_resume(path, &cs, &cfg, err, sizeof err);
+    } else {
+        m = segment_boot(&b, &cs, con, err, sizeof err);
+    }
+    if (!m)
+        lbvm_error(0, "%s: segment %d: %s", dir, k, err);
+    else
+        code = segment_report(dir, &b, k, m, start_only);
+    machine_free(m);
+    fclose(con);
+    ckpt_session_close(&cs);
+    bundle_close(&b);
+    if (lbvm_remove_flat_dir(tmpdir) != 0)
+        fprintf(stderr, "lbvm: could not remove %s\n", tmpdir);
+    return code;
+}
+
+/* --list-segments: after every file was checked, "ID CHECKPOINT TICKS". */
+static int list_segments(const Bundle *b)
+{
+    for (int i = 0; i < b->n_segs; i++) {
+        const BundleSegment *s = &b->segs[i];
+        uint64_t t0 = s->from ? b->pts[s->from - 1].ticks : 0;
+        printf("%d %s %llu\n", s->id, s->ckpt < 0 ? "boot" : b->files[s->ckpt].name,
+               (unsigned long long)(b->pts[s->to - 1].ticks - t0));
+    }
+    return 0;
+}
+
+static int verify_bundle(const char *dir, int jobs, bool list, int seg, bool start_only)
+{
+    if (seg)
+        return verify_segment(dir, seg, start_only);
+    Bundle b;
+    char err[4608];
+    int code;
+    if (bundle_open(&b, dir, 0, err, sizeof err) < 0) {
+        code = lbvm_error(EXIT_USAGE, "%s: %s", dir, err);
+    } else if (list) {
+        code = list_segments(&b);
+    } else {
+        fprintf(stderr, "lbvm: verify: %s: %d points in %d segments, every file as the MANIFEST says; %d at once\n",
+                b.dir, b.n_pts, b.n_segs, jobs);
+        code = verify_jobs(&b, jobs);
+    }
+    bundle_close(&b);
+    return code;
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -824,22 +999,55 @@ static int cmd_verify(int argc, char **argv)
     static const struct option opts[] = {
         { "from", required_argument, 0, 'f' }, { "initrd", required_argument, 0, 'i' },
         { "append", required_argument, 0, 'a' }, { "kernel", required_argument, 0, 'k' },
+        { "jobs", required_argument, 0, 'j' }, { "list-segments", no_argument, 0, 'L' },
+        { "segment", required_argument, 0, 'S' }, { "check-start", no_argument, 0, 'C' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *from = NULL, *o_initrd = NULL, *o_append = NULL, *o_kernel = NULL;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t jobs = cores > 0 ? (uint64_t)cores : 1, seg = 0;
+    bool list = false, start_only = false, bundle_opt = false;
     int c;
-    while ((c = getopt_long(argc, argv, "f:i:a:k:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:i:a:k:j:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f': from = optarg; break;
         case 'i': o_initrd = optarg; break;
         case 'a': o_append = optarg; break;
         case 'k': o_kernel = optarg; break;
+        case 'j':
+            if (lbvm_parse_u64(optarg, &jobs) < 0 || jobs < 1 || jobs > 4096)
+                return lbvm_error(EXIT_USAGE, "--jobs %s: give how many segments to run at once, 1 to 4096", optarg);
+            bundle_opt = true;
+            break;
+        case 'L': list = bundle_opt = true; break;
+        case 'S':
+            if (lbvm_parse_u64(optarg, &seg) < 0 || seg < 1 || seg > 1000000000)
+                return lbvm_error(EXIT_USAGE, "--segment %s: give a segment number from --list-segments", optarg);
+            bundle_opt = true;
+            break;
+        case 'C': start_only = bundle_opt = true; break;
         case 'h': fputs(usage_text, stdout); return 0;
-        default: return lbvm_bad_option(EXIT_USAGE, argc, argv, "f:i:a:k:h", opts, "");
+        default: return lbvm_bad_option(EXIT_USAGE, argc, argv, "f:i:a:k:j:h", opts, "");
         }
     }
     if (optind + 1 != argc)
-        return lbvm_error(EXIT_USAGE, "verify needs one JOURNAL file");
+        return lbvm_error(EXIT_USAGE, "verify needs one JOURNAL file or audit BUNDLE folder");
+    if (bundle_is(argv[optind])) {
+        if (from || o_initrd || o_append || o_kernel)
+            return lbvm_error(EXIT_USAGE, "--from, --kernel, --initrd and --append go with a JOURNAL, not a bundle");
+        if (start_only && !seg)
+            return lbvm_error(EXIT_USAGE, "--check-start goes with --segment K");
+        if (list && seg)
+            return lbvm_error(EXIT_USAGE, "--list-segments and --segment: one at a time");
+        return verify_bundle(argv[optind], (int)jobs, list, (int)seg, start_only);
+    }
+    struct stat st;
+    if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))
+        return lbvm_error(EXIT_USAGE, "%s is a folder without a MANIFEST, not an audit bundle (lbvm bundle writes the "
+                          "MANIFEST last: was it interrupted?)", argv[optind]);
+    if (bundle_opt)
+        return lbvm_error(EXIT_USAGE, "%s is not an audit bundle (a folder with a MANIFEST): --jobs, --list-segments, "
+                          "--segment and --check-start need one", argv[optind]);
     char err[1024], boot[8192];
     JournalPoint *pts;
     JournalInput *ins;
@@ -872,21 +1080,13 @@ static int cmd_verify(int argc, char **argv)
         if (cwd && chdir(cwd) != 0)
             lbvm_error(0, "note: cannot enter the recorded folder %s", cwd);
         free(cwd);
-        b.kernel = o_kernel ? o_kernel : (vals[nv++] = boot_value(boot, "kernel", 0));
-        b.initrd = o_initrd ? o_initrd : (vals[nv++] = boot_value(boot, "initrd", 0));
-        b.append = o_append ? o_append : (vals[nv++] = boot_value(boot, "append", 0));
-        char *mem = vals[nv++] = boot_value(boot, "mem", 0), *ep = vals[nv++] = boot_value(boot, "epoch", 0);
-        char *gd = vals[nv++] = boot_value(boot, "guest-decompress", 0);
-        b.mem_mib = mem ? strtoull(mem, NULL, 10) : 1024;
-        b.epoch = ep ? strtoll(ep, NULL, 10) : 0;
-        b.guest_decompress = gd && *gd == '1';
-        for (int i = 0; i < MACHINE_MAX_DISKS; i++) {
-            char *d = boot_value(boot, "disk", i);
-            if (!d)
-                break;
-            vals[nv++] = d;
-            b.disk_arg[b.n_disks++] = d;
-        }
+        boot_args_from_line(boot, &b, vals, &nv);
+        if (o_kernel)
+            b.kernel = o_kernel;
+        if (o_initrd)
+            b.initrd = o_initrd;
+        if (o_append)
+            b.append = o_append;
         if (b.kernel)
             m = boot_machine(&b, &cs, con, false, 0, &code);
         else
@@ -928,6 +1128,57 @@ static int cmd_verify(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
         fprintf(stderr, "lbvm: could not remove %s\n", tmpdir);
+    return code;
+}
+
+/* lbvm bundle JOURNAL [--checkpoint-dir DIR]... -o OUT */
+static int cmd_bundle(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "checkpoint-dir", required_argument, 0, 'D' }, { "output", required_argument, 0, 'o' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *dirs[64], *out = NULL;
+    int n_dirs = 0, c;
+    while ((c = getopt_long(argc, argv, "D:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D':
+            if (n_dirs == 64)
+                return lbvm_error(EXIT_USAGE, "at most 64 --checkpoint-dir folders");
+            dirs[n_dirs++] = optarg;
+            break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: return lbvm_bad_option(EXIT_USAGE, argc, argv, "D:o:h", opts, "");
+        }
+    }
+    if (optind + 1 != argc || !out)
+        return lbvm_error(EXIT_USAGE, "bundle needs one JOURNAL and -o FOLDER (see 'lbvm --help')");
+    /* lbvm bootstrap's work folder: the journal beside its checkpoints */
+    char guess[4200];
+    snprintf(guess, sizeof guess, "%s", argv[optind]);
+    char *slash = strrchr(guess, '/');
+    snprintf(slash ? slash + 1 : guess, sizeof guess - (size_t)(slash ? slash + 1 - guess : 0), "checkpoints");
+    struct stat st;
+    if (!n_dirs && stat(guess, &st) == 0 && S_ISDIR(st.st_mode))
+        dirs[n_dirs++] = guess;
+    BundleMakeOpts o = { .journal = argv[optind], .ckpt_dirs = dirs, .n_ckpt_dirs = n_dirs, .out = out };
+    Bundle b;
+    char err[4608];
+    int code = 0;
+    if (bundle_make(&o, &b, err, sizeof err) < 0) {
+        code = lbvm_error(EXIT_USAGE, "bundle: %s", err);
+    } else {
+        int n[5] = { 0 };
+        for (int i = 0; i < b.n_files; i++)
+            n[b.files[i].kind]++;
+        char hex[65];
+        for (int i = 0; i < 32; i++)
+            sprintf(hex + 2 * i, "%02x", b.journal_sha256[i]);
+        printf("bundle %s: %d points in %d segments; %d checkpoints, %d layers, %d base images; journal SHA-256 %s\n",
+               b.dir, b.n_pts, b.n_segs, n[BUNDLE_CHECKPOINT], n[BUNDLE_LAYER], n[BUNDLE_BASE], hex);
+    }
+    bundle_close(&b);
     return code;
 }
 
@@ -1023,6 +1274,8 @@ int main(int argc, char **argv)
         return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify"))
         return cmd_verify(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bundle"))
+        return cmd_bundle(argc - 1, argv + 1);
     if (!strcmp(cmd, "bootstrap")) return lbvm_cmd_bootstrap(argc - 1, argv + 1);
     if (!strcmp(cmd, "build"))
         return lbvm_cmd_build(argc - 1, argv + 1);

@@ -189,6 +189,21 @@ static bool same_point(const JournalPoint *a, const JournalPoint *b, char *what,
     return true;
 }
 
+bool session_check_point(Machine *m, const JournalPoint *want, int index, SessionResult *r)
+{
+    memset(r, 0, sizeof *r);
+    r->end = MACHINE_PAUSED;
+    session_point(m, want->kind, false, &r->got);
+    if (same_point(&r->got, want, r->what, sizeof r->what)) {
+        r->compared = 1;
+        return true;
+    }
+    r->want = *want;
+    r->diverged = true;
+    r->index = index;
+    return false;
+}
+
 #define SESSION_PATH_MAX 4200
 
 /* Takes a checkpoint into path; on failure r->error says that the run stops,
@@ -352,6 +367,10 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
                 }
                 next_expect++;
                 r->compared++;
+                if (o->stop_at_last && next_expect == o->n_expect) {
+                    r->end = MACHINE_PAUSED;
+                    return 0;
+                }
             }
             continue;
         }
@@ -384,6 +403,36 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
 }
 
 /* ---- reading a journal ---- */
+
+char *journal_boot_value(const char *line, const char *key, int nth)
+{
+    char k[32];
+    snprintf(k, sizeof k, " %s=", key);
+    char padded[8300];
+    snprintf(padded, sizeof padded, " %s", line);
+    const char *p = padded;
+    for (int i = 0; i <= nth; i++) {
+        p = strstr(p, k);
+        if (!p)
+            return NULL;
+        p += strlen(k);
+    }
+    size_t n = strcspn(p, " ");
+    char *v = malloc(n + 1), *o = v;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned x;
+        if (p[i] == '%' && i + 2 < n + 1 && sscanf(p + i + 1, "%2x", &x) == 1) {
+            *o++ = (char)x;
+            i += 2;
+        } else {
+            *o++ = p[i];
+        }
+    }
+    *o = 0;
+    return v;
+}
 
 /* "N,N,...": exactly JOURNAL_N_EVENTS decimal counts, then the line's end. */
 static int read_events(const char *s, uint64_t ev[JOURNAL_N_EVENTS])

@@ -54,6 +54,7 @@ typedef struct SessionOpts {
     int n_expect;
     const JournalInput *inputs;
     int n_inputs;
+    bool stop_at_last;        /* verify: return once the last expected point matched (a segment) */
 } SessionOpts;
 
 typedef struct SessionResult {
@@ -79,12 +80,21 @@ void session_catch_signals(Machine *m);
  * difference. Returns 0, or -1 with r->error set. */
 int session_run(Machine *m, const SessionOpts *o, SessionResult *r);
 
+/* verify: compares the machine now, as a checkpoint just left it (its
+ * console link is the saved one), with the recorded point `want` (index
+ * `index`). true if they agree; else r->diverged, r->what, r->got, r->want
+ * and r->index say how. */
+bool session_check_point(Machine *m, const JournalPoint *want, int index, SessionResult *r);
+
 /* Journal lines (docs/checkpoint-format.md, "Journal"). */
 void journal_write_point(FILE *f, const JournalPoint *p);
 /* Reads the points and inputs of a journal; the "boot" line's text (after
  * "boot ") goes to boot_line. 0 or -1 with a message. */
 int journal_read(const char *path, char *boot_line, size_t boot_len, JournalPoint **pts, int *n_pts,
                  JournalInput **inputs, int *n_inputs, char *err, size_t errlen);
+/* The value of key= on a journal's boot line (its nth occurrence: disk=
+ * repeats), percent-decoded; NULL if absent. The caller frees it. */
+char *journal_boot_value(const char *line, const char *key, int nth);
 /* Fills a point with the machine's hashes now; `link` links the console
  * chain here (false: a checkpoint at this point just did). */
 void session_point(Machine *m, const char *kind, bool link, JournalPoint *p);

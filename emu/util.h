@@ -25,6 +25,9 @@ int lbvm_fsync_dir_of(const char *path);
  * appended, not counted in *len). NULL with a one-line message naming path
  * ("cannot read", "not a file", "larger than"). */
 char *lbvm_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+/* Removes a temporary folder of files (no subfolders), without a shell:
+ * its name may come from $TMPDIR. 0, or -1. */
+int lbvm_remove_flat_dir(const char *dir);
 /* Decimal digits only (no sign, no spaces). 0, or -1. */
 int lbvm_parse_u64(const char *s, uint64_t *out);
 /* Digits with an optional K, M, G or T suffix (powers of 1024). 0, or -1. */

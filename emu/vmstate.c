@@ -816,7 +816,46 @@ static int load_disk_refs(const CkptFile *f, const char *name, CkptSession *cs, 
         snprintf(err, errlen, "checkpoint's disks section: %s", state_error(&io));
         return -1;
     }
+    for (int i = 0; i < cs->n_disks && cs->resolve; i++)
+        if (cs->resolve(cs->resolve_opaque, i, &cs->disk[i], err, errlen) < 0)
+            return -1;
     return 0;
+}
+
+int machine_checkpoint_refs(const char *path, bool check_digest, uint64_t *ticks, CkptSession *refs, char *err,
+                            size_t errlen)
+{
+    CkptFile f;
+    if ((check_digest ? ckpt_open(path, &f, err, errlen) : ckpt_open_undigested(path, &f, err, errlen)) < 0)
+        return -1;
+    char why[4608];
+    uint64_t ram_size = 0;
+    uint32_t n_disks = 0;
+    Machine scratch;
+    memset(&scratch, 0, sizeof scratch);
+    memset(refs, 0, sizeof *refs);
+    refs->lock_fd = -1;
+    int rc = -1;
+    if (peek_machine(&f, &ram_size, &n_disks, why, sizeof why) < 0)
+        goto out;
+    if (n_disks > MACHINE_MAX_DISKS) {
+        snprintf(why, sizeof why, "%u disks", n_disks);
+        goto out;
+    }
+    const CkptSection *ms = ckpt_find(&f, "machine");
+    StateIO io;
+    state_init_load(&io, ckpt_payload(&f, ms), ms->length, &scratch.clock);
+    machine_fields(&scratch, &io, &ram_size, &n_disks);
+    state_finish(&io);
+    *ticks = scratch.clock.now;
+    if (load_disk_refs(&f, path, refs, n_disks, why, sizeof why) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc < 0)
+        snprintf(err, errlen, "%s: %s", path, why);
+    ckpt_close(&f);
+    return rc;
 }
 
 static void hex(const uint8_t *b, int n, char *out)

@@ -8,6 +8,7 @@
  * after the newest present, so no file another checkpoint needs is replaced. */
 #ifndef LBVM_VMSTATE_H
 #define LBVM_VMSTATE_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,14 +30,22 @@ typedef struct CkptDisk {
     int n_layers;
 } CkptDisk;
 
-typedef struct CkptSession {
+typedef struct CkptSession CkptSession;
+/* Finds disk d's base and layers elsewhere than the paths a checkpoint
+ * recorded (an audit bundle holds them by digest): rewrites d->base and each
+ * layer's path; 0, or -1 with a message. */
+typedef int CkptResolveFunc(void *opaque, int i, CkptDisk *d, char *err, size_t errlen);
+
+struct CkptSession {
     char dir[4096];
     int lock_fd;
     unsigned next_seq;               /* number of the next checkpoint */
     unsigned keep;                   /* keep the newest `keep` checkpoint files; 0: all */
     int n_disks;
     CkptDisk disk[MACHINE_MAX_DISKS];
-} CkptSession;
+    CkptResolveFunc *resolve;        /* NULL: the recorded paths */
+    void *resolve_opaque;
+};
 
 /* Creates DIR if needed and locks it; refuses a folder another lbvm holds. */
 int ckpt_session_open(CkptSession *cs, const char *dir, char *err, size_t errlen);
@@ -65,6 +74,13 @@ Machine *machine_resume(const char *path, CkptSession *cs, const MachineConfig *
  * is used in messages. */
 Machine *machine_resume_from(const CkptFile *f, const char *name, CkptSession *cs, const MachineConfig *cfg,
                              char *err, size_t errlen);
+
+/* A checkpoint's guest time and disk references (bases and layers with their
+ * digests, layer paths made absolute), without loading it; check_digest also
+ * checks the file's SHA-256 (reads it all). refs is filled as by a resume
+ * (free it with ckpt_session_close). 0 or -1 with a message. */
+int machine_checkpoint_refs(const char *path, bool check_digest, uint64_t *ticks, CkptSession *refs, char *err,
+                            size_t errlen);
 
 /* Describes a checkpoint on out: format, guest time, sections and sizes,
  * disks, the console's tail. 0 or -1 with a message. */

@@ -21,6 +21,11 @@ need_pkg() {
 # qemu-i386 (user mode) runs the i386 seeds where the host kernel cannot.
 command -v qemu-i386 >/dev/null || need_pkg qemu-user "qemu-i386, for the seed tests"
 
+# GNU parallel runs an audit's segments as a batch engine would (test_audit).
+if ! command -v parallel >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends parallel
+fi
+
 # libFuzzer needs clang and its runtime library of the same major version.
 command -v clang >/dev/null || need_pkg clang "the fuzz tests' compiler"
 v=$(clang --version | sed -n 's/.*clang version \([0-9][0-9]*\).*/\1/p' | head -n1)
