@@ -90,20 +90,25 @@ static char *path_join(const char *dir, const char *name, const char *suffix)
     return p;
 }
 
-int fetch_default_distdir(char *buf, size_t len)
+int fetch_cache_dir(const char *leaf, char *buf, size_t len)
 {
     const char *x = getenv("XDG_CACHE_HOME");
     int n;
     /* The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored. */
     if (x && x[0] == '/')
-        n = snprintf(buf, len, "%s/lbvm/distfiles", x);
+        n = snprintf(buf, len, "%s/lbvm/%s", x, leaf);
     else {
         const char *h = getenv("HOME");
         if (!h || !*h)
             return -1;
-        n = snprintf(buf, len, "%s/.cache/lbvm/distfiles", h);
+        n = snprintf(buf, len, "%s/.cache/lbvm/%s", h, leaf);
     }
     return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int fetch_default_distdir(char *buf, size_t len)
+{
+    return fetch_cache_dir("distfiles", buf, len);
 }
 
 int fetch_sha256_file(const char *path, char hex[65])

@@ -38,6 +38,8 @@ int fetch_all(const FetchItem *items, int n, const FetchOptions *o, char *err, s
 /* $XDG_CACHE_HOME/lbvm/distfiles, else $HOME/.cache/lbvm/distfiles.
  * Returns 0, or -1 (neither variable set, or buf too small). */
 int fetch_default_distdir(char *buf, size_t len);
+/* $XDG_CACHE_HOME/lbvm/LEAF, else $HOME/.cache/lbvm/LEAF. 0, or -1. */
+int fetch_cache_dir(const char *leaf, char *buf, size_t len);
 
 /* SHA-256 of a file as 64 lowercase hex digits plus NUL. Returns 0, -1 with errno. */
 int fetch_sha256_file(const char *path, char hex[65]);

@@ -263,23 +263,10 @@ out:
 
 /* ---- the default kernel ------------------------------------------------------ */
 
-static int cache_dir(char *buf, size_t len)
-{
-    const char *x = getenv("XDG_CACHE_HOME");
-    int n;
-    if (x && x[0] == '/')
-        n = snprintf(buf, len, "%s/lbvm/kernels", x);
-    else if (getenv("HOME") && *getenv("HOME"))
-        n = snprintf(buf, len, "%s/.cache/lbvm/kernels", getenv("HOME"));
-    else
-        return -1;
-    return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
 int kernel_default(char *buf, size_t len, int offline, FILE *log, char *err, size_t errlen)
 {
     char dir[4096], got[65];
-    if (cache_dir(dir, sizeof dir) < 0)
+    if (fetch_cache_dir("kernels", dir, sizeof dir) < 0)
         return lbvm_set_err(err, errlen, "no cache folder for the default kernel: set HOME or XDG_CACHE_HOME, or give --kernel FILE");
     if (snprintf(buf, len, "%s/vmlinuz-%s-%s", dir, KERNEL_PACKAGE + strlen("linux-image-"), KERNEL_VERSION) >= (int)len)
         return lbvm_set_err(err, errlen, "path too long: %s", dir);
