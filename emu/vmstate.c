@@ -154,7 +154,7 @@ static int ram_save(Machine *m, CkptWriter *w, char *err, size_t errlen)
         goto done;
     }
     /* Pages never touched are not resident: zero without reading them. */
-    if (mincore(m->ram, m->ram_size, res) != 0)
+    if (!machine_ram_backed(m, res))
         memset(res, 1, npages);
     for (size_t p = 0; p < npages; p++)
         if ((res[p] & 1) && !page_zero(m->ram + p * PAGE)) {
