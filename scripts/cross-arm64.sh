@@ -20,7 +20,10 @@
 #      not part of the arm64 build), built, and BUILD_DIR/qemu-lbvm, a wrapper
 #      that runs BUILD_DIR/lbvm under `qemu-aarch64 -L SYSROOT` (these hosts do
 #      not register binfmt handlers). ctest in BUILD_DIR runs the unit tests
-#      under QEMU too (CMAKE_CROSSCOMPILING_EMULATOR).
+#      under QEMU too (CMAKE_CROSSCOMPILING_EMULATOR). BUILD_DIR/qemu-lbvm-host-zstd
+#      runs it with the arm64 build of the host's zstd version instead of the
+#      sysroot's (from the host's own apt sources), so that checkpoint files
+#      can be compared byte for byte with the host build's.
 #
 # The archive is the first Debian one in the host's apt sources (as for
 # scripts/setup.sh); the package versions used are written to
@@ -138,6 +141,31 @@ if [ -z "$offline" ]; then
     # shellcheck disable=SC2086
     apt-get "${aptopts[@]}" install -y -q --download-only $pkgs >>"$log" 2>&1 \
         || { tail -n 5 "$log" >&2; die "apt-get could not download the arm64 packages (above)"; }
+    # zstd as on the host, beside the sysroot (not in it: the suite's other
+    # libraries want its own zstd): BUILD_DIR/qemu-lbvm-host-zstd runs the
+    # arm64 lbvm with it, so that its checkpoint files can be compared byte
+    # for byte with the host build's (a zstd release may compress the same
+    # RAM to other bytes; what they decode to never depends on it). The arm64
+    # package of the host's exact version comes from the host's own apt
+    # sources, indexed for arm64 in a private lists folder.
+    zver=$(dpkg-query -W -f='${Version}' libzstd1 2>/dev/null || true)
+    rm -rf "$cross/zstd-host"
+    if [ -n "$zver" ]; then
+        hostapt=(-o "Dir::State::Lists=$cross/host-lists" -o "Dir::State::status=$aptroot/var/lib/dpkg/status"
+                 -o "Dir::Cache=$aptroot/var/cache/apt" -o "APT::Architecture=arm64" -o "APT::Architectures::=arm64"
+                 -o "Debug::NoLocking=1" -o "APT::Get::List-Cleanup=false")
+        mkdir -p "$cross/host-lists/partial"
+        zdeb="libzstd1_${zver/:/%3a}_arm64.deb"
+        if apt-get "${hostapt[@]}" update >>"$log" 2>&1 \
+           && (cd "$debs" && apt-get "${hostapt[@]}" download "libzstd1:arm64=$zver") >>"$log" 2>&1 \
+           && dpkg-deb -x "$debs/$zdeb" "$cross/zstd-host.new"; then
+            mv "$cross/zstd-host.new" "$cross/zstd-host"
+            echo "$zver" > "$cross/zstd-host/VERSION"
+        else
+            rm -rf "$cross/zstd-host.new"
+            echo "cross-arm64: note: zstd $zver for arm64 not found in the host's apt sources: no qemu-lbvm-host-zstd" >&2
+        fi
+    fi
     mv "$cross/packages.new" "$cross/packages"
 fi
 [ -s "$cross/packages" ] || die "no list of arm64 packages in $cross (run once without --offline)"
@@ -205,6 +233,17 @@ cat >"$build/qemu-lbvm" <<EOF
 exec qemu-aarch64 -L "$sysroot" "$build/lbvm" "\$@"
 EOF
 chmod 755 "$build/qemu-lbvm"
+rm -f "$build/qemu-lbvm-host-zstd"
+if [ -f "$cross/zstd-host/VERSION" ]; then
+    cat >"$build/qemu-lbvm-host-zstd" <<EOF
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Written by scripts/cross-arm64.sh: the arm64 lbvm under user-mode QEMU, with
+# the host's zstd ($(cat "$cross/zstd-host/VERSION")) instead of the sysroot's.
+exec qemu-aarch64 -L "$sysroot" -E LD_LIBRARY_PATH="$cross/zstd-host/usr/lib/aarch64-linux-gnu" "$build/lbvm" "\$@"
+EOF
+    chmod 755 "$build/qemu-lbvm-host-zstd"
+fi
 file_type=$(od -An -tx1 -j18 -N2 "$build/lbvm" | tr -d ' ')
 [ "$file_type" = b700 ] || die "$build/lbvm is not an aarch64 program (e_machine $file_type)"
 "$build/qemu-lbvm" --version >/dev/null 2>&1 || die "$build/qemu-lbvm --version failed: qemu-aarch64 cannot run it"
