@@ -4,8 +4,9 @@
  * the operand to a double and calling the host C library's sin, cos, sincos,
  * tan, atan2, log and pow(2.0, x). Those are not the same everywhere: glibc on
  * x86_64 picks an FMA or a non-FMA variant by the CPU it runs on, and the two
- * differ in the last bit for about one argument in 2500 (so two x86_64 hosts
- * can disagree), another glibc release or architecture may round otherwise,
+ * differ in the last bit for about one argument in 2500 (sin, cos, 2^x; fewer
+ * for the others), so two x86_64 hosts can disagree; another glibc release or
+ * architecture may round otherwise,
  * and an invalid operation's NaN has another sign on arm64. The guest would
  * see its host.
  *
