@@ -43,7 +43,7 @@ build=
 for a in "$@"; do
     case $a in
     --offline) offline=1 ;;
-    -h|--help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,/^set -euo/{/^set -euo/!p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $a (see --help)" ;;
     *) [ -z "$build" ] || die "one build folder only"; build=$a ;;
     esac
