@@ -14,6 +14,7 @@
 #include "cpu.h"
 
 #include "state.h"
+#include "x87math.h"
 
 #include <dlfcn.h>
 #include <link.h>
@@ -1833,6 +1834,8 @@ CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock, ch
         snprintf(err, errlen, "Unicorn %u.%u is too old: 2.1.2 or newer is needed", maj, min);
         goto fail;
     }
+    if (x87math_check(err, errlen) < 0)   /* QUIRK(x87-libm) */
+        goto fail;
     s->codepage = calloc(ram_size >> 12, 1);
     s->wgen = calloc(ram_size >> 12, sizeof *s->wgen);
     if (!s->codepage || !s->wgen) {
