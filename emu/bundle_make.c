@@ -284,10 +284,12 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
     off_t pos = 0;
     while (pos < st.st_size) {
         off_t data = lseek(in, pos, SEEK_DATA), hole;
+        if (data < 0 && errno == ENXIO)
+            break;                               /* a hole to the end */
         if (data < 0)
-            break;                               /* a hole to the end (or no SEEK_DATA: read on) */
+            data = pos;                          /* no SEEK_DATA here: copy it all */
         hole = lseek(in, data, SEEK_HOLE);
-        if (hole < 0)
+        if (hole < 0 || hole > st.st_size)
             hole = st.st_size;
         for (pos = data; pos < hole;) {
             ssize_t n = pread(in, buf, (size_t)(hole - pos < (off_t)sizeof buf ? hole - pos : (off_t)sizeof buf), pos);
