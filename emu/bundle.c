@@ -226,7 +226,7 @@ static int manifest_read(Bundle *b, char *err, size_t errlen)
             rc = -1;
             break;
         }
-        unsigned long long size;
+        unsigned long long size = 0;
         if (!strcmp(kind, "journal")) {
             rc = journal || sscanf(line + off, "%64s %llu %31s points=%d", hex, &size, name, &b->n_points) != 4 ||
                  bundle_unhex(hex, b->journal_sha256) < 0 || strcmp(name, BUNDLE_JOURNAL) ? -1 : 0;

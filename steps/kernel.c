@@ -268,7 +268,7 @@ int kernel_default(char *buf, size_t len, int offline, FILE *log, char *err, siz
     char dir[4096], got[65];
     if (fetch_cache_dir("kernels", dir, sizeof dir) < 0)
         return lbvm_set_err(err, errlen, "no cache folder for the default kernel: set HOME or XDG_CACHE_HOME, or give --kernel FILE");
-    if (snprintf(buf, len, "%s/vmlinuz-%s-%s", dir, KERNEL_PACKAGE + strlen("linux-image-"), KERNEL_VERSION) >= (int)len)
+    if (snprintf(buf, len, "%s/vmlinuz-%s-%s", dir, &KERNEL_PACKAGE[strlen("linux-image-")], KERNEL_VERSION) >= (int)len)
         return lbvm_set_err(err, errlen, "path too long: %s", dir);
     if (fetch_sha256_file(buf, got) == 0 && !strcasecmp(got, KERNEL_SHA256))
         return 0;
