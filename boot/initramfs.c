@@ -5,8 +5,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "initramfs.h"
-#include "util.h"
+#include "boot/initramfs.h"
+#include "base/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>

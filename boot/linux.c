@@ -2,7 +2,7 @@
 /* bzImage loader for the 32-bit boot protocol (protocol >= 2.06). Offsets are
  * those of struct setup_header / struct boot_params in the kernel's
  * arch/x86/include/uapi/asm/bootparam.h. */
-#include "linux.h"
+#include "boot/linux.h"
 
 #include <lzma.h>
 #include <stdio.h>

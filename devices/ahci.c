@@ -5,7 +5,7 @@
  * PRD) is range-checked before use, and PRDs are checked again at the time
  * they are used, so a guest DMA that rewrites its own PRDT cannot slip an
  * address past the checks. A failed check is a host bus fatal error. */
-#include "ahci.h"
+#include "devices/ahci.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -12,10 +12,10 @@
 #define LBVM_AHCI_H
 #include <stdint.h>
 
-#include "disk.h"
-#include "iomem.h"
-#include "pci.h"
-#include "state.h"
+#include "devices/disk.h"
+#include "base/iomem.h"
+#include "devices/pci.h"
+#include "base/state.h"
 
 #define AHCI_VENDOR_ID      0x8086
 #define AHCI_DEVICE_ID      0x2922      /* ICH9 6-port SATA, AHCI mode */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Raw disk images: pread/pwrite on a file descriptor, looping on short I/O.
  * Also the content digests shared by every backend (docs/disk-overlay.md). */
-#include "disk.h"
-#include "util.h"
+#include "devices/disk.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,8 +12,8 @@
  * all rewritten later), so only layers still needed for reads cost a
  * descriptor. The soft RLIMIT_NOFILE is raised towards the hard one when many
  * layers are given. */
-#include "overlay.h"
-#include "util.h"
+#include "devices/overlay.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "disk.h"
+#include "devices/disk.h"
 
 #define DISK_OVERLAY_BLOCK_SIZE 65536   /* == DISK_DIGEST_BLOCK_SIZE */
 

@@ -5,7 +5,7 @@
  * References: PCI Local Bus Specification 3.0 (3.2.2.3.2 mechanism 1, 6.1-6.2
  * header), Intel 82441FX datasheet (CONFADD/CONFDATA, PCICMD/PCISTS defaults),
  * Intel 82371 PIIX3 datasheet (RC register at 0xcf9). */
-#include "pci.h"
+#include "devices/pci.h"
 
 #include <assert.h>
 #include <stdio.h>

@@ -33,8 +33,8 @@
 #define LBVM_PCI_H
 #include <stdint.h>
 
-#include "iomem.h"
-#include "state.h"
+#include "base/iomem.h"
+#include "base/state.h"
 
 /* Configuration mechanism 1 and the PIIX reset control register. */
 #define PCI_CONFIG_ADDRESS   0xcf8

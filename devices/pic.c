@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* 8259A interrupt controller pair (Intel 8259A datasheet; PIIX/ICH
  * datasheets for the PC wiring and the ELCR). */
-#include "pic.h"
+#include "devices/pic.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,8 +6,8 @@
 #define LBVM_PIC_H
 #include <stdint.h>
 
-#include "iomem.h"
-#include "state.h"
+#include "base/iomem.h"
+#include "base/state.h"
 
 /* ICW1 (command port, bit 4 set) */
 #define PIC_ICW1_IC4   0x01     /* ICW4 will follow */

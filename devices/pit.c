@@ -2,7 +2,7 @@
 /* 8254 interval timer (Intel 8254 datasheet, 231164). Counters are never
  * ticked: their value and OUT are computed from the virtual clock on demand,
  * and channel 0 arms one timer for its next OUT rising edge (IRQ0). */
-#include "pit.h"
+#include "devices/pit.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,9 +5,9 @@
 #define LBVM_PIT_H
 #include <stdint.h>
 
-#include "clock.h"
-#include "iomem.h"
-#include "state.h"
+#include "base/clock.h"
+#include "base/iomem.h"
+#include "base/state.h"
 
 #define PIT_FREQ 1193182ull         /* input clock, Hz */
 

@@ -11,7 +11,7 @@
  * Register C flags are brought up to date lazily over the time elapsed since
  * the last update (rtc_sync); one VTimer is armed only for the next event of
  * an enabled interrupt whose flag is not already set. */
-#include "rtc.h"
+#include "devices/rtc.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -6,9 +6,9 @@
 #define LBVM_RTC_H
 #include <stdint.h>
 
-#include "clock.h"
-#include "iomem.h"
-#include "state.h"
+#include "base/clock.h"
+#include "base/iomem.h"
+#include "base/state.h"
 
 /* Register indices */
 #define RTC_SECONDS        0x00

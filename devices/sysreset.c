@@ -19,7 +19,7 @@
  * The only other reader is the real-mode setup's empty_8042() (which treats
  * 0xff as "no KBC"), which lbvm's 32-bit entry skips; it would also only run
  * if A20 tested off, and with no wrap it never does. */
-#include "sysreset.h"
+#include "devices/sysreset.h"
 
 #include <stdlib.h>
 

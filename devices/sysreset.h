@@ -6,8 +6,8 @@
 #define LBVM_SYSRESET_H
 #include <stdint.h>
 
-#include "iomem.h"
-#include "state.h"
+#include "base/iomem.h"
+#include "base/state.h"
 
 #define SYSCTL_PORT_A        0x92
 #define  SYSCTL_A_FAST_RESET 0x01   /* alternate hot reset */

@@ -3,7 +3,7 @@
  * byte written to THR leaves at once, so THR and the XMIT FIFO are always
  * empty and THRE/TEMT always read 1. There is no baud-rate timing at all,
  * which keeps the device a pure function of guest accesses and host input. */
-#include "uart.h"
+#include "devices/uart.h"
 
 #include <stdlib.h>
 

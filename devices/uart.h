@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "iomem.h"
-#include "state.h"
+#include "base/iomem.h"
+#include "base/state.h"
 
 /* Register offsets (DLAB = LCR bit 7 turns offsets 0/1 into DLL/DLM) */
 #define UART_RBR 0      /* read */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Checkpoint container: see checkpoint.h and docs/checkpoint-format.md. */
-#include "checkpoint.h"
-#include "util.h"
+#include "emu/checkpoint.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,10 +11,10 @@
  *   run (and a resumed run) counts the same.
  * - Exceptions and interrupts are delivered through the guest IDT by the host.
  */
-#include "cpu.h"
+#include "emu/cpu.h"
 
-#include "state.h"
-#include "x87math.h"
+#include "base/state.h"
+#include "emu/x87math.h"
 
 #include <dlfcn.h>
 #include <link.h>

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clock.h"
-#include "iomem.h"
+#include "base/clock.h"
+#include "base/iomem.h"
 
 typedef struct CPUState CPUState;
 typedef struct StateIO StateIO;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Machine assembly and the top-level run loop. */
-#include "machine.h"
+#include "emu/machine.h"
 
 #include <openssl/evp.h>
 #include <poll.h>
@@ -9,15 +9,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "ahci.h"
-#include "disk.h"
-#include "pci.h"
-#include "pic.h"
-#include "pit.h"
-#include "platform.h"
-#include "rtc.h"
-#include "sysreset.h"
-#include "uart.h"
+#include "devices/ahci.h"
+#include "devices/disk.h"
+#include "devices/pci.h"
+#include "devices/pic.h"
+#include "devices/pit.h"
+#include "base/platform.h"
+#include "devices/rtc.h"
+#include "devices/sysreset.h"
+#include "devices/uart.h"
 
 #define COM1_BASE 0x3f8
 #define COM1_IRQ 4

@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "clock.h"
-#include "cpu.h"
-#include "iomem.h"
+#include "base/clock.h"
+#include "emu/cpu.h"
+#include "base/iomem.h"
 
 typedef struct PICState PICState;
 typedef struct PITState PITState;
@@ -97,7 +97,7 @@ typedef struct Machine {
     volatile int *host_stop;
     uint8_t input[256];       /* host console input not yet taken by the UART */
     int n_input;
-    /* Host-side observers (the console window, emu/ui.h): console_hook sees
+    /* Host-side observers (the console window, cli/ui.h): console_hook sees
      * every console byte as it is written; host_poll runs at every timer
      * deadline, before the pending input goes to the UART. Neither may touch
      * the guest: keystrokes go through machine_queue_input (and so the

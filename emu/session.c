@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Run loop with checkpoints, journal and verification (session.h). */
-#include "session.h"
+#include "emu/session.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ahci.h"
-#include "disk.h"
+#include "devices/ahci.h"
+#include "devices/disk.h"
 
 static volatile int g_stop_signal;
 

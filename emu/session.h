@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "machine.h"
-#include "vmstate.h"
+#include "emu/machine.h"
+#include "emu/vmstate.h"
 
 /* The guest's event counts a journal point records (events=, in this
  * order; docs/checkpoint-format.md): blocks, TLB fills for read, write and

@@ -2,7 +2,7 @@
 /* Whole-machine checkpoints: which sections, in which order, and the RAM
  * encoding. Layout of the folder in vmstate.h, of the file in
  * docs/checkpoint-format.md. */
-#include "vmstate.h"
+#include "emu/vmstate.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,18 +17,18 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "ahci.h"
-#include "disk.h"
-#include "overlay.h"
-#include "pci.h"
-#include "pic.h"
-#include "pit.h"
-#include "platform.h"
-#include "rtc.h"
-#include "state.h"
-#include "sysreset.h"
-#include "uart.h"
-#include "util.h"
+#include "devices/ahci.h"
+#include "devices/disk.h"
+#include "devices/overlay.h"
+#include "devices/pci.h"
+#include "devices/pic.h"
+#include "devices/pit.h"
+#include "base/platform.h"
+#include "devices/rtc.h"
+#include "base/state.h"
+#include "devices/sysreset.h"
+#include "devices/uart.h"
+#include "base/util.h"
 
 #define MACHINE_STATE_VERSION 1
 #define RAM_STATE_VERSION 2

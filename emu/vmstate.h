@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "checkpoint.h"
-#include "machine.h"
+#include "emu/checkpoint.h"
+#include "emu/machine.h"
 
 typedef struct CkptLayer {
     char path[4096];                 /* absolute; stored relative to the checkpoint's folder when inside it */

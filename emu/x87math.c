@@ -22,7 +22,7 @@
  * C library's. x87math_check() makes sure the binding happened;
  * tests/unit/test_x87math.c pins results bit for bit and runs the x87
  * instructions through Unicorn. */
-#include "x87math.h"
+#include "emu/x87math.h"
 
 #include <dlfcn.h>
 #include <float.h>
@@ -34,7 +34,7 @@
 #error "emu/x87math.c needs double arithmetic without excess precision (SSE2 on x86)"
 #endif
 
-#include "x87math_tables.h"
+#include "emu/x87math_tables.h"
 
 typedef unsigned __int128 u128;
 

@@ -29,9 +29,9 @@
 #include "steps/build.h"
 #include "steps/kernel.h"
 #include "steps/stage0.h"
-#include "util.h"
+#include "base/util.h"
 #include "steps/fetch.h"
-#include "vmstate.h"
+#include "emu/vmstate.h"
 
 #define TAIL_LINES 15
 #define LINE_MAX_LEN 4096

@@ -11,8 +11,8 @@
 #define _GNU_SOURCE
 #endif
 #include "steps/build.h"
-#include "util.h"
-#include "initramfs.h"
+#include "base/util.h"
+#include "boot/initramfs.h"
 #include "seeds/seeds.h"
 
 #include <ctype.h>

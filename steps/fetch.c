@@ -16,8 +16,8 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
-#include "fetch.h"
-#include "util.h"
+#include "steps/fetch.h"
+#include "base/util.h"
 
 #define FETCH_MAX_REDIRS 5
 #define FETCH_DEFAULT_PARALLEL 4

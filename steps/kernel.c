@@ -6,8 +6,8 @@
 #endif
 #include "steps/kernel.h"
 #include "steps/fetch.h"
-#include "linux.h"
-#include "util.h"
+#include "boot/linux.h"
+#include "base/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -8,7 +8,7 @@
 #define _GNU_SOURCE
 #endif
 #include "steps/stage0.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <errno.h>

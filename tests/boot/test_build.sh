@@ -5,12 +5,12 @@
 # the initramfs lists exactly the expected paths (no .git, tmp/ or stale
 # distfiles/); the 8 GiB disk is sparse, its partition passes e2fsck -fn and
 # debugfs reads the distfiles back; a missing or mismatching distfile fails
-# with one line naming it. Skipped while emu/main.c does not dispatch `build`.
+# with one line naming it. Skipped while cli/main.c does not dispatch `build`.
 . "$(dirname "$0")/lib.sh"
 need_lbvm
 RC=0; "$LBVM" build --help >"$WORK/help.out" 2>&1 || RC=$?
 if grep -q "unknown command" "$WORK/help.out"; then
-    echo "SKIP: $TEST_NAME: this lbvm has no 'build' command yet (emu/main.c does not dispatch it)"
+    echo "SKIP: $TEST_NAME: this lbvm has no 'build' command yet (cli/main.c does not dispatch it)"
     exit 0
 fi
 assert_eq "$RC" 0 "exit code of lbvm build --help"

@@ -20,12 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ahci.h"
+#include "devices/ahci.h"
 #include "fuzz_board.h"
 #include "fuzz_input.h"
-#include "disk.h"
-#include "iomem.h"
-#include "pci.h"
+#include "devices/disk.h"
+#include "base/iomem.h"
+#include "devices/pci.h"
 
 #define RAM_SIZE   FZ_RAM_SIZE
 #define ABAR       0xfebf0000u         /* 4 KiB aligned, inside the window */

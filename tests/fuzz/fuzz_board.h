@@ -15,18 +15,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ahci.h"
-#include "clock.h"
-#include "disk.h"
+#include "devices/ahci.h"
+#include "base/clock.h"
+#include "devices/disk.h"
 #include "fuzz_input.h"
 #include "fuzz_ports.h"
-#include "iomem.h"
-#include "pci.h"
-#include "pic.h"
-#include "pit.h"
-#include "rtc.h"
-#include "sysreset.h"
-#include "uart.h"
+#include "base/iomem.h"
+#include "devices/pci.h"
+#include "devices/pic.h"
+#include "devices/pit.h"
+#include "devices/rtc.h"
+#include "devices/sysreset.h"
+#include "devices/uart.h"
 
 /* A finding: abort (with the failed condition) even where NDEBUG is set. */
 #define FZ_CHECK(c) \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: whole checkpoint files, as `lbvm resume` reads them.
  * The input is a checkpoint file (emu/checkpoint.c container, emu/vmstate.c
- * sections, emu/state.c fields, the CPU's and each device's xxx_state, the
+ * sections, base/state.c fields, the CPU's and each device's xxx_state, the
  * zstd RAM image). The container's SHA-256 is not checked
  * (ckpt_parse_unchecked), so mutations reach the parsers behind it; then
  * machine_resume_from builds the machine. A bad file must give a clean
@@ -31,10 +31,10 @@
 
 #include <openssl/evp.h>
 
-#include "checkpoint.h"
-#include "machine.h"
-#include "state.h"
-#include "vmstate.h"
+#include "emu/checkpoint.h"
+#include "emu/machine.h"
+#include "base/state.h"
+#include "emu/vmstate.h"
 
 #define FUZZ_MAX_RAM (64ull << 20)
 
@@ -159,7 +159,7 @@ static void le_put(uint8_t *p, uint64_t v, int n)
 }
 
 /* Sets one element of one field of a field-coded payload (layout in
- * emu/state.c) to an edge value. 0 if the payload has no field. */
+ * base/state.c) to an edge value. 0 if the payload has no field. */
 static int poke_field(uint8_t *p, size_t len)
 {
     size_t starts[512], n = 0, pos = 0;

@@ -18,12 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "cpu.h"
+#include "emu/checkpoint.h"
+#include "emu/cpu.h"
 #include "fuzz_ports.h"
 #include "fuzz_state.h"
-#include "machine.h"
-#include "vmstate.h"
+#include "emu/machine.h"
+#include "emu/vmstate.h"
 
 static const char *outdir;
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linux.h"
+#include "boot/linux.h"
 
 #define RAM_SIZE (64ull << 20)
 #define CMDLINE "console=ttyS0 earlyprintk=serial panic=-1 rdinit=/init quiet"

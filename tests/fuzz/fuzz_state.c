@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the device state loaders (each devices/xxx_state() with
- * a loading StateIO, emu/state.c's field codec) fed raw payloads, on a
+ * a loading StateIO, base/state.c's field codec) fed raw payloads, on a
  * freshly built board (fuzz_state.h, which also describes the input). What
  * must hold, whatever the bytes:
  *   - no crash, sanitizer report or hang;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "fuzz_board.h"
-#include "state.h"
+#include "base/state.h"
 
 typedef void FsStateFn(FzBoard *b, StateIO *io);
 static inline void fs_pic(FzBoard *b, StateIO *io) { pic_state(b->pic, io); }

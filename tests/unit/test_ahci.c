@@ -9,7 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "ahci.h"
+#include "devices/ahci.h"
 #include "check.h"
 
 #define RAM_SIZE   (1u << 20)

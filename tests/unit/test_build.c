@@ -11,7 +11,7 @@
 #endif
 #include "check.h"
 #include "steps/build.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The audit bundle's checks before anything runs (emu/bundle.c), on a bundle
+/* The audit bundle's checks before anything runs (audit/bundle.c), on a bundle
  * made by hand (one segment, from the boot): it opens; a MANIFEST naming a
  * file outside the bundle's folders, a journal edited or cut short, a kernel
  * missing or altered, a segment that does not exist are refused with the
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle_priv.h"
+#include "audit/bundle_priv.h"
 #include "check.h"
 
 static char dir[64], err[4608];

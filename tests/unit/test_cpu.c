@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "clock.h"
-#include "cpu.h"
-#include "iomem.h"
+#include "base/clock.h"
+#include "emu/cpu.h"
+#include "base/iomem.h"
 
 /* ---- guest-physical layout (identity-mapped unless a test says otherwise) ---- */
 #define RAM_SIZE   (8u << 20)
@@ -1503,7 +1503,7 @@ static void test_fast_ring_switch(void)
  * from its GDT descriptor (the guest changed the descriptor after loading
  * FS: Unicorn's API alone would reload the new base).
  */
-#include "state.h"
+#include "base/state.h"
 
 static void checkpoint_guest(Vm *v)
 {

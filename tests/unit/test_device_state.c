@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Device checkpoints: the field codec (emu/state.c), then each device driven
+/* Device checkpoints: the field codec (base/state.c), then each device driven
  * into a non-trivial state at register level, saved, loaded into a freshly
  * initialised twin, after which both must answer the same accesses with the
  * same values, IRQ levels and timer deadlines. Damaged payloads (every
@@ -10,18 +10,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ahci.h"
+#include "devices/ahci.h"
 #include "check.h"
-#include "clock.h"
-#include "disk.h"
-#include "iomem.h"
-#include "pci.h"
-#include "pic.h"
-#include "pit.h"
-#include "rtc.h"
-#include "state.h"
-#include "sysreset.h"
-#include "uart.h"
+#include "base/clock.h"
+#include "devices/disk.h"
+#include "base/iomem.h"
+#include "devices/pci.h"
+#include "devices/pic.h"
+#include "devices/pit.h"
+#include "devices/rtc.h"
+#include "base/state.h"
+#include "devices/sysreset.h"
+#include "devices/uart.h"
 
 /* Three of everything: A is driven, B loads A's state, C (fresh) is the
  * target of damaged payloads. */

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "disk.h"
+#include "devices/disk.h"
 
 int main(void)
 {

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "disk.h"
-#include "overlay.h"
+#include "devices/disk.h"
+#include "devices/overlay.h"
 
 #define BSZ DISK_OVERLAY_BLOCK_SIZE
 #define BASE_SIZE (4u * 1024 * 1024 + 3 * 512)  /* 65 blocks, the last one partial */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Host facts that used to fail silently (emu/platform.h, emu/cpu.c):
+/* Host facts that used to fail silently (base/platform.h, emu/cpu.c):
  * 1. A swapped-out page is not resident but holds data: the RAM digest and
  *    the checkpoint must read it. Through the seam (pages presented as
  *    swapped out), and for real where swap can be had: guest RAM paged out
@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "cpu.h"
-#include "machine.h"
-#include "platform.h"
-#include "vmstate.h"
+#include "emu/cpu.h"
+#include "emu/machine.h"
+#include "base/platform.h"
+#include "emu/vmstate.h"
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21

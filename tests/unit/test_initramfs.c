@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #endif
 #include "check.h"
-#include "initramfs.h"
+#include "boot/initramfs.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -2,7 +2,7 @@
 /* PCI host bridge: mechanism 1 through ports 0xcf8-0xcff, header contents,
  * BAR sizing and moves, decode enables, INTx routing, 0xcf9 reset. */
 #include "check.h"
-#include "pci.h"
+#include "devices/pci.h"
 
 static IoMap map;
 static PCIBus *bus;

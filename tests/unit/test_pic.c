@@ -2,8 +2,8 @@
 /* 8259A pair at register level: Linux's init sequence, masking, priority,
  * EOI, cascade, OCW3 reads, poll, AEOI, rotation, special mask, ELCR. */
 #include "check.h"
-#include "iomem.h"
-#include "pic.h"
+#include "base/iomem.h"
+#include "devices/pic.h"
 
 static IoMap map;
 static PICState *pic;

@@ -3,9 +3,9 @@
  * Times are written as PIT clocks: at now = at(x) exactly x clocks have
  * elapsed, and a count written at clock x is loaded on clock x + 1. */
 #include "check.h"
-#include "clock.h"
-#include "iomem.h"
-#include "pit.h"
+#include "base/clock.h"
+#include "base/iomem.h"
+#include "devices/pit.h"
 
 static IoMap map;
 static VClock clk;

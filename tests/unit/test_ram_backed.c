@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "machine.h"
+#include "emu/machine.h"
 
 #define GUEST_PAGE 4096u
 

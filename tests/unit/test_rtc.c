@@ -5,9 +5,9 @@
 #include <time.h>
 
 #include "check.h"
-#include "clock.h"
-#include "iomem.h"
-#include "rtc.h"
+#include "base/clock.h"
+#include "base/iomem.h"
+#include "devices/rtc.h"
 
 #define SEC 1000000000ull
 #define MS  1000000ull

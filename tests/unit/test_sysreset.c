@@ -2,7 +2,7 @@
 /* Port 0x92 (fast reset, A20) and the keyboard controller's reset command,
  * plus the "no i8042" values Linux's probe and reboot paths read. */
 #include "check.h"
-#include "sysreset.h"
+#include "devices/sysreset.h"
 
 static IoMap map;
 static int n_resets;

@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "iomem.h"
-#include "uart.h"
+#include "base/iomem.h"
+#include "devices/uart.h"
 
 #define COM1 0x3f8
 

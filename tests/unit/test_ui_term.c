@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The console window's terminal (emu/ui_term.c over libvterm), through the
+/* The console window's terminal (cli/ui_term.c over libvterm), through the
  * cells the window draws: SGR colours and attributes, cursor movement, line
  * wrap, scrollback and the view into it, wide characters, and the keyboard
  * encoding (what goes to the guest). Built only with the SDL console. */
 #include <string.h>
 
 #include "check.h"
-#include "ui_term.h"
+#include "cli/ui_term.h"
 
 static void put(UiTerm *t, const char *s)
 {

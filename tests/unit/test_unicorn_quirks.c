@@ -14,7 +14,7 @@
 #include <sys/time.h>
 #include <unicorn/unicorn.h>
 #include "check.h"
-#include "cpu.h"
+#include "emu/cpu.h"
 
 /* Physical (and, unless aliased, virtual) layout of the test guest. */
 #define RAM_SIZE   (4u << 20)

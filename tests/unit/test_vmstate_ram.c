@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "checkpoint.h"
-#include "cpu.h"
-#include "machine.h"
-#include "vmstate.h"
+#include "emu/checkpoint.h"
+#include "emu/cpu.h"
+#include "emu/machine.h"
+#include "emu/vmstate.h"
 
 #define RAM_MIB 96u
 #define PAGE 4096u

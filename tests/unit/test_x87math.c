@@ -27,7 +27,7 @@
 #include <unicorn/unicorn.h>
 
 #include "check.h"
-#include "x87math.h"
+#include "emu/x87math.h"
 
 static double d(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
 static uint64_t b(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }

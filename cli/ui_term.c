@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The console window's terminal over libvterm (ui_term.h). */
-#include "ui_term.h"
+#include "cli/ui_term.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Shared command-line helpers (util.h). */
-#include "util.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <dirent.h>

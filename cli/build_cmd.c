@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #endif
 #include "steps/build.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <getopt.h>

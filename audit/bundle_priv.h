@@ -2,8 +2,8 @@
 /* What bundle.c and bundle_make.c share. */
 #ifndef LBVM_BUNDLE_PRIV_H
 #define LBVM_BUNDLE_PRIV_H
-#include "bundle.h"
-#include "util.h"
+#include "audit/bundle.h"
+#include "base/util.h"
 
 void bundle_hex(const uint8_t *b, int n, char *out);
 int bundle_unhex(const char *s, uint8_t out[32]);

@@ -2,7 +2,7 @@
 /* Field-by-field state codec. A field is: name length (1 byte), the name,
  * element size (1 byte: 1, 2, 4 or 8), element count (u32), then the
  * elements, little-endian. */
-#include "state.h"
+#include "base/state.h"
 
 #include <stdarg.h>
 #include <stdio.h>

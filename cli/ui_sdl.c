@@ -12,7 +12,7 @@
  * something changed, at most 30 and at least 2 times a second: drawing may
  * take ~10% of the host's time (FRAME_BUDGET), keystrokes and the close
  * prompt are drawn at once. */
-#include "ui.h"
+#include "cli/ui.h"
 
 #include <SDL.h>
 #include <SDL_ttf.h>
@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ui_term.h"
+#include "cli/ui_term.h"
 
 #define TERM_ROWS 25
 #define TERM_COLS 80

@@ -4,8 +4,8 @@
  * and a status panel (system, step n of m, guest and host time, speed, last
  * checkpoint, a bar plot of the steps' guest-time durations).
  *
- * Built as emu/ui_sdl.c when CMake finds SDL2, SDL2_ttf and libvterm
- * (LBVM_HAVE_SDL), else as emu/ui_none.c, whose ui_open always fails.
+ * Built as cli/ui_sdl.c when CMake finds SDL2, SDL2_ttf and libvterm
+ * (LBVM_HAVE_SDL), else as cli/ui_none.c, whose ui_open always fails.
  *
  * Determinism: the window runs in the emulator's thread, between CPU runs
  * (Machine.host_poll, at timer deadlines), at most ~30 times per host second.
@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "machine.h"
+#include "emu/machine.h"
 
 typedef struct Ui Ui;
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The console window when lbvm is built without SDL2, SDL2_ttf or libvterm:
  * `--console sdl` is refused with one line (ui.h). */
-#include "ui.h"
+#include "cli/ui.h"
 
 #include <stdio.h>
 

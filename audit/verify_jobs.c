@@ -2,7 +2,7 @@
 /* The fan-out of lbvm verify BUNDLE (verify_jobs.h). Host time is measured
  * here for the progress lines on stderr only; what goes to stdout depends on
  * the bundle alone, in segment order, whatever the order of completion. */
-#include "verify_jobs.h"
+#include "audit/verify_jobs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bundle_priv.h"
+#include "audit/bundle_priv.h"
 
 #define EXIT_DIVERGED 6
 

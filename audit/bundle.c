@@ -2,7 +2,7 @@
 /* The audit bundle: its MANIFEST, the checks before anything runs, finding
  * bases and layers by digest, and running one segment (bundle.h). Making a
  * bundle is in bundle_make.c. */
-#include "bundle.h"
+#include "audit/bundle.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle_priv.h"
-#include "disk.h"
+#include "audit/bundle_priv.h"
+#include "devices/disk.h"
 
 /* ---- small helpers, shared with bundle_make.c ---- */
 

@@ -5,7 +5,7 @@
  * if every checkpoint hashes to its point, the segments themselves. */
 #ifndef LBVM_VERIFY_JOBS_H
 #define LBVM_VERIFY_JOBS_H
-#include "bundle.h"
+#include "audit/bundle.h"
 
 /* b has passed bundle_open(b, dir, 0): every file is as its MANIFEST says.
  * Prints progress on stderr and the verdict on stdout; returns the exit

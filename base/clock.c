@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Virtual clock: a handful of timers, scanned linearly (there are < 16). */
-#include "clock.h"
+#include "base/clock.h"
 
 #include <assert.h>
 #include <stddef.h>

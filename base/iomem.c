@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Port and MMIO dispatch. */
-#include "iomem.h"
+#include "base/iomem.h"
 
 #include <stdio.h>
 #include <string.h>

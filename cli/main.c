@@ -10,19 +10,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "disk.h"
-#include "initramfs.h"
-#include "linux.h"
-#include "machine.h"
-#include "bundle.h"
-#include "session.h"
-#include "util.h"
-#include "ui.h"
+#include "devices/disk.h"
+#include "boot/initramfs.h"
+#include "boot/linux.h"
+#include "emu/machine.h"
+#include "audit/bundle.h"
+#include "emu/session.h"
+#include "base/util.h"
+#include "cli/ui.h"
 #include "steps/bootstrap.h"
 #include "steps/build.h"
 #include "steps/fetch.h"
-#include "verify_jobs.h"
-#include "vmstate.h"
+#include "audit/verify_jobs.h"
+#include "emu/vmstate.h"
 
 #include <openssl/evp.h>
 

@@ -14,7 +14,7 @@
 
 #include "steps/build.h"
 #include "steps/kernel.h"
-#include "util.h"
+#include "base/util.h"
 
 static const char bootstrap_usage[] =
     "usage: lbvm bootstrap --tree DIR [--kernel FILE] [--workdir DIR] [--distdir DIR]\n"

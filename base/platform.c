@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Host facts (platform.h): page size and page states, asked at run time. */
-#include "platform.h"
+#include "base/platform.h"
 
 #include <errno.h>
 #include <fcntl.h>

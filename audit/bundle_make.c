@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle_priv.h"
-#include "disk.h"
+#include "audit/bundle_priv.h"
+#include "devices/disk.h"
 
 /* What the run left, found before anything is written: per journal point
  * the checkpoint taken there (if any) and its disk references. */

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "session.h"
-#include "vmstate.h"
+#include "emu/session.h"
+#include "emu/vmstate.h"
 
 #define BUNDLE_MANIFEST "MANIFEST"
 #define BUNDLE_JOURNAL "journal"
