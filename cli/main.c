@@ -60,6 +60,8 @@ static const char usage_text[] =
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
     "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
     "          [--disk FILE[,ro]]... [--disk-size SIZE]\n"
+    "lbvm boot --disk FILE[,ro]... [--mem MiB] [...]   (no --kernel: power on\n"
+    "          through lbvm's BIOS from the first disk's boot sector, as a PC does)\n"
     "  -k, --kernel FILE    32-bit Linux bzImage (boot protocol 2.06 or newer)\n"
     "  -i, --initrd FILE    initial RAM disk\n"
     "  -a, --append STRING  more kernel command line, after: " DEFAULT_CMDLINE "\n"
@@ -243,12 +245,53 @@ typedef struct BootArgs {
     int64_t epoch;
 } BootArgs;
 
+/* No kernel: power on through lbvm's BIOS from the first --disk (its drive
+ * 0x80; the IDE option will name it later). NULL after a one-line error. */
+static Machine *bios_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool console_input,
+                             uint64_t limit_ticks)
+{
+    char err[512];
+    Disk *disks[MACHINE_MAX_DISKS] = { 0 };
+    if (!b->n_disks) {
+        lbvm_error(0, "boot needs --kernel FILE, or a --disk FILE to power on from through lbvm's BIOS");
+        return NULL;
+    }
+    if (b->initrd || b->append) {
+        lbvm_error(0, "--initrd and --append need --kernel (a BIOS boot runs the disk's boot sector)");
+        return NULL;
+    }
+    if (open_disks(b->disk_arg, b->n_disks, b->disk_size, cs, disks) < 0)
+        return NULL;
+    MachineConfig cfg = {
+        .ram_size = b->mem_mib << 20,
+        .rtc_epoch = b->epoch,
+        .console = con,
+        .console_input = console_input,
+        .limit_ticks = limit_ticks,
+        .n_disks = b->n_disks,
+    };
+    memcpy(cfg.disks, disks, sizeof disks);
+    Machine *m = machine_new(&cfg, err, sizeof err);
+    if (!m) {
+        lbvm_error(0, "%s", err);
+        return NULL;
+    }
+    if (machine_bios_boot(m, err, sizeof err) < 0) {
+        lbvm_error(0, "%s: %s", b->disk_arg[0], err);
+        machine_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 /* Builds and loads the machine. NULL after printing a one-line error; *code
  * is the exit code then. */
 static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool console_input, uint64_t limit_ticks,
                              int *code)
 {
     *code = EXIT_USAGE;
+    if (!b->kernel)
+        return bios_machine(b, cs, con, console_input, limit_ticks);
     size_t klen = 0;
     uint8_t *k = read_file(b->kernel, &klen, "kernel");
     if (!k)
@@ -374,8 +417,10 @@ static void journal_boot_line(FILE *j, const BootArgs *b)
     fprintf(j, "# lbvm journal 1\nboot");
     if (getcwd(cwd, sizeof cwd))
         put_enc(j, "cwd", cwd);
-    put_enc(j, "kernel", b->kernel);
-    fprintf(j, " kernel-sha256=%s", kh);
+    if (b->kernel) {
+        put_enc(j, "kernel", b->kernel);
+        fprintf(j, " kernel-sha256=%s", kh);
+    }
     if (b->initrd) {
         put_enc(j, "initrd", b->initrd);
         fprintf(j, " initrd-sha256=%s", ih);
@@ -617,8 +662,8 @@ static int cmd_boot(int argc, char **argv)
     }
     if (optind < argc)
         return lbvm_error(EXIT_USAGE, "unexpected argument '%s' (see 'lbvm --help')", argv[optind]);
-    if (!b.kernel)
-        return lbvm_error(EXIT_USAGE, "boot needs --kernel FILE (see 'lbvm --help')");
+    if (!b.kernel && !b.n_disks)
+        return lbvm_error(EXIT_USAGE, "boot needs --kernel FILE, or --disk FILE to power on from (see 'lbvm --help')");
     if ((ra.every || ra.pattern) && !ra.ckpt_dir && !ra.journal)
         return lbvm_error(EXIT_USAGE, "--checkpoint-every and --checkpoint-on need --checkpoint-dir DIR or --journal FILE");
     if (ra.keep && !ra.ckpt_dir)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "devices/ahci.h"
+#include "emu/bios.h"
 #include "devices/disk.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
@@ -97,7 +98,7 @@ static void machine_reset_request(void *opaque)
 
 static uint64_t machine_activity(const Machine *m)
 {
-    return m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0);
+    return m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0) + (m->bios ? m->bios->n_transfers : 0);
 }
 
 /* At a timer deadline: activity since the last look moves the watch on. */
@@ -151,7 +152,20 @@ static void machine_host_failed(void *opaque)
 
 const char *machine_host_error(const Machine *m)
 {
+    if (m->bios && m->bios->host_error[0])
+        return m->bios->host_error;
     return m->ahci ? m->ahci->host_error : "";
+}
+
+static void machine_bios_host_failed(void *opaque, const char *why)
+{
+    (void)why;      /* kept in m->bios->host_error */
+    machine_host_failed(opaque);
+}
+
+int machine_bios_boot(Machine *m, char *err, size_t errlen)
+{
+    return bios_power_on(m->bios, err, errlen);
 }
 
 /* Device DMA wrote guest RAM: translated code there is stale. */
@@ -254,6 +268,15 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
         /* PCI interrupts are level-triggered: no BIOS here to set the ELCR. */
         iomap_port_write(&m->io, PIC_ELCR2_PORT, 1u << (AHCI_IRQ - 8), 0);
     }
+    m->bios = bios_init(m->cpu, &m->io, m->ram, m->ram_size, m);
+    if (!m->bios) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    m->bios->reset = machine_reset_request;
+    m->bios->host_failed = machine_bios_host_failed;
+    if (cfg->n_disks > 0)
+        bios_set_disk(m->bios, cfg->disks[0]);
     machine_fill_cmos(m);
     vtimer_init(&m->limit_timer, &m->clock, machine_limit_expired, m);
     vtimer_init(&m->pause_timer, &m->clock, machine_pause_expired, m);
@@ -277,6 +300,7 @@ void machine_free(Machine *m)
     free(m->rtc);
     pci_free(m->pci);
     free(m->ahci);
+    free(m->bios);
     for (int i = 0; i < m->cfg.n_disks; i++)
         disk_close(m->cfg.disks[i]);
     free(m->sysreset);

@@ -19,6 +19,7 @@ typedef struct RTCState RTCState;
 typedef struct PCIBus PCIBus;
 typedef struct SysResetState SysResetState;
 typedef struct AHCIState AHCIState;
+typedef struct BiosState BiosState;
 typedef struct Disk Disk;
 
 #define MACHINE_MAX_DISKS 4
@@ -68,6 +69,7 @@ typedef struct Machine {
     PCIBus *pci;
     SysResetState *sysreset;
     AHCIState *ahci;          /* only with disks */
+    BiosState *bios;          /* emu/bios.c: acts once machine_bios_boot ran; disk 0 is its drive 0x80 */
     VTimer limit_timer;
     VTimer pause_timer;       /* host-side stops: checkpoints, journal points */
     /* The stall watch (machine_watch_stall): `stalled` and a pause once no
@@ -114,6 +116,9 @@ typedef struct Machine {
 Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen);
 void machine_free(Machine *m);
 MachineEnd machine_run(Machine *m);
+/* Power-on through lbvm's BIOS from the first disk (no kernel): 0, or -1
+ * with a one-line reason. */
+int machine_bios_boot(Machine *m, char *err, size_t errlen);
 /* After MACHINE_HOST_ERROR: which disk I/O the host failed, and why. */
 const char *machine_host_error(const Machine *m);
 /* Digest of guest RAM (see machine.c), and the same as 64 hex digits plus NUL. */
