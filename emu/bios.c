@@ -37,7 +37,6 @@
 #define DISK_OK 0x00
 #define DISK_EPARAM 0x01
 #define DISK_EWP 0x03
-#define DISK_ENOTFOUND 0x04
 #define DISK_EFAIL 0xaa     /* drive not ready */
 #define DISK_UNSUPPORTED 0x01
 
@@ -262,7 +261,7 @@ static int disk_xfer(BiosState *b, int write, uint64_t lba, uint32_t count, uint
     if (!lin_ok(b, addr, len))
         return DISK_EPARAM;
     if (lba >= disk_sectors(b->disk) || count > disk_sectors(b->disk) - lba)
-        return DISK_ENOTFOUND;
+        return DISK_EPARAM;      /* SeaBIOS answers 01h too */
     if (write && disk_read_only(b->disk))
         return DISK_EWP;
     int r = write ? disk_write(b->disk, lba, count, b->ram + addr) : disk_read(b->disk, lba, count, b->ram + addr);

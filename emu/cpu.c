@@ -1279,9 +1279,7 @@ CPUExit cpu_run(CPUState *s)
         s->hook_stopped = false;
         s->in_emu = true;
         uint32_t eip = reg_get(s, UC_X86_REG_EIP);
-        if (getenv("LBVM_DEBUG_RUN")) fprintf(stderr, "DBG start cs=%x eip=%x cr0=%x\n", reg_get(s, UC_X86_REG_CS), eip, reg_get(s, UC_X86_REG_CR0));
         uc_err e = uc_emu_start(s->uc, eip, 0, 0, 0);
-        if (getenv("LBVM_DEBUG_RUN")) fprintf(stderr, "DBG end e=%d cs=%x eip=%x exc=%d\n", e, reg_get(s, UC_X86_REG_CS), reg_get(s, UC_X86_REG_EIP), s->pending_exc);
         s->in_emu = false;
         s->stats.emu_starts++;
         if (s->fatal_in_hook)
