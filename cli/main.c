@@ -13,6 +13,7 @@
 #include "devices/disk.h"
 #include "boot/initramfs.h"
 #include "boot/linux.h"
+#include "boot/multiboot.h"
 #include "emu/machine.h"
 #include "audit/bundle.h"
 #include "emu/session.h"
@@ -62,8 +63,10 @@ static const char usage_text[] =
     "          [--disk FILE[,ro]]... [--disk-size SIZE]\n"
     "lbvm boot --disk FILE[,ro]... [--mem MiB] [...]   (no --kernel: power on\n"
     "          through lbvm's BIOS from the first disk's boot sector, as a PC does)\n"
-    "  -k, --kernel FILE    32-bit Linux bzImage (boot protocol 2.06 or newer)\n"
-    "  -i, --initrd FILE    initial RAM disk\n"
+    "  -k, --kernel FILE    32-bit Linux bzImage (boot protocol 2.06 or newer), or a\n"
+    "                       Multiboot 1 kernel (ELF32 or a.out kludge), as QEMU's -kernel\n"
+    "  -i, --initrd FILE    initial RAM disk (for Multiboot: the first module)\n"
+    "      --module FILE[,CMDLINE]  a Multiboot module after the --initrd one (up to 4)\n"
     "  -a, --append STRING  more kernel command line, after: " DEFAULT_CMDLINE "\n"
     "  -m, --mem MiB        guest RAM, 64 to 3072 (default 1024)\n"
     "  -c, --console FILE   write the serial console to FILE instead of stdout\n"
@@ -233,6 +236,8 @@ static uint8_t *read_file(const char *path, size_t *len, const char *what)
     return b;
 }
 
+#define BOOT_MAX_MODULES 4
+
 /* What a boot is made of: also what a journal records, so that
  * `lbvm verify` can boot the same machine again. */
 typedef struct BootArgs {
@@ -241,6 +246,8 @@ typedef struct BootArgs {
     int guest_decompress;
     const char *disk_arg[MACHINE_MAX_DISKS];
     int n_disks;
+    const char *module_arg[BOOT_MAX_MODULES];   /* --module FILE[,cmdline] (Multiboot kernels) */
+    int n_modules;
     uint64_t disk_size;
     int64_t epoch;
 } BootArgs;
@@ -284,6 +291,78 @@ static Machine *bios_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     return m;
 }
 
+/* A Multiboot kernel (k, klen; taken and freed here): --initrd is the first
+ * module, then each --module FILE[,cmdline]; the command line is the kernel's
+ * path and --append, as QEMU's -kernel passes it. NULL after one line. */
+static Machine *multiboot_machine(const BootArgs *b, uint8_t *k, size_t klen, CkptSession *cs, FILE *con,
+                                  bool console_input, uint64_t limit_ticks)
+{
+    char err[512], cmdline[4096], names[BOOT_MAX_MODULES + 1][4200];
+    MultibootModule mods[BOOT_MAX_MODULES + 1];
+    uint8_t *data[BOOT_MAX_MODULES + 1] = { 0 };
+    int n = 0;
+    Machine *m = NULL;
+    Disk *disks[MACHINE_MAX_DISKS] = { 0 };
+    if ((size_t)snprintf(cmdline, sizeof cmdline, "%s%s%s", b->kernel, b->append ? " " : "",
+                         b->append ? b->append : "") >= sizeof cmdline) {
+        lbvm_error(0, "--append is too long");
+        goto out;
+    }
+    for (int i = -1; i < b->n_modules; i++) {
+        const char *a = i < 0 ? b->initrd : b->module_arg[i];
+        if (!a)
+            continue;
+        const char *comma = i < 0 ? NULL : strchr(a, ',');
+        size_t plen = comma ? (size_t)(comma - a) : strlen(a);
+        if (plen == 0 || plen >= sizeof names[n]) {
+            lbvm_error(0, "--module %s: give a file, optionally followed by ,cmdline", a);
+            goto out;
+        }
+        char path[4200];
+        memcpy(path, a, plen);
+        path[plen] = 0;
+        if (!(data[n] = read_file(path, &mods[n].len, "module")))
+            goto out;
+        if ((size_t)snprintf(names[n], sizeof names[n], "%s%s%s", path, comma ? " " : "", comma ? comma + 1 : "") >=
+            sizeof names[n]) {
+            lbvm_error(0, "--module %s: the command line is too long", a);
+            goto out;
+        }
+        mods[n].data = data[n];
+        mods[n].string = names[n];
+        n++;
+    }
+    if (open_disks(b->disk_arg, b->n_disks, b->disk_size, cs, disks) < 0)
+        goto out;
+    MachineConfig cfg = {
+        .ram_size = b->mem_mib << 20,
+        .rtc_epoch = b->epoch,
+        .console = con,
+        .console_input = console_input,
+        .limit_ticks = limit_ticks,
+        .n_disks = b->n_disks,
+    };
+    memcpy(cfg.disks, disks, sizeof disks);
+    m = machine_new(&cfg, err, sizeof err);
+    if (!m) {
+        lbvm_error(0, "%s", err);
+        goto out;
+    }
+    MultibootLayout lay;
+    if (multiboot_load(m->ram, m->ram_size, k, klen, cmdline, mods, n, &lay, err, sizeof err) < 0 ||
+        cpu_setup_multiboot_entry(m->cpu, lay.gdt_base, lay.gdt_limit, MULTIBOOT_GDT_CS, MULTIBOOT_GDT_DS, lay.entry,
+                                  MULTIBOOT_BOOTLOADER_MAGIC, lay.info_addr, err, sizeof err) < 0) {
+        lbvm_error(0, "%s: %s", b->kernel, err);
+        machine_free(m);
+        m = NULL;
+    }
+out:
+    free(k);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+    return m;
+}
+
 /* Builds and loads the machine. NULL after printing a one-line error; *code
  * is the exit code then. */
 static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool console_input, uint64_t limit_ticks,
@@ -299,8 +378,22 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     char err[512];
     LinuxKernelInfo info;
     if (linux_parse(k, klen, &info, err, sizeof err) < 0) {
+        /* Not a bzImage: a Multiboot kernel? */
+        MultibootHeader mh;
+        char merr[512];
+        int mb = multiboot_find(k, klen, &mh, merr, sizeof merr);
+        if (mb > 0)
+            return multiboot_machine(b, k, klen, cs, con, console_input, limit_ticks);
         free(k);
-        lbvm_error(0, "%s: %s", b->kernel, err);
+        if (mb < 0)
+            lbvm_error(0, "%s: %s", b->kernel, merr);
+        else
+            lbvm_error(0, "%s: %s, and no Multiboot header in its first %d bytes", b->kernel, err, MULTIBOOT_SEARCH);
+        return NULL;
+    }
+    if (b->n_modules) {
+        free(k);
+        lbvm_error(0, "%s: --module is for Multiboot kernels; this is a Linux bzImage (use --initrd)", b->kernel);
         return NULL;
     }
     uint64_t initrd_size = 0;
@@ -431,6 +524,8 @@ static void journal_boot_line(FILE *j, const BootArgs *b)
             b->guest_decompress);
     for (int i = 0; i < b->n_disks; i++)
         put_enc(j, "disk", b->disk_arg[i]);
+    for (int i = 0; i < b->n_modules; i++)
+        put_enc(j, "module", b->module_arg[i]);
     fputc('\n', j);
     fflush(j);
 }
@@ -625,6 +720,7 @@ static int cmd_boot(int argc, char **argv)
         { "append", required_argument, 0, 'a' }, { "mem", required_argument, 0, 'm' },
         { "help", no_argument, 0, 'h' }, { "guest-decompress", no_argument, 0, 'G' },
         { "disk", required_argument, 0, 'd' }, { "disk-size", required_argument, 0, 'S' },
+        { "module", required_argument, 0, 'M' },
         RUN_LONG_OPTIONS, { 0, 0, 0, 0 },
     };
     BootArgs b = { .mem_mib = 1024 };
@@ -641,6 +737,11 @@ static int cmd_boot(int argc, char **argv)
         case 'i': b.initrd = optarg; break;
         case 'a': b.append = optarg; break;
         case 'G': b.guest_decompress = 1; break;
+        case 'M':
+            if (b.n_modules == BOOT_MAX_MODULES)
+                return lbvm_error(EXIT_USAGE, "at most %d --module options", BOOT_MAX_MODULES);
+            b.module_arg[b.n_modules++] = optarg;
+            break;
         case 'd':
             if (b.n_disks == MACHINE_MAX_DISKS)
                 return lbvm_error(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_DISKS);
@@ -852,6 +953,13 @@ static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int 
             break;
         vals[(*nv)++] = d;
         b->disk_arg[b->n_disks++] = d;
+    }
+    for (int i = 0; i < BOOT_MAX_MODULES; i++) {
+        char *d = boot_value(boot, "module", i);
+        if (!d)
+            break;
+        vals[(*nv)++] = d;
+        b->module_arg[b->n_modules++] = d;
     }
 }
 

@@ -1862,33 +1862,49 @@ void cpu_flush_caches(CPUState *s)
 
 /* ---- set-up ---- */
 
-int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,
-                          uint32_t boot_params, char *err, size_t errlen)
+/* Protected mode, paging off, interrupts off, flat segments from the GDT
+ * at gdt_base; EAX, EBX, ESI as given, the other GPRs zero. */
+static int cpu_setup_flat32(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint16_t cs, uint16_t ds,
+                            uint32_t entry, uint32_t eax, uint32_t ebx, uint32_t esi, char *err, size_t errlen)
 {
     uc_x86_mmr gdtr = { 0, gdt_base, gdt_limit, 0 }, idtr = { 0, 0, 0, 0 };
     uc_err e = UC_ERR_OK;
-    /* Boot protocol 32-bit entry: protected mode, paging off, interrupts off,
-     * __BOOT_CS 0x10 and __BOOT_DS 0x18 flat, ESI -> boot_params,
-     * EBP/EDI/EBX zero. */
     if (!e) e = uc_reg_write(s->uc, UC_X86_REG_GDTR, &gdtr);
     if (!e) e = uc_reg_write(s->uc, UC_X86_REG_IDTR, &idtr);
     if (!e) e = reg_set(s, UC_X86_REG_CR0, CR0_PE | 0x10);
     static const int data_segs[] = { UC_X86_REG_SS, UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_FS, UC_X86_REG_GS };
     for (size_t i = 0; i < sizeof data_segs / sizeof data_segs[0] && !e; i++)
-        e = reg_set(s, data_segs[i], 0x18);
-    if (!e) e = reg_set(s, UC_X86_REG_CS, 0x10);
+        e = reg_set(s, data_segs[i], ds);
+    if (!e) e = reg_set(s, UC_X86_REG_CS, cs);
     if (!e) e = reg_set(s, UC_X86_REG_EIP, entry);
-    if (!e) e = reg_set(s, UC_X86_REG_ESI, boot_params);
     if (!e) e = reg_set(s, UC_X86_REG_EFLAGS, 2);
-    static const int zero_regs[] = { UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX,
-                                     UC_X86_REG_EDI, UC_X86_REG_EBP, UC_X86_REG_ESP };
+    static const int zero_regs[] = { UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EDI, UC_X86_REG_EBP, UC_X86_REG_ESP };
     for (size_t i = 0; i < sizeof zero_regs / sizeof zero_regs[0] && !e; i++)
         e = reg_set(s, zero_regs[i], 0);
+    if (!e) e = reg_set(s, UC_X86_REG_EAX, eax);
+    if (!e) e = reg_set(s, UC_X86_REG_EBX, ebx);
+    if (!e) e = reg_set(s, UC_X86_REG_ESI, esi);
     if (e) {
         snprintf(err, errlen, "cannot set up the boot CPU state: %s", uc_strerror(e));
         return -1;
     }
     return 0;
+}
+
+int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,
+                          uint32_t boot_params, char *err, size_t errlen)
+{
+    /* Boot protocol 32-bit entry: __BOOT_CS 0x10 and __BOOT_DS 0x18 flat,
+     * ESI -> boot_params, EBP/EDI/EBX zero. */
+    return cpu_setup_flat32(s, gdt_base, gdt_limit, 0x10, 0x18, entry, 0, 0, boot_params, err, errlen);
+}
+
+int cpu_setup_multiboot_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint16_t cs, uint16_t ds,
+                              uint32_t entry, uint32_t magic, uint32_t info, char *err, size_t errlen)
+{
+    /* Multiboot 0.6.96 3.2: EAX magic, EBX info, flat CS/DS, A20 on,
+     * paging and interrupts off; ESP is the kernel's to set. */
+    return cpu_setup_flat32(s, gdt_base, gdt_limit, cs, ds, entry, magic, info, 0, err, errlen);
 }
 
 int cpu_setup_real_entry(CPUState *s, uint16_t cs, uint16_t ip, uint16_t sp, uint32_t edx, uint32_t eflags,

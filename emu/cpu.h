@@ -63,6 +63,11 @@ void cpu_clear_stop(CPUState *s);
 int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,
                           uint32_t boot_params, char *err, size_t errlen);
 
+/* Multiboot 1 entry: protected mode with the flat GDT at gdt_base (cs, ds),
+ * EAX = magic, EBX = info. */
+int cpu_setup_multiboot_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint16_t cs, uint16_t ds,
+                              uint32_t entry, uint32_t magic, uint32_t info, char *err, size_t errlen);
+
 /* Power-on as a PC BIOS leaves the CPU for a boot sector (emu/bios.c): real
  * mode, CS:IP = cs:ip, all other segments 0, SS:SP = 0:sp, EDX = edx,
  * IDTR = 0/0x3ff (the IVT), EFLAGS = eflags. */
