@@ -1240,10 +1240,10 @@ static int cmd_verify(int argc, char **argv)
             b.initrd = o_initrd;
         if (o_append)
             b.append = o_append;
-        if (b.kernel)
+        if (b.kernel || b.n_disks)           /* no kernel: a BIOS boot from the first disk */
             m = boot_machine(&b, &cs, con, false, 0, &code);
         else
-            lbvm_error(0, "%s: the boot line names no kernel", argv[optind]);
+            lbvm_error(0, "%s: the boot line names no kernel and no disk", argv[optind]);
     }
     if (m) {
         SessionOpts o = { .expect = pts, .n_expect = n_pts, .inputs = ins, .n_inputs = n_ins, .quiet = true };

@@ -4,6 +4,8 @@
  * docs/checkpoint-format.md. */
 #include "emu/vmstate.h"
 
+#include "emu/bios.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1024,6 +1026,8 @@ static Machine *resume(const CkptFile *fp, const char *path, CkptSession *cs, co
         }
         m->cfg.disks[i] = d;                  /* the machine owns it from here */
         ahci_attach(m->ahci, i, d);
+        if (i == 0)
+            bios_set_disk(m->bios, d);        /* the BIOS's drive 0x80 */
     }
     for (size_t i = 0; i < N_SECTIONS; i++) {
         if (sections[i].needs_disks && !m->ahci)

@@ -59,6 +59,24 @@ run_lbvm b boot --disk "$WORK/b.img" --mem 64 --console "$WORK/b.console" --stat
 assert_same_file "$WORK/a.console" "$WORK/b.console" "two BIOS boots printed differently"
 [ "$(stats_of a)" = "$(stats_of b)" ] || fail "two BIOS boots differ: $(stats_of a | tr '\n' ' ') / $(stats_of b | tr '\n' ' ')"
 
+# A checkpoint in the middle (after the first disk read), resumed: the
+# resumed run's BIOS still has its disk, and ends as the uninterrupted one;
+# the journal verifies.
+make_disk "$WORK/ck.img"
+run_lbvm ck boot --disk "$WORK/ck.img" --mem 64 --console "$WORK/ck.console" --stats --limit 20 \
+    --checkpoint-dir "$WORK/ckdir" --checkpoint-on "lba 32 says" --journal "$WORK/ck.journal"
+[ "$RC" = 3 ] || fail "checkpointed run: lbvm exited $RC" "$WORK/ck.console" "$WORK/ck.err"
+[ "$(stats_of ck)" = "$(stats_of a)" ] || fail "a checkpointed BIOS boot ends differently from a plain one"
+ck1=$(ckpts_of ck | head -n1 | cut -d' ' -f1)
+[ -n "$ck1" ] || fail "no checkpoint at the marker line" "$WORK/ck.err"
+run_lbvm res resume "$ck1" --console "$WORK/res.console" --stats
+[ "$RC" = 3 ] || fail "resumed run: lbvm exited $RC" "$WORK/res.console" "$WORK/res.err"
+assert_contains "$WORK/res.console" "BIOS-TEST: read back written by the guest at lba 40" "the resumed BIOS lost its disk"
+[ "$(stats_of res)" = "$(stats_of a)" ] || fail "the resumed BIOS boot ends differently: $(stats_of res | tr '\n' ' ')"
+run_lbvm ver verify "$WORK/ck.journal"
+[ "$RC" = 0 ] || fail "lbvm verify of a BIOS boot's journal exited $RC" "$WORK/ver.out" "$WORK/ver.err"
+assert_contains "$WORK/ver.out" "identical" "verify did not find the runs identical"
+
 # 1 GiB too: E820 follows --mem.
 make_disk "$WORK/c.img"
 run_lbvm c boot --disk "$WORK/c.img" --mem 1024 --console "$WORK/c.console" --limit 20
