@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/guestram.h"
 #include "devices/ahci.h"
 #include "devices/disk.h"
 #include "devices/pci.h"
@@ -28,6 +29,9 @@
 #define AHCI_IRQ 11
 #define AHCI_ABAR 0xfebf0000u
 #define PIC_ELCR2_PORT 0x4d1
+/* The largest RAM still ends inside PAE's 36-bit physical address space. */
+_Static_assert(GUEST_RAM_HIGH_BASE + ((uint64_t)MACHINE_MAX_RAM_MIB << 20) - GUEST_RAM_LOW_MAX <= 1ull << 36,
+               "MACHINE_MAX_RAM_MIB: RAM would end beyond 64 GiB");
 
 static void machine_console_out(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -172,10 +176,12 @@ static int machine_pic_ack(void *opaque)
 }
 
 /* Fill the CMOS bytes a PC BIOS would: memory sizes (in KiB above 1 MiB up
- * to 64 MiB; in 64 KiB units above 16 MiB), as QEMU's pc.c does. */
+ * to 64 MiB; in 64 KiB units above 16 MiB below the PCI hole, and above
+ * 4 GiB), as QEMU's pc.c does. */
 static void machine_fill_cmos(Machine *m)
 {
-    uint64_t kb = m->ram_size >> 10;
+    const GuestRAM mem = guest_ram(m->ram, m->ram_size);
+    uint64_t kb = mem.low >> 10;
     uint64_t ext = kb > 1024 ? kb - 1024 : 0;
     if (ext > 0xfc00)
         ext = 0xfc00;
@@ -185,11 +191,15 @@ static void machine_fill_cmos(Machine *m)
     rtc_set_cmos(m->rtc, 0x18, (uint8_t)(ext >> 8));
     rtc_set_cmos(m->rtc, 0x30, (uint8_t)ext);
     rtc_set_cmos(m->rtc, 0x31, (uint8_t)(ext >> 8));
-    uint64_t above16 = m->ram_size > (16 << 20) ? (m->ram_size - (16 << 20)) >> 16 : 0;
+    uint64_t above16 = mem.low > (16 << 20) ? (mem.low - (16 << 20)) >> 16 : 0;
     if (above16 > 0xffff)
         above16 = 0xffff;
     rtc_set_cmos(m->rtc, 0x34, (uint8_t)above16);
     rtc_set_cmos(m->rtc, 0x35, (uint8_t)(above16 >> 8));
+    uint64_t above4g = guest_ram_high(&mem) >> 16;
+    rtc_set_cmos(m->rtc, 0x5b, (uint8_t)above4g);
+    rtc_set_cmos(m->rtc, 0x5c, (uint8_t)(above4g >> 8));
+    rtc_set_cmos(m->rtc, 0x5d, (uint8_t)(above4g >> 16));
     rtc_set_cmos(m->rtc, 0x14, 0x02); /* equipment: FPU present */
 }
 
@@ -202,6 +212,12 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     }
     m->cfg = *cfg;
     m->ram_size = cfg->ram_size;
+    if (m->ram_size % (1 << 20) || m->ram_size < ((uint64_t)MACHINE_MIN_RAM_MIB << 20) ||
+        m->ram_size > ((uint64_t)MACHINE_MAX_RAM_MIB << 20)) {
+        snprintf(err, errlen, "guest RAM of %llu bytes: give whole MiB, %d to %d", (unsigned long long)m->ram_size,
+                 MACHINE_MIN_RAM_MIB, MACHINE_MAX_RAM_MIB);
+        goto fail;
+    }
     m->events_known = true;
     /* Anonymous mapping: zero-filled, pages materialise on first touch. */
     m->ram = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

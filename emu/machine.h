@@ -23,8 +23,13 @@ typedef struct Disk Disk;
 
 #define MACHINE_MAX_DISKS 4
 
+/* Guest RAM in MiB. Above 3072 the rest sits above 4 GiB (base/guestram.h),
+ * where only a PAE kernel reaches it; the top is PAE's 36-bit physical
+ * address space (RAM ends at 64 GiB). The strings are for help texts. */
 #define MACHINE_MIN_RAM_MIB 64
-#define MACHINE_MAX_RAM_MIB 3072
+#define MACHINE_MAX_RAM_MIB 64512
+#define MACHINE_MIN_RAM_STR "64"
+#define MACHINE_MAX_RAM_STR "64512"
 
 typedef enum MachineEnd {
     MACHINE_HALTED,   /* hlt with interrupts off: power-off or halt */
