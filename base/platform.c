@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static size_t host_page_size(void)
@@ -158,4 +159,16 @@ void host_pages_to_read(const void *addr, size_t len, size_t unit, uint8_t *out)
     return;
 all:
     memset(out, 1, n);
+}
+
+uint64_t host_peak_rss_kib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0 || ru.ru_maxrss < 0)
+        return 0;
+#ifdef __APPLE__
+    return (uint64_t)ru.ru_maxrss / 1024;  /* bytes there, KiB on Linux and the BSDs */
+#else
+    return (uint64_t)ru.ru_maxrss;
+#endif
 }

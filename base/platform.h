@@ -40,4 +40,9 @@ int host_page_states_read(const void *addr, size_t len, uint8_t *vec);
  * not resident and holds data. Host pages may be larger or smaller than
  * unit. Cannot fail: when unsure, everything is 1. */
 void host_pages_to_read(const void *addr, size_t len, size_t unit, uint8_t *out);
+
+/* The most host memory this process has had resident so far, in KiB (0 if
+ * the host cannot tell): guest RAM is reserved, and only what the guest
+ * touched is backed. */
+uint64_t host_peak_rss_kib(void);
 #endif

@@ -16,6 +16,7 @@
 #include "emu/machine.h"
 #include "audit/bundle.h"
 #include "emu/session.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "cli/ui.h"
 #include "steps/bootstrap.h"
@@ -412,6 +413,7 @@ static void print_stats(Machine *m)
             (unsigned long long)cs->tlb_fills[0], (unsigned long long)cs->tlb_fills[1],
             (unsigned long long)cs->tlb_fills[2], (unsigned long long)cs->code_flushes,
             (unsigned long long)cs->rdtsc, (unsigned long long)cs->emu_starts, (unsigned long long)cs->blocks);
+    fprintf(stderr, "lbvm: host peak-rss %llu KiB\n", (unsigned long long)host_peak_rss_kib());
 }
 
 /* Options shared by boot and resume: console, stats, limit, checkpoints, journal. */

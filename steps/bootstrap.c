@@ -738,7 +738,8 @@ static void stderr_line(Runner *r, char *line)
         snprintf(r->saved_ckpt, sizeof r->saved_ckpt, "%s", path);
         return;
     }
-    if (!strncmp(line, "lbvm: ram-sha256 ", 17) || !strncmp(line, "lbvm: events: ", 14))
+    if (!strncmp(line, "lbvm: ram-sha256 ", 17) || !strncmp(line, "lbvm: events: ", 14) ||
+        !strncmp(line, "lbvm: host peak-rss ", 20))
         return;
     if (r->errs_n == 6) {
         memmove(r->errs[0], r->errs[1], sizeof r->errs[0] * 5);
