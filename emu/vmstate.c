@@ -23,6 +23,7 @@
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
+#include "base/guestram.h"
 #include "base/platform.h"
 #include "devices/rtc.h"
 #include "base/state.h"
@@ -1075,7 +1076,13 @@ int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
     fprintf(out, "format       %u.%u, %llu bytes\n", f.major, f.minor, (unsigned long long)f.size);
     fprintf(out, "guest time   %llu ticks (%.3f s)\n", (unsigned long long)scratch.clock.now,
             (double)scratch.clock.now / VCLOCK_HZ);
-    fprintf(out, "guest RAM    %llu MiB\n", (unsigned long long)(ram_size >> 20));
+    GuestRAM lay = guest_ram(NULL, ram_size);
+    if (guest_ram_high(&lay))
+        fprintf(out, "guest RAM    %llu MiB (%llu below the PCI hole, %llu from 4 GiB)\n",
+                (unsigned long long)(ram_size >> 20), (unsigned long long)(lay.low >> 20),
+                (unsigned long long)(guest_ram_high(&lay) >> 20));
+    else
+        fprintf(out, "guest RAM    %llu MiB\n", (unsigned long long)(ram_size >> 20));
     static const char *const ends[] = { "running", "halted", "reset requested", "time limit reached", "crashed",
                                         "running" };
     fprintf(out, "state        %s\n", ends[scratch.ended]);
