@@ -3,9 +3,10 @@
  * Guest memory is reached only through guest RAM (base/guestram.h: below the
  * PCI hole and above 4 GiB): every address the guest hands over (command
  * list, received-FIS area, command table, each PRD) is checked to lie wholly
- * in RAM before use (an address in the hole or past RAM's end is refused), and PRDs are checked again at the time
- * they are used, so a guest DMA that rewrites its own PRDT cannot slip an
- * address past the checks. A failed check is a host bus fatal error. */
+ * in RAM before use (in the hole or past RAM's end: refused), and PRDs are
+ * checked again at the time they are used, so a guest DMA that rewrites its
+ * own PRDT cannot slip an address past the checks. A failed check is a host
+ * bus fatal error. */
 #include "devices/ahci.h"
 
 #include <errno.h>
