@@ -369,36 +369,6 @@ MachineEnd machine_run(Machine *m)
     }
 }
 
-void machine_backed_pages(const uint8_t *host, size_t host_page, uint8_t *out, size_t npages)
-{
-    if (host_page >= 4096) {
-        for (size_t p = 0; p < npages; p++)
-            out[p] = host[p * 4096 / host_page] & 1;
-        return;
-    }
-    /* Host pages smaller than 4 KiB (none known): any backed part counts. */
-    size_t per = 4096 / host_page;
-    for (size_t p = 0; p < npages; p++) {
-        out[p] = 0;
-        for (size_t i = 0; i < per; i++)
-            out[p] |= host[p * per + i] & 1;
-    }
-}
-
-bool machine_ram_backed(const Machine *m, uint8_t *out)
-{
-    long hp = sysconf(_SC_PAGESIZE);
-    if (hp <= 0 || (hp & (hp - 1)) || m->ram_size % (uint64_t)hp)
-        return false;
-    size_t npages = m->ram_size >> 12, nhost = m->ram_size / (uint64_t)hp;
-    unsigned char *host = malloc(nhost);
-    bool ok = host && mincore(m->ram, m->ram_size, host) == 0;
-    if (ok)
-        machine_backed_pages(host, (size_t)hp, out, npages);
-    free(host);
-    return ok;
-}
-
 /* Digest of guest RAM that costs nothing for pages never written: SHA-256
  * over the RAM size, then (page number, page) for every page that is not
  * all zero, both numbers as 8 bytes little-endian. Pages the host never

@@ -119,15 +119,6 @@ const char *machine_host_error(const Machine *m);
 /* Digest of guest RAM (see machine.c), and the same as 64 hex digits plus NUL. */
 void machine_ram_digest(Machine *m, uint8_t out[32]);
 void machine_ram_sha256(Machine *m, char out[65]);
-/* Which 4 KiB guest pages the host has backed: out[p] (ram_size / 4096
- * bytes) is 1 if guest page p may hold data, 0 if the host never backed it
- * (so it is zero and need not be read). Returns false, out untouched, if the
- * host cannot tell (then every page must be read). */
-bool machine_ram_backed(const Machine *m, uint8_t *out);
-/* mincore()'s answer `host` (one byte per host page of `host_page` bytes,
- * bit 0 = resident) as one byte per 4 KiB guest page, for npages guest pages.
- * Host pages are 4 KiB on x86 but 16 or 64 KiB on many arm64 hosts. */
-void machine_backed_pages(const uint8_t *host, size_t host_page, uint8_t *out, size_t npages);
 /* Console input replayed from a journal, at the tick it was first taken. */
 void machine_feed_input(Machine *m, const uint8_t *buf, int len);
 /* Host keyboard input from elsewhere than stdin (the console window): added
