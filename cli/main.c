@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "devices/disk.h"
@@ -16,6 +15,7 @@
 #include "emu/machine.h"
 #include "audit/bundle.h"
 #include "emu/session.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "cli/ui.h"
 #include "steps/bootstrap.h"
@@ -640,7 +640,7 @@ static int cmd_boot(int argc, char **argv)
     /* The console and journal files are opened only once the machine is
      * built: a refused boot leaves them as they were. */
     int code = EXIT_USAGE;
-    Machine *m = boot_machine(&b, csp, stdout, !ra.console && isatty(0), ra.limit_s * VCLOCK_HZ, &code);
+    Machine *m = boot_machine(&b, csp, stdout, !ra.console && host_isatty(0), ra.limit_s * VCLOCK_HZ, &code);
     FILE *con = m ? open_console(&ra) : NULL, *journal = NULL;
     if (con && ra.journal && !(journal = fopen(ra.journal, "w"))) {
         lbvm_error(0, "cannot write the journal %s: %s", ra.journal, strerror(errno));
@@ -694,7 +694,7 @@ static FILE *journal_reopen(const char *path, uint64_t ticks)
     free(line);
     fclose(in);
     fprintf(out, "resume %llu\n", (unsigned long long)ticks);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || rename(tmp, path) != 0) {
+    if (fflush(out) != 0 || host_fsync(fileno(out)) != 0 || host_replace(tmp, path) != 0) {
         fclose(out);
         unlink(tmp);
         lbvm_error(0, "cannot rewrite the journal %s: %s", path, strerror(errno));
@@ -738,19 +738,17 @@ static int cmd_resume(int argc, char **argv)
     if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
         return lbvm_error(EXIT_USAGE, "%s", err);
     cs.keep = (unsigned)ra.keep;
-    MachineConfig cfg = { .console = stdout, .console_input = !ra.console && isatty(0),
+    MachineConfig cfg = { .console = stdout, .console_input = !ra.console && host_isatty(0),
                           .limit_ticks = ra.limit_s * VCLOCK_HZ };
     /* Host time, for the person reading stderr only. */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = host_monotonic();
     Machine *m = machine_resume(path, &cs, &cfg, err, sizeof err);
     if (!m) {
         ckpt_session_close(&cs);
         return lbvm_error(EXIT_USAGE, "%s", err);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    fprintf(stderr, "lbvm: resumed %s at %llu ticks in %.2f s\n", path, (unsigned long long)m->clock.now,
-            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    double t1 = host_monotonic();
+    fprintf(stderr, "lbvm: resumed %s at %llu ticks in %.2f s\n", path, (unsigned long long)m->clock.now, t1 - t0);
     /* Only now, with the checkpoint accepted: the console and journal. */
     FILE *con = open_console(&ra), *journal = NULL;
     if (con && ra.journal && !(journal = journal_reopen(ra.journal, m->clock.now))) {
@@ -923,9 +921,8 @@ static int verify_segment(const char *dir, int k, bool start_only)
     }
     const BundleSegment *s = &b.segs[k - 1];
     /* the disks' writes of this segment: $TMPDIR (a cluster's scratch space), else /tmp */
-    const char *td = getenv("TMPDIR");
     char tmpdir[4200];
-    snprintf(tmpdir, sizeof tmpdir, "%s/lbvm-verify-XXXXXX", td && *td && strlen(td) < 4000 ? td : "/tmp");
+    snprintf(tmpdir, sizeof tmpdir, "%s/lbvm-verify-XXXXXX", host_tmp_dir());
     CkptSession cs;
     int code = EXIT_USAGE;
     if (start_only && s->ckpt < 0) {
@@ -1004,8 +1001,7 @@ static int cmd_verify(int argc, char **argv)
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *from = NULL, *o_initrd = NULL, *o_append = NULL, *o_kernel = NULL;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t jobs = cores > 0 ? (uint64_t)cores : 1, seg = 0;
+    uint64_t jobs = (uint64_t)host_cores(), seg = 0;
     bool list = false, start_only = false, bundle_opt = false;
     int c;
     while ((c = getopt_long(argc, argv, "f:i:a:k:j:h", opts, NULL)) != -1) {

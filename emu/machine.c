@@ -3,10 +3,8 @@
 #include "emu/machine.h"
 
 #include <openssl/evp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "devices/ahci.h"
@@ -203,16 +201,13 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     m->cfg = *cfg;
     m->ram_size = cfg->ram_size;
     m->events_known = true;
-    /* Anonymous mapping: zero-filled, pages materialise on first touch. */
-    m->ram = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m->ram == MAP_FAILED) {
-        m->ram = NULL;
+    /* Zero-filled, pages materialise on first touch; huge pages where the
+     * host offers them (platform.h). */
+    m->ram = host_ram_alloc(m->ram_size);
+    if (!m->ram) {
         snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM", (unsigned long long)(m->ram_size >> 20));
         goto fail;
     }
-    /* Huge pages where the host offers them: far fewer host page faults as
-     * the guest touches its memory (invisible to the guest). */
-    madvise(m->ram, m->ram_size, MADV_HUGEPAGE);
     vclock_init(&m->clock);
     iomap_init(&m->io);
     m->console_md = EVP_MD_CTX_new();
@@ -281,8 +276,7 @@ void machine_free(Machine *m)
         disk_close(m->cfg.disks[i]);
     free(m->sysreset);
     EVP_MD_CTX_free(m->console_md);
-    if (m->ram)
-        munmap(m->ram, m->ram_size);
+    host_ram_free(m->ram, m->ram_size);
     free(m);
 }
 
@@ -294,8 +288,7 @@ static void machine_poll_input(Machine *m)
     int npending = m->n_input;
     /* (Input queued by the console window is taken here too.) */
     if (m->cfg.console_input && npending == 0) {
-        struct pollfd p = { .fd = 0, .events = POLLIN };
-        if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
+        if (host_wait_input(0, 0) > 0) {
             ssize_t n = read(0, pending, sizeof m->input);
             if (n > 0)
                 npending = (int)n;

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Run loop with checkpoints, journal and verification (session.h). */
 #include "emu/session.h"
+#include "base/platform.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "devices/ahci.h"
@@ -22,12 +21,7 @@ static void on_signal(int sig)
 
 void session_install_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    host_catch_stop_signals(on_signal, false);
 }
 
 void session_catch_signals(Machine *m)
@@ -381,18 +375,17 @@ int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
         if (o->cs) {
             char path[SESSION_PATH_MAX];
             /* Host time here is for the person reading stderr only. */
-            struct timespec t0, t1;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
+            double t0 = host_monotonic();
             if (session_checkpoint(m, o, r, last, path) < 0)
                 return -1;
-            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double t1 = host_monotonic();
             if (o->on_checkpoint)
                 o->on_checkpoint(o->observer, now, path);
             struct stat st;
             if (!o->quiet)
                 fprintf(stderr, "lbvm: checkpoint %s at %llu ticks (%.1f MiB in %.2f s)%s%s\n", path,
                         (unsigned long long)now, stat(path, &st) == 0 ? st.st_size / 1048576.0 : 0.0,
-                        (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, lc.matched ? " after: " : "",
+                        t1 - t0, lc.matched ? " after: " : "",
                         lc.matched ? lc.line : "");
         }
         if (o->journal) {

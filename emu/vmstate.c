@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -373,8 +372,8 @@ static int ram_load(Machine *m, uint32_t version, const uint8_t *buf, uint64_t l
     RamWorkers rw = { .chunks = chunks, .n = (size_t)nchunks };
     pthread_mutex_init(&rw.lock, NULL);
     pthread_t th[RAM_LOAD_THREADS_MAX - 1];
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int nthreads = cores < 2 ? 1 : cores > RAM_LOAD_THREADS_MAX ? RAM_LOAD_THREADS_MAX : (int)cores;
+    int cores = host_cores();
+    int nthreads = cores < 2 ? 1 : cores > RAM_LOAD_THREADS_MAX ? RAM_LOAD_THREADS_MAX : cores;
     int started = 0;
     for (int i = 0; i < nthreads - 1 && (uint64_t)i + 1 < nchunks; i++)
         if (pthread_create(&th[i], NULL, ram_worker, &rw) == 0)
@@ -477,7 +476,7 @@ int ckpt_session_open(CkptSession *cs, const char *dir, char *err, size_t errlen
         snprintf(err, errlen, "cannot create checkpoint folder %s: %s", dir, strerror(errno));
         return -1;
     }
-    if (!realpath(dir, cs->dir)) {
+    if (!host_realpath(dir, cs->dir)) {
         snprintf(err, errlen, "checkpoint folder %s: %s", dir, strerror(errno));
         return -1;
     }
@@ -488,7 +487,7 @@ int ckpt_session_open(CkptSession *cs, const char *dir, char *err, size_t errlen
         snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
         return -1;
     }
-    if (flock(cs->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (host_lock(cs->lock_fd) != 0) {
         snprintf(err, errlen, "checkpoint folder %s is in use by another lbvm", cs->dir);
         close(cs->lock_fd);
         cs->lock_fd = -1;
@@ -570,7 +569,7 @@ Disk *ckpt_session_add_disk(CkptSession *cs, const char *base, int read_only, ui
         return NULL;
     CkptDisk *d = &cs->disk[cs->n_disks];
     memset(d, 0, sizeof *d);
-    if (!realpath(base, d->base)) {
+    if (!host_realpath(base, d->base)) {
         snprintf(err, errlen, "%s: %s", base, strerror(errno));
         return NULL;
     }
@@ -660,7 +659,7 @@ static void session_prune(CkptSession *cs)
             if (unlink(p) != 0 && errno != ENOENT)
                 fprintf(stderr, "lbvm: warning: cannot remove old checkpoint %s: %s\n", p, strerror(errno));
         }
-        lbvm_fsync_dir(cs->dir);
+        host_fsync_dir(cs->dir);
     }
     free(nums);
 }
@@ -792,7 +791,7 @@ static void ckpt_dir_of(const char *name, char *dir, size_t len)
     if (slash)
         *slash = 0;
     const char *d = slash ? (tmp[0] ? tmp : "/") : ".";
-    if (!realpath(d, dir))
+    if (!host_realpath(d, dir))
         snprintf(dir, len, "%s", d);
 }
 

@@ -1,29 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm bootstrap`: fetch, build, boot, watch, checkpoint, resume.
  * See steps/bootstrap.h and docs/definitions.md. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/bootstrap.h"
+#include "base/platform.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "steps/build.h"
@@ -43,9 +34,7 @@
 
 static double now_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
+    return host_monotonic();
 }
 
 /* "12.3 s", "4:05", "1:02:03" */
@@ -91,21 +80,10 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* rm -rf PATH (no error if it does not exist) */
 static int rm_tree(const char *path)
 {
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return host_remove_tree(path);
 }
 
 /* Does name look like PREFIX<digits>SUFFIX? Sets *n. */
@@ -407,13 +385,13 @@ static int state_write(const char *path, const State *s)
         fprintf(f, "failed-after %llu\n", s->failed_after);
     if (s->completed)
         fprintf(f, "completed\n");
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    if (fflush(f) != 0 || host_fsync(fileno(f)) != 0) {
         fclose(f);
         unlink(tmp);
         return -1;
     }
     fclose(f);
-    return rename(tmp, path);
+    return host_replace(tmp, path);
 }
 
 /* Steps seen so far, from WORKDIR/steps ("TICKS NAME" lines): how many
@@ -543,10 +521,8 @@ static void info(Runner *r, const char *fmt, ...)
 
 static int term_width(Runner *r)
 {
-    struct winsize ws;
-    if (ioctl(fileno(r->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
-        return ws.ws_col;
-    return 80;
+    int cols = host_term_cols(fileno(r->out));
+    return cols > 20 ? cols : 80;
 }
 
 static void show_line(Runner *r, const char *extra)
@@ -786,7 +762,7 @@ typedef enum { ATTEMPT_DONE, ATTEMPT_RESUME_REFUSED, ATTEMPT_SETUP } AttemptEnd;
 typedef struct Attempt {
     int number;
     char console[4200], log[4200];
-    int status;           /* waitpid status */
+    HostExit status;      /* how the child ended */
     int stopped_by_user;  /* we forwarded SIGINT/SIGTERM */
     int term_sent;
 } Attempt;
@@ -856,7 +832,7 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     int lfd = open(a->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int ep[2] = { -1, -1 };
-    if (cfd < 0 || lfd < 0 || nullfd < 0 || pipe2(ep, O_CLOEXEC) != 0) {
+    if (cfd < 0 || lfd < 0 || nullfd < 0 || host_pipe(ep) != 0) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot set up the guest's console %s or log %s: %s", a->console, a->log, strerror(errno));
         if (cfd >= 0)
             close(cfd);
@@ -874,9 +850,10 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
         fputc('\n', r->child_log);
         fflush(r->child_log);
     }
-    pid_t parent = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
+    /* the child: `lbvm boot` or `lbvm resume`, with SIGTERM if the runner dies */
+    HostSpawn sp = { .exe = r->exe, .argv = (char *const *)argv, .fd_in = nullfd, .fd_out = lfd, .fd_err = ep[1],
+                     .die_with_parent = true, .default_signals = true, .say_exec_error = true };
+    long pid = host_spawn(&sp);
     if (pid < 0) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot start the guest: fork: %s", strerror(errno));
         close(cfd);
@@ -885,25 +862,6 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
         close(ep[0]);
         close(ep[1]);
         return ATTEMPT_SETUP;
-    }
-    if (pid == 0) {
-        /* the child: `lbvm boot` or `lbvm resume`, with SIGTERM if the runner dies */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigaction(SIGINT, &dfl, NULL);
-        sigaction(SIGTERM, &dfl, NULL);
-        sigaction(SIGHUP, &dfl, NULL);
-        sigaction(SIGPIPE, &dfl, NULL);
-        dup2(nullfd, 0);
-        dup2(lfd, 1);
-        dup2(ep[1], 2);
-        execv(r->exe, (char *const *)argv);
-        dprintf(2, "lbvm: cannot run %s: %s\n", r->exe, strerror(errno));
-        _exit(127);
     }
     close(ep[1]);
     close(nullfd);
@@ -932,19 +890,15 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     a->term_sent = 0;
     a->stopped_by_user = 0;
     while (!exited) {
-        struct pollfd pfd = { .fd = ep[0], .events = POLLIN };
-        if (!err_eof)
-            poll(&pfd, 1, 250);
-        else
-            usleep(250000);
+        host_wait_input(err_eof ? -1 : ep[0], 250);
         /* stderr first: any checkpoint line read now was written after its
          * console line, so the console read below has that line too */
         if (!err_eof)
             err_eof = drain_fd(r, ep[0], 0);
         drain_fd(r, cfd, 1);
         pair(r);
-        int st;
-        pid_t w = waitpid(pid, &st, WNOHANG);
+        HostExit st;
+        long w = host_wait(pid, false, &st);
         if (w == pid) {
             exited = 1;
             a->status = st;
@@ -962,12 +916,12 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
                 why = "completed";
             }
             if (why) {
-                kill(pid, SIGTERM);
+                host_kill(pid, false);
                 a->term_sent = 1;
                 term_at = t;
             }
         } else if (t - term_at > 600) {
-            kill(pid, SIGKILL);
+            host_kill(pid, true);
             term_at = t;
         }
         if (r->tty && r->line_open && t - r->last_refresh >= 1.0) {
@@ -1002,7 +956,7 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
         r->child_log = NULL;
     }
     /* a resume the child refused before running anything */
-    if (from && WIFEXITED(a->status) && WEXITSTATUS(a->status) == 1 && r->console_off == 0)
+    if (from && a->status.exited && a->status.code == 1 && r->console_off == 0)
         return ATTEMPT_RESUME_REFUSED;
     return ATTEMPT_DONE;
 }
@@ -1144,19 +1098,7 @@ static int find_exe(Runner *r)
         snprintf(r->exe, sizeof r->exe, "%s", r->o->self_exe);
         return 0;
     }
-    ssize_t n = readlink("/proc/self/exe", r->exe, sizeof r->exe - 1);
-    if (n > 0) {
-        r->exe[n] = 0;
-        if (access(r->exe, X_OK) == 0)
-            return 0;
-    }
-    /* no /proc: the name this program was started by */
-    extern char *program_invocation_name;
-    if (program_invocation_name && *program_invocation_name) {
-        snprintf(r->exe, sizeof r->exe, "%s", program_invocation_name);
-        return 0;
-    }
-    return -1;
+    return host_self_exe(r->exe, sizeof r->exe);
 }
 
 static int lock_workdir(const char *work)
@@ -1168,7 +1110,7 @@ static int lock_workdir(const char *work)
     int fd = open(p, O_RDWR | O_CREAT, 0644);
     if (fd < 0)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot open %s: %s", p, strerror(errno)), -1;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (host_lock(fd) != 0) {
         if (errno == EWOULDBLOCK)
             lbvm_error(BOOTSTRAP_EXIT_SETUP, "work folder %s is in use by another lbvm bootstrap (or its guest is still saving a checkpoint)",
                     work);
@@ -1197,7 +1139,7 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
     else
         snprintf(where, sizeof where, "before the first step");
     int code = BOOTSTRAP_EXIT_FAILED;
-    int st = a->status;
+    HostExit st = a->status;
     if (r->missing_names[0]) {
         char dd[4096];
         const char *distdir = r->o->distdir;
@@ -1218,10 +1160,10 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
             s->failed_after = r->fail_at;
             state_write(r->state_path, s);
         }
-    } else if (WIFSIGNALED(st)) {
-        snprintf(why, sizeof why, "the guest process (lbvm) was killed by signal %d", WTERMSIG(st));
+    } else if (!st.exited) {
+        snprintf(why, sizeof why, "the guest process (lbvm) was killed by signal %d", st.code);
     } else {
-        int c = WEXITSTATUS(st);
+        int c = st.code;
         switch (c) {
         case 0: snprintf(why, sizeof why, "the guest powered off before \"%s\"", BOOTSTRAP_COMPLETED_LINE); break;
         case 1:
@@ -1298,7 +1240,7 @@ int bootstrap_run(const BootstrapOptions *o)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "out of memory");
     r->o = o;
     r->out = o->out ? o->out : stdout;
-    r->tty = isatty(fileno(r->out));
+    r->tty = host_isatty(fileno(r->out));
     r->t0 = now_s();
     int code = BOOTSTRAP_EXIT_SETUP, lockfd = -1, have_re = 0;
     const char *regex = o->step_regex ? o->step_regex : BOOTSTRAP_DEFAULT_STEP_REGEX;
@@ -1331,13 +1273,13 @@ int bootstrap_run(const BootstrapOptions *o)
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot create the work folder %s: %s", work, strerror(errno));
         goto out;
     }
-    if (!realpath(work, r->work)) {
+    if (!host_realpath(work, r->work)) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", work, strerror(errno));
         goto out;
     }
     /* the child runs with absolute paths: checkpoints record them */
     char kernel_abs[4096];
-    if (!realpath(kernel, kernel_abs)) {
+    if (!host_realpath(kernel, kernel_abs)) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", kernel, strerror(errno));
         goto out;
     }
@@ -1412,14 +1354,8 @@ int bootstrap_run(const BootstrapOptions *o)
     r->steps_log = fopen(r->steps_path, "a");
 
     /* 4-7. run, watch, maybe retry an older checkpoint */
-    struct sigaction sa, old_int, old_term, old_hup;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
     g_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
+    host_catch_stop_signals(on_signal, true);
     Attempt a;
     AttemptEnd end;
     for (;;) {
@@ -1458,9 +1394,7 @@ int bootstrap_run(const BootstrapOptions *o)
         }
         break;
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
+    host_restore_stop_signals();
 
     if (end == ATTEMPT_SETUP) {
         code = BOOTSTRAP_EXIT_SETUP;

@@ -7,10 +7,8 @@
  * (owners, modes, times) to fixed values. Both run with a clean environment:
  * LC_ALL=C (mke2fs -d sorts with alphasort), our own mke2fs.conf (the host's
  * /etc/mke2fs.conf cannot change the features), and fixed times. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/build.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "boot/initramfs.h"
 #include "seeds/seeds.h"
@@ -19,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +24,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MIB (1ULL << 20)
@@ -40,10 +36,7 @@
 
 static char *pjoin(const char *a, const char *b)
 {
-    char *s = NULL;
-    if (asprintf(&s, "%s/%s", a, b) < 0)
-        return NULL;
-    return s;
+    return lbvm_strdup_printf("%s/%s", a, b);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -511,20 +504,18 @@ static int run_tool(const char *dir, char *const argv[], char *const envp[], cha
 {
     int pfd[2];
     out[0] = 0;
-    if (pipe2(pfd, O_CLOEXEC) != 0)
+    if (host_pipe(pfd) != 0)
         return -1;
-    pid_t pid = fork();
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    HostSpawn sp = { .exe = argv[0], .argv = argv, .envp = envp, .dir = dir, .fd_in = nul, .fd_out = nul,
+                     .fd_err = pfd[1] };
+    long pid = nul < 0 ? -1 : host_spawn(&sp);
+    if (nul >= 0)
+        close(nul);
     if (pid < 0) {
         close(pfd[0]);
         close(pfd[1]);
         return -1;
-    }
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(pfd[1], 2) < 0 || chdir(dir) != 0)
-            _exit(127);
-        execve(argv[0], argv, envp);
-        _exit(127);
     }
     close(pfd[1]);
     size_t got = 0;
@@ -542,11 +533,11 @@ static int run_tool(const char *dir, char *const argv[], char *const envp[], cha
     }
     out[got] = 0;
     close(pfd[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
+    HostExit ex;
+    while (host_wait(pid, true, &ex) < 0)
         if (errno != EINTR)
             return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return ex.exited ? ex.code : -1;
 }
 
 /* The first line of a tool's stderr that is not its version banner ("mke2fs 1.47.0 (5-Feb-2023)"). */
@@ -606,7 +597,7 @@ static int write_text(const char *path, const char *text, size_t len)
     return close(fd);
 }
 
-/* dst = a copy of src (a new file): copy_file_range, else read/write. */
+/* dst = a copy of src (a new file), in the host's fastest way. */
 static int copy_file(const char *src, const char *dst)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -617,59 +608,16 @@ static int copy_file(const char *src, const char *dst)
         close(in);
         return -1;
     }
-    int rc = 0, use_cfr = 1;
-    char *buf = NULL;
-    for (;;) {
-        ssize_t k;
-        if (use_cfr) {
-            k = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-            if (k < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
-                use_cfr = 0;
-                continue;
-            }
-        } else {
-            if (!buf && !(buf = malloc(1 << 20))) {
-                rc = -1;
-                break;
-            }
-            k = read(in, buf, 1 << 20);
-            for (ssize_t w = 0; k > 0 && w < k;) {
-                ssize_t m = write(out, buf + w, (size_t)(k - w));
-                if (m < 0 && errno == EINTR)
-                    continue;
-                if (m <= 0) {
-                    k = -1;
-                    break;
-                }
-                w += m;
-            }
-        }
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            rc = -1;
-        if (k <= 0)
-            break;
-    }
-    free(buf);
+    int rc = host_copy_fd(in, out);
     close(in);
     if (close(out) != 0)
         rc = -1;
     return rc;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
-
 static void rm_tree(const char *dir)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    host_remove_tree(dir);
 }
 
 static int mkdir_p(const char *dir)
@@ -844,8 +792,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
      * reads as the start of I/O options. */
     int rc = -1, img = -1;
     char *stage = NULL, *image = NULL, *rootd = NULL, *distd = NULL, *conf = NULL, *cmds = NULL;
-    if (asprintf(&stage, "%s.tmp.XXXXXX", out_path) < 0) {
-        stage = NULL;
+    if (!(stage = lbvm_strdup_printf("%s.tmp.XXXXXX", out_path))) {
         lbvm_set_err(err, errlen, "out of memory");
         goto out_nostage;
     }
@@ -880,7 +827,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
         } else if (ok) {
             /* a file already linked elsewhere is copied, so mke2fs never
              * sees two names for one inode and makes a hard link */
-            int linked = S_ISREG(st.st_mode) && st.st_nlink == 1 && link(src, dst) == 0;
+            int linked = S_ISREG(st.st_mode) && st.st_nlink == 1 && host_link_new(src, dst) == 0;
             if (!linked && copy_file(src, dst) != 0) {
                 lbvm_set_err(err, errlen, "distfile %s: cannot copy %s: %s", it->name, src, strerror(errno));
                 ok = 0;
@@ -972,7 +919,7 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
     /* the partition table last: nothing the tools do can touch it */
     uint8_t mbr[512];
     build_mbr(mbr, size, ids.disk_id);
-    if (pwrite(img, mbr, sizeof mbr, 0) != (ssize_t)sizeof mbr || fsync(img) != 0) {
+    if (pwrite(img, mbr, sizeof mbr, 0) != (ssize_t)sizeof mbr || host_fsync(img) != 0) {
         lbvm_set_err(err, errlen, "cannot write %s: %s", image, strerror(errno));
         goto out;
     }
@@ -982,12 +929,12 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
         goto out;
     }
     img = -1;
-    if (rename(image, out_path) != 0) {
+    if (host_replace(image, out_path) != 0) {
         lbvm_set_err(err, errlen, "cannot rename %s to %s: %s", image, out_path, strerror(errno));
         goto out;
     }
     {
-        lbvm_fsync_dir_of(out_path);
+        host_fsync_dir_of(out_path);
     }
     rc = 0;
 out:
@@ -1037,7 +984,7 @@ static int sha256_sparse(const char *path, uint64_t *size, char hex[65])
     int ok = c && buf && EVP_DigestInit_ex(c, EVP_sha256(), NULL);
     off_t end = st.st_size, off = 0;
     while (ok && off < end) {
-        off_t data = lseek(fd, off, SEEK_DATA);
+        off_t data = (off_t)host_seek_data(fd, off);
         if (data < 0)
             data = errno == ENXIO ? end : off;       /* ENXIO: only a hole is left; else no SEEK_DATA */
         for (off_t z = off; ok && z < data;) {
@@ -1047,7 +994,7 @@ static int sha256_sparse(const char *path, uint64_t *size, char hex[65])
         }
         if (data >= end)
             break;
-        off_t hole = lseek(fd, data, SEEK_HOLE);
+        off_t hole = (off_t)host_seek_hole(fd, data);
         if (hole < 0 || hole > end)
             hole = end;
         for (off = data; ok && off < hole;) {

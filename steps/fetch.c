@@ -9,14 +9,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "steps/fetch.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #define FETCH_MAX_REDIRS 5
@@ -61,9 +62,7 @@ typedef struct FetchRun {
 
 static double mono_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return host_monotonic();
 }
 
 /* One log line; on a tty the progress line is cleared first and redrawn later. */
@@ -92,18 +91,9 @@ static char *path_join(const char *dir, const char *name, const char *suffix)
 
 int fetch_cache_dir(const char *leaf, char *buf, size_t len)
 {
-    const char *x = getenv("XDG_CACHE_HOME");
-    int n;
-    /* The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored. */
-    if (x && x[0] == '/')
-        n = snprintf(buf, len, "%s/lbvm/%s", x, leaf);
-    else {
-        const char *h = getenv("HOME");
-        if (!h || !*h)
-            return -1;
-        n = snprintf(buf, len, "%s/.cache/lbvm/%s", h, leaf);
-    }
-    return n < 0 || (size_t)n >= len ? -1 : 0;
+    char sub[512];
+    int n = snprintf(sub, sizeof sub, "lbvm/%s", leaf);
+    return n < 0 || (size_t)n >= sizeof sub ? -1 : host_cache_dir(sub, buf, len);
 }
 
 int fetch_default_distdir(char *buf, size_t len)
@@ -403,11 +393,11 @@ static int part_verify_and_commit(FetchRun *r, FetchXfer *x, int *mismatch)
         *mismatch = 1;
         return -1;
     }
-    if (rename(x->part_path, x->final_path) < 0) {
+    if (host_replace(x->part_path, x->final_path) < 0) {
         snprintf(x->reason, sizeof x->reason, "cannot rename %s: %s", x->part_path, strerror(errno));
         return -1;
     }
-    lbvm_fsync_dir(r->o->distdir);
+    host_fsync_dir(r->o->distdir);
     return 0;
 }
 
@@ -423,7 +413,7 @@ static void xfer_done(FetchRun *r, CURLM *m, FetchXfer *x, CURLcode rc)
     if (rc == CURLE_OK && x->resume > 0 && !x->body_started && code == 200)
         part_reset(x);   /* empty 200 body: the whole file is empty */
     if (rc == CURLE_OK) {
-        if (fsync(x->fd) < 0) {
+        if (host_fsync(x->fd) < 0) {
             snprintf(x->reason, sizeof x->reason, "cannot write %s: %s", x->part_path, strerror(errno));
             fatal_local = 1;
         }
@@ -551,7 +541,7 @@ int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err
     if (o.parallel <= 0)
         o.parallel = FETCH_DEFAULT_PARALLEL;
     FetchRun r = { .o = &o, .log = o.log ? o.log : stderr, .n_total = n };
-    r.tty = o.progress && isatty(fileno(r.log));
+    r.tty = o.progress && host_isatty(fileno(r.log));
 
     for (int i = 0; i < n; i++) {
         const FetchItem *it = &items[i];
