@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The host, in one place. Every call lbvm makes to the host beyond C11 and
- * POSIX.1-2008 file I/O goes through this interface: memory mapping and page
+ * POSIX.1-2008 (file I/O, regex, pthreads; and getopt_long) goes through
+ * this interface: memory mapping and page
  * residency, durability and atomic replace, file locking, sparse files, child
  * processes and signals, the terminal, paths, host time, finding lbvm's own
  * program and the symbols it interposes. base/platform.c implements it for
