@@ -1009,7 +1009,7 @@ static void ide_drive_state(IDEDrive *d, int n, StateIO *io)
                                                     d->left <= sectors - d->lba,
                 "IDE disk %d: data phase %u (LBA %llu, %u sectors left, block %u/%u) inconsistent", n, d->xfer,
                 (unsigned long long)d->lba, d->left, d->pos, d->len);
-    state_check(io, !(d->xfer == IDE_XFER_PIO_OUT || d->xfer >= IDE_XFER_DMA_IN) || !disk_read_only(d->disk),
+    state_check(io, !(d->xfer == IDE_XFER_PIO_OUT || d->xfer == IDE_XFER_DMA_OUT) || !disk_read_only(d->disk),
                 "IDE disk %d: a write in flight to a read-only disk", n);
     state_check(io, d->disk || (!d->status && !d->xfer), "IDE disk %d: a missing device with status %#x", n,
                 d->status);
@@ -1047,11 +1047,6 @@ static void ide_channel_state(IDEChannel *c, int ch, StateIO *io)
                 "IDE channel %d: IRQ level %u does not match the registers", ch, c->irq_level);
     for (int i = 0; i < 2 && state_ok(io); i++)
         ide_drive_state(&c->drive[i], 2 * ch + i, io);
-    /* A DMA command and a started engine never wait for each other. */
-    IDEDrive *d = ide_cur(c);
-    state_check(io, !(c->bm_cmd & IDE_BM_CMD_START) || (d->xfer != IDE_XFER_DMA_IN && d->xfer != IDE_XFER_DMA_OUT) ||
-                        (d->status & IDE_STS_BSY),
-                "IDE channel %d: a DMA command waits for an engine that is started", ch);
 }
 
 void ide_state(IDEState *s, StateIO *io)
