@@ -11,6 +11,7 @@
 
 #include "devices/ahci.h"
 #include "devices/disk.h"
+#include "devices/i8042.h"
 #include "devices/ide.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
@@ -23,6 +24,8 @@
 #define COM1_BASE 0x3f8
 #define COM1_IRQ 4
 #define RTC_IRQ 8
+#define KBD_IRQ 1
+#define AUX_IRQ 12
 /* The AHCI controller, placed as firmware would: slot 2, INTA on IRQ 11
  * (level-triggered in the ELCR), ABAR inside the PCI bus's memory window. */
 #define AHCI_DEVFN PCI_DEVFN(2, 0)
@@ -251,7 +254,8 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     m->rtc = rtc_init(&m->io, &m->clock, &m->irq[RTC_IRQ], cfg->rtc_epoch);
     m->pci = pci_init(&m->io, machine_reset_request, m);
     m->sysreset = sysreset_init(&m->io, machine_reset_request, m);
-    if (!m->pic || !m->pit || !m->uart || !m->rtc || !m->pci || !m->sysreset) {
+    m->i8042 = i8042_init(&m->io, &m->irq[KBD_IRQ], &m->irq[AUX_IRQ], machine_reset_request, m);
+    if (!m->pic || !m->pit || !m->uart || !m->rtc || !m->pci || !m->sysreset || !m->i8042) {
         snprintf(err, errlen, "internal error: a device failed to initialise");
         goto fail;
     }
@@ -310,6 +314,7 @@ void machine_free(Machine *m)
     for (int i = 0; i < m->cfg.n_disks; i++)
         disk_close(m->cfg.disks[i]);
     free(m->sysreset);
+    free(m->i8042);
     EVP_MD_CTX_free(m->console_md);
     if (m->ram)
         munmap(m->ram, m->ram_size);

@@ -18,6 +18,7 @@ typedef struct UARTState UARTState;
 typedef struct RTCState RTCState;
 typedef struct PCIBus PCIBus;
 typedef struct SysResetState SysResetState;
+typedef struct I8042State I8042State;
 typedef struct AHCIState AHCIState;
 typedef struct IDEState IDEState;
 typedef struct Disk Disk;
@@ -71,6 +72,7 @@ typedef struct Machine {
     RTCState *rtc;
     PCIBus *pci;
     SysResetState *sysreset;
+    I8042State *i8042;
     AHCIState *ahci;          /* only with AHCI disks */
     IDEState *ide;            /* only with IDE disks */
     VTimer limit_timer;

@@ -19,6 +19,7 @@
 
 #include "devices/ahci.h"
 #include "devices/disk.h"
+#include "devices/i8042.h"
 #include "devices/ide.h"
 #include "devices/overlay.h"
 #include "devices/pci.h"
@@ -49,6 +50,7 @@ static void sec_uart(Machine *m, StateIO *io) { uart_state(m->uart, io); }
 static void sec_rtc(Machine *m, StateIO *io) { rtc_state(m->rtc, io); }
 static void sec_pci(Machine *m, StateIO *io) { pci_state(m->pci, io); }
 static void sec_sysreset(Machine *m, StateIO *io) { sysreset_state(m->sysreset, io); }
+static void sec_i8042(Machine *m, StateIO *io) { i8042_state(m->i8042, io); }
 static void sec_ahci(Machine *m, StateIO *io) { ahci_state(m->ahci, io); }
 static void sec_ide(Machine *m, StateIO *io) { ide_state(m->ide, io); }
 /* Not in sections[]: the event counts are not state (not in the digest). */
@@ -67,6 +69,7 @@ static const struct {
     { "rtc", RTC_STATE_VERSION, sec_rtc, 0 },
     { "pci", PCI_STATE_VERSION, sec_pci, 0 },
     { "sysreset", SYSRESET_STATE_VERSION, sec_sysreset, 0 },
+    { "i8042", I8042_STATE_VERSION, sec_i8042, 0 },
     { "ahci", AHCI_STATE_VERSION, sec_ahci, NEEDS_AHCI },
     { "ide", IDE_STATE_VERSION, sec_ide, NEEDS_IDE },
 };
