@@ -20,6 +20,7 @@
 #include "devices/rtc.h"
 #include "devices/sysreset.h"
 #include "devices/uart.h"
+#include "devices/vga.h"
 
 #define COM1_BASE 0x3f8
 #define COM1_IRQ 4
@@ -255,7 +256,8 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     m->pci = pci_init(&m->io, machine_reset_request, m);
     m->sysreset = sysreset_init(&m->io, machine_reset_request, m);
     m->i8042 = i8042_init(&m->io, &m->irq[KBD_IRQ], &m->irq[AUX_IRQ], machine_reset_request, m);
-    if (!m->pic || !m->pit || !m->uart || !m->rtc || !m->pci || !m->sysreset || !m->i8042) {
+    m->vga = vga_init(&m->io);
+    if (!m->pic || !m->pit || !m->uart || !m->rtc || !m->pci || !m->sysreset || !m->i8042 || !m->vga) {
         snprintf(err, errlen, "internal error: a device failed to initialise");
         goto fail;
     }
@@ -315,6 +317,7 @@ void machine_free(Machine *m)
         disk_close(m->cfg.disks[i]);
     free(m->sysreset);
     free(m->i8042);
+    free(m->vga);
     EVP_MD_CTX_free(m->console_md);
     if (m->ram)
         munmap(m->ram, m->ram_size);

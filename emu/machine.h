@@ -19,6 +19,7 @@ typedef struct RTCState RTCState;
 typedef struct PCIBus PCIBus;
 typedef struct SysResetState SysResetState;
 typedef struct I8042State I8042State;
+typedef struct VGAState VGAState;
 typedef struct AHCIState AHCIState;
 typedef struct IDEState IDEState;
 typedef struct Disk Disk;
@@ -73,6 +74,7 @@ typedef struct Machine {
     PCIBus *pci;
     SysResetState *sysreset;
     I8042State *i8042;
+    VGAState *vga;
     AHCIState *ahci;          /* only with AHCI disks */
     IDEState *ide;            /* only with IDE disks */
     VTimer limit_timer;

@@ -30,6 +30,7 @@
 #include "base/state.h"
 #include "devices/sysreset.h"
 #include "devices/uart.h"
+#include "devices/vga.h"
 #include "base/util.h"
 
 /* Version 2 adds n_ide; a machine without IDE disks still writes version 1. */
@@ -51,6 +52,7 @@ static void sec_rtc(Machine *m, StateIO *io) { rtc_state(m->rtc, io); }
 static void sec_pci(Machine *m, StateIO *io) { pci_state(m->pci, io); }
 static void sec_sysreset(Machine *m, StateIO *io) { sysreset_state(m->sysreset, io); }
 static void sec_i8042(Machine *m, StateIO *io) { i8042_state(m->i8042, io); }
+static void sec_vga(Machine *m, StateIO *io) { vga_state(m->vga, io); }
 static void sec_ahci(Machine *m, StateIO *io) { ahci_state(m->ahci, io); }
 static void sec_ide(Machine *m, StateIO *io) { ide_state(m->ide, io); }
 /* Not in sections[]: the event counts are not state (not in the digest). */
@@ -70,6 +72,7 @@ static const struct {
     { "pci", PCI_STATE_VERSION, sec_pci, 0 },
     { "sysreset", SYSRESET_STATE_VERSION, sec_sysreset, 0 },
     { "i8042", I8042_STATE_VERSION, sec_i8042, 0 },
+    { "vga", VGA_STATE_VERSION, sec_vga, 0 },
     { "ahci", AHCI_STATE_VERSION, sec_ahci, NEEDS_AHCI },
     { "ide", IDE_STATE_VERSION, sec_ide, NEEDS_IDE },
 };

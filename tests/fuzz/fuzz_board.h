@@ -27,6 +27,7 @@
 #include "devices/rtc.h"
 #include "devices/sysreset.h"
 #include "devices/i8042.h"
+#include "devices/vga.h"
 #include "devices/uart.h"
 
 /* A finding: abort (with the failed condition) even where NDEBUG is set. */
@@ -55,6 +56,7 @@ typedef struct FzBoard {
     PCIBus *pci;
     SysResetState *sysreset;
     I8042State *i8042;
+    VGAState *vga;
     AHCIState *ahci;            /* NULL on a board without one */
     uint8_t *ram;
     int intr;                   /* INTR as the CPU would see it */
@@ -107,7 +109,8 @@ static inline int fz_board_init(FzBoard *b, int64_t epoch, uint8_t *ram, Disk *d
     b->pci = pci_init(&b->io, fz_reset_request, b);
     b->sysreset = sysreset_init(&b->io, fz_reset_request, b);
     b->i8042 = i8042_init(&b->io, &b->irq[1], &b->irq[12], fz_reset_request, b);
-    if (!b->pic || !b->pit || !b->uart || !b->rtc || !b->pci || !b->sysreset || !b->i8042)
+    b->vga = vga_init(&b->io);
+    if (!b->pic || !b->pit || !b->uart || !b->rtc || !b->pci || !b->sysreset || !b->i8042 || !b->vga)
         return -1;
     for (int i = 0; i < 16; i++)
         pci_bus_set_irq_sink(b->pci, i, &b->irq[i]);
@@ -138,6 +141,7 @@ static inline void fz_board_free(FzBoard *b)
     pci_free(b->pci);
     free(b->sysreset);
     free(b->i8042);
+    free(b->vga);
 }
 
 /* A guest reset request: every chip back to its reset state. */
@@ -151,6 +155,7 @@ static inline void fz_board_reset(FzBoard *b)
     pci_reset(b->pci);
     sysreset_reset(b->sysreset);
     i8042_reset(b->i8042);
+    vga_reset(b->vga);
     if (b->ahci)
         ahci_reset(b->ahci);
 }

@@ -30,6 +30,7 @@ static const uint16_t fz_ports[] = {
     0x92, 0x60, 0x64,                                   /* sysreset, i8042 */
     0xc000, 0xc010, 0xfffc,                             /* PCI I/O window */
     0x80, 0x3f7, 0x4d2, 0xcf7,                          /* unassigned, edges */
+    0x3d4, 0x3d5,                                       /* VGA CRTC */
 };
 #define FZ_NPORTS ((int)(sizeof fz_ports / sizeof fz_ports[0]))
 #endif
