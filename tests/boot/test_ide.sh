@@ -4,7 +4,9 @@
 # Debian's kernel, loaded from the test initramfs): the guest finds a disk as
 # primary master and a read-only one as primary slave, reads a region the
 # host filled (libata uses bus-master DMA for it), writes another that the
-# host then checks, and the read-only disk refuses writes.
+# host then checks, and the read-only disk refuses writes. A run with
+# checkpoints (before the read, after it) ends as the straight run, and so
+# does a run resumed in a new process from the first of them.
 . "$(dirname "$0")/lib.sh"
 need_inputs
 need_lbvm
@@ -36,7 +38,8 @@ head -c 4194304 /dev/urandom > "$WORK/pattern"
 dd if="$WORK/pattern" of="$WORK/disk0.img" conv=notrunc status=none
 truncate -s 16M "$WORK/disk1.img"
 want=$(sha256sum < "$WORK/pattern" | cut -d' ' -f1)
-run_lbvm ide boot --kernel "$KERNEL_686" --initrd "$WORK/ide.cpio" --console "$WORK/ide.console" \
+cp "$WORK/disk0.img" "$WORK/base0.img" || fail "cannot copy the image"
+run_lbvm ide boot --kernel "$KERNEL_686" --initrd "$WORK/ide.cpio" --console "$WORK/ide.console" --stats \
     --ide "$WORK/disk0.img" --ide "$WORK/disk1.img,ro" --limit "$LBVM_TEST_LIMIT"
 c=$WORK/ide.console
 [ "$RC" = 0 ] || fail "lbvm exited $RC" "$c" "$WORK/ide.err"
@@ -52,4 +55,22 @@ got=$(dd if="$WORK/disk0.img" bs=1M skip=8 count=4 status=none | sha256sum | cut
 [ "$got" = "$want" ] || fail "the image does not hold what the guest wrote at 8 MiB"
 [ "$(sha256sum < "$WORK/disk1.img" | cut -d' ' -f1)" = "$(head -c 16777216 /dev/zero | sha256sum | cut -d' ' -f1)" ] \
     || fail "the read-only image changed"
-pass "ide: ata_piix finds both devices, DMA read, write, read-only"
+
+# Checkpoints on IDE disks: the images become read-only bases with layers.
+run_lbvm ckpt boot --kernel "$KERNEL_686" --initrd "$WORK/ide.cpio" --console "$WORK/ckpt.console" --stats \
+    --ide "$WORK/base0.img" --ide "$WORK/disk1.img,ro" --limit "$LBVM_TEST_LIMIT" --checkpoint-dir "$WORK/ck" \
+    --checkpoint-on 'LBVM-TEST: (sdb sectors|read )'
+[ "$RC" = 0 ] || fail "ckpt: lbvm exited $RC" "$WORK/ckpt.console" "$WORK/ckpt.err"
+same_stats ide ckpt "checkpoints on IDE disks changed the run"
+cmp -s "$WORK/ide.console" "$WORK/ckpt.console" || fail "ckpt: the console differs from the straight run's"
+cmp -s "$WORK/base0.img" "$WORK/disk0.img" && fail "ckpt: the straight run did not write its image"
+first=$(ls "$WORK/ck"/ckpt-*.lbvm | sort | head -n1)
+"$LBVM" inspect "$first" > "$WORK/inspect.out" 2>&1 || fail "lbvm inspect $first failed" "$WORK/inspect.out"
+grep -q '^disk 1 .*read-only, IDE' "$WORK/inspect.out" || fail "inspect does not list the read-only IDE disk" "$WORK/inspect.out"
+grep -q 'ide v1' "$WORK/inspect.out" || fail "the checkpoint has no ide section" "$WORK/inspect.out"
+run_lbvm resumed resume "$first" --console "$WORK/resumed.console" --stats --limit "$LBVM_TEST_LIMIT"
+[ "$RC" = 0 ] || fail "resumed: lbvm exited $RC" "$WORK/resumed.console" "$WORK/resumed.err"
+same_stats ide resumed "the run resumed before the IDE read"
+assert_contains "$WORK/resumed.console" "LBVM-TEST: read $want" "resumed: the guest read something else"
+assert_contains "$WORK/resumed.console" "LBVM-TEST: wrote sda" "resumed: the write failed"
+pass "ide: ata_piix finds both devices, DMA read, write, read-only; checkpoints and a resume end as the straight run"
