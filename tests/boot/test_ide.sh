@@ -73,4 +73,21 @@ run_lbvm resumed resume "$first" --console "$WORK/resumed.console" --stats --lim
 same_stats ide resumed "the run resumed before the IDE read"
 assert_contains "$WORK/resumed.console" "LBVM-TEST: read $want" "resumed: the guest read something else"
 assert_contains "$WORK/resumed.console" "LBVM-TEST: wrote sda" "resumed: the write failed"
-pass "ide: ata_piix finds both devices, DMA read, write, read-only; checkpoints and a resume end as the straight run"
+
+# The host cannot write past 10 MiB of the image (as in test_ahci.sh): lbvm
+# stops with one line naming the failed write, and the guest is told nothing.
+cp "$WORK/pattern" "$WORK/disk0b.img" && truncate -s 64M "$WORK/disk0b.img" || fail "cannot make disk0b.img"
+(ulimit -f 10240; trap '' XFSZ; exec "$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/ide.cpio" \
+    --console "$WORK/full.console" --ide "$WORK/disk0b.img" --ide "$WORK/disk1.img,ro" --limit "$LBVM_TEST_LIMIT") \
+    >"$WORK/full.out" 2>"$WORK/full.err"
+RC=$?
+c=$WORK/full.console
+[ "$RC" = 1 ] || fail "full: lbvm exited $RC when the host could not write the image, expected 1" "$WORK/full.err" "$c"
+[ "$(wc -l < "$WORK/full.err")" = 1 ] || fail "full: expected one line on stderr" "$WORK/full.err"
+grep -qE '^lbvm: the host failed the guest.s disk I/O, .*IDE disk 0: cannot write [0-9]+ sectors at LBA [0-9]+: File too large$' "$WORK/full.err" \
+    || fail "full: the line does not name the failed write and its cause" "$WORK/full.err"
+assert_contains "$c" "LBVM-TEST: read $want" "full: the guest did not read sda before writing"
+assert_not_contains "$c" "LBVM-TEST: wrote sda" "full: the guest's write completed although the host failed it"
+assert_not_contains "$c" "I/O error" "full: the guest was told of the host's failure"
+note "full: $(cat "$WORK/full.err")"
+pass "ide: ata_piix finds both devices, DMA read, write, read-only; checkpoints and a resume end as the straight run; a host write failure stops the run without telling the guest"
