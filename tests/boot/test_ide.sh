@@ -74,6 +74,24 @@ same_stats ide resumed "the run resumed before the IDE read"
 assert_contains "$WORK/resumed.console" "LBVM-TEST: read $want" "resumed: the guest read something else"
 assert_contains "$WORK/resumed.console" "LBVM-TEST: wrote sda" "resumed: the write failed"
 
+# An audit of a run with an AHCI disk and the IDE disks (disk 0 the AHCI one,
+# which this guest has no driver for; disks 1 and 2 the IDE ones): the
+# journal's boot line has disk= and ide=, the bundle holds three bases, and
+# `lbvm verify` finds the run identical.
+truncate -s 8M "$WORK/sata.img"
+run_lbvm audit boot --kernel "$KERNEL_686" --initrd "$WORK/ide.cpio" --console "$WORK/audit.console" \
+    --disk "$WORK/sata.img" --ide "$WORK/base0.img" --ide "$WORK/disk1.img,ro" --limit "$LBVM_TEST_LIMIT" \
+    --checkpoint-dir "$WORK/ck-audit" --checkpoint-on 'LBVM-TEST: read ' --journal "$WORK/audit.journal"
+[ "$RC" = 0 ] || fail "audit: lbvm exited $RC" "$WORK/audit.console" "$WORK/audit.err"
+assert_contains "$WORK/audit.console" "LBVM-TEST: read $want" "audit: the guest read something else"
+grep -q '^boot .* disk=[^ ]*sata.img ide=[^ ]*base0.img ide=[^ ]*disk1.img,ro' "$WORK/audit.journal" \
+    || fail "audit: the journal's boot line does not record the disks in order" "$WORK/audit.journal"
+run_lbvm bundle bundle "$WORK/audit.journal" --checkpoint-dir "$WORK/ck-audit" -o "$WORK/bundle"
+[ "$RC" = 0 ] || fail "lbvm bundle exited $RC" "$WORK/bundle.err"
+[ "$(grep -c '^base ' "$WORK/bundle/MANIFEST")" = 3 ] || fail "the bundle does not hold three bases" "$WORK/bundle/MANIFEST"
+run_lbvm verify verify "$WORK/bundle" --jobs 1
+[ "$RC" = 0 ] || fail "lbvm verify of the IDE run exited $RC" "$WORK/verify.out" "$WORK/verify.err"
+
 # The host cannot write past 10 MiB of the image (as in test_ahci.sh): lbvm
 # stops with one line naming the failed write, and the guest is told nothing.
 cp "$WORK/pattern" "$WORK/disk0b.img" && truncate -s 64M "$WORK/disk0b.img" || fail "cannot make disk0b.img"
