@@ -587,6 +587,24 @@ static void test_checkpoint(Disk *d, Disk *ro)
     CHECK_EQ(load(one.ide, buf, len, why, sizeof why), -1);
     CHECK(strstr(why, "IDE disk 1") != NULL);
     rig_free(&one);
+    /* Every truncation is refused and leaves the device as it was. */
+    {
+        Rig r3;
+        rig_init(&r3, d, ro);
+        uint8_t *before, *after;
+        size_t lb, la;
+        save(r3.ide, &before, &lb);
+        int bad = 0;
+        for (size_t l = 0; l < len; l++) {
+            bad += load(r3.ide, buf, l, why, sizeof why) == 0;
+            save(r3.ide, &after, &la);
+            bad += la != lb || memcmp(after, before, lb);
+            free(after);
+        }
+        CHECK_EQ(bad, 0);
+        free(before);
+        rig_free(&r3);
+    }
     /* A block length past the buffer is refused. */
     uint8_t *bad = malloc(len);
     memcpy(bad, buf, len);
