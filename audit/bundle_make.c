@@ -167,9 +167,15 @@ static void boot_path(const MakeCtx *mc, const char *p, char *out, size_t len)
  * checkpoint, the boot line's disks. */
 static int collect_bases(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
 {
-    int n_boot = 0;
+    /* The boot line's disks in checkpoint order: disk= (AHCI), then ide=. */
+    int n_boot = 0, n_ahci = 0;
     char *d;
-    while ((d = journal_boot_value(b->boot, "disk", n_boot))) {
+    while ((d = journal_boot_value(b->boot, "disk", n_ahci))) {
+        free(d);
+        n_ahci++;
+    }
+    n_boot = n_ahci;
+    while ((d = journal_boot_value(b->boot, "ide", n_boot - n_ahci))) {
         free(d);
         n_boot++;
     }
@@ -194,7 +200,8 @@ static int collect_bases(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
             memcpy(f.digest, first->disk[i].base_sha256, 32);
             f.read_only = first->disk[i].read_only;
         } else {
-            char *arg = journal_boot_value(b->boot, "disk", i);
+            char *arg = i < n_ahci ? journal_boot_value(b->boot, "disk", i)
+                                   : journal_boot_value(b->boot, "ide", i - n_ahci);
             size_t len = arg ? strlen(arg) : 0;
             f.read_only = len > 3 && !strcmp(arg + len - 3, ",ro");
             if (f.read_only)

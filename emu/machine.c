@@ -9,6 +9,8 @@
 
 #include "devices/ahci.h"
 #include "devices/disk.h"
+#include "devices/i8042.h"
+#include "devices/ide.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
@@ -16,16 +18,25 @@
 #include "devices/rtc.h"
 #include "devices/sysreset.h"
 #include "devices/uart.h"
+#include "devices/vga.h"
 
 #define COM1_BASE 0x3f8
 #define COM1_IRQ 4
 #define RTC_IRQ 8
+#define KBD_IRQ 1
+#define AUX_IRQ 12
 /* The AHCI controller, placed as firmware would: slot 2, INTA on IRQ 11
  * (level-triggered in the ELCR), ABAR inside the PCI bus's memory window. */
 #define AHCI_DEVFN PCI_DEVFN(2, 0)
 #define AHCI_IRQ 11
 #define AHCI_ABAR 0xfebf0000u
 #define PIC_ELCR2_PORT 0x4d1
+/* With IDE disks, QEMU's PIIX3 at slot 1: the ISA bridge (function 0, no
+ * registers of its own here) and the IDE function 1 on IRQ 14 and 15. */
+#define PIIX3_DEVFN PCI_DEVFN(1, 0)
+#define PIIX3_DEVICE_ID 0x7000
+#define PCI_CLASS_BRIDGE_ISA 0x060100
+#define IDE_DEVFN PCI_DEVFN(1, 1)
 
 static void machine_console_out(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -95,7 +106,7 @@ static void machine_reset_request(void *opaque)
 
 static uint64_t machine_activity(const Machine *m)
 {
-    return m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0);
+    return m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0) + (m->ide ? m->ide->n_transfers : 0);
 }
 
 /* At a timer deadline: activity since the last look moves the watch on. */
@@ -149,6 +160,8 @@ static void machine_host_failed(void *opaque)
 
 const char *machine_host_error(const Machine *m)
 {
+    if (m->ide && m->ide->host_error[0])
+        return m->ide->host_error;
     return m->ahci ? m->ahci->host_error : "";
 }
 
@@ -198,6 +211,12 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    if (cfg->n_ide < 0 || cfg->n_ide > MACHINE_MAX_IDE || cfg->n_disks < cfg->n_ide ||
+        cfg->n_disks - cfg->n_ide > MACHINE_MAX_AHCI) {
+        free(m);
+        snprintf(err, errlen, "%d disks with %d of them IDE: out of range", cfg->n_disks, cfg->n_ide);
+        return NULL;
+    }
     m->cfg = *cfg;
     m->ram_size = cfg->ram_size;
     m->events_known = true;
@@ -231,23 +250,39 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     m->rtc = rtc_init(&m->io, &m->clock, &m->irq[RTC_IRQ], cfg->rtc_epoch);
     m->pci = pci_init(&m->io, machine_reset_request, m);
     m->sysreset = sysreset_init(&m->io, machine_reset_request, m);
-    if (!m->pic || !m->pit || !m->uart || !m->rtc || !m->pci || !m->sysreset) {
+    m->i8042 = i8042_init(&m->io, &m->irq[KBD_IRQ], &m->irq[AUX_IRQ], machine_reset_request, m);
+    m->vga = vga_init(&m->io);
+    if (!m->pic || !m->pit || !m->uart || !m->rtc || !m->pci || !m->sysreset || !m->i8042 || !m->vga) {
         snprintf(err, errlen, "internal error: a device failed to initialise");
         goto fail;
     }
     for (int i = 0; i < 16; i++)
         pci_bus_set_irq_sink(m->pci, i, &m->irq[i]);
-    if (cfg->n_disks > 0) {
+    int n_ahci = cfg->n_disks - cfg->n_ide;
+    if (n_ahci > 0) {
         m->ahci = ahci_init(m->pci, AHCI_DEVFN, AHCI_IRQ, AHCI_ABAR, m->ram, m->ram_size, machine_dma_written, m);
         if (!m->ahci) {
             snprintf(err, errlen, "internal error: the AHCI controller failed to initialise");
             goto fail;
         }
         m->ahci->host_failed = machine_host_failed;
-        for (int i = 0; i < cfg->n_disks; i++)
+        for (int i = 0; i < n_ahci; i++)
             ahci_attach(m->ahci, i, cfg->disks[i]);
         /* PCI interrupts are level-triggered: no BIOS here to set the ELCR. */
         iomap_port_write(&m->io, PIC_ELCR2_PORT, 1u << (AHCI_IRQ - 8), 0);
+    }
+    if (cfg->n_ide > 0) {
+        if (!pci_register_device(m->pci, "piix3", PIIX3_DEVFN, PCI_VENDOR_ID_INTEL, PIIX3_DEVICE_ID, 0x00,
+                                 PCI_CLASS_BRIDGE_ISA, 0, -1) ||
+            !(m->ide = ide_init(m->pci, &m->io, IDE_DEVFN, &m->irq[IDE_PRIMARY_IRQ], &m->irq[IDE_SECONDARY_IRQ],
+                                m->ram, m->ram_size, machine_dma_written, m))) {
+            snprintf(err, errlen, "internal error: the IDE controller failed to initialise");
+            goto fail;
+        }
+        m->ide->host_failed = machine_host_failed;
+        for (int i = 0; i < cfg->n_ide; i++)
+            if (cfg->disks[n_ahci + i])
+                ide_attach(m->ide, i, cfg->disks[n_ahci + i]);
     }
     machine_fill_cmos(m);
     vtimer_init(&m->limit_timer, &m->clock, machine_limit_expired, m);
@@ -272,9 +307,12 @@ void machine_free(Machine *m)
     free(m->rtc);
     pci_free(m->pci);
     free(m->ahci);
+    free(m->ide);
     for (int i = 0; i < m->cfg.n_disks; i++)
         disk_close(m->cfg.disks[i]);
     free(m->sysreset);
+    free(m->i8042);
+    free(m->vga);
     EVP_MD_CTX_free(m->console_md);
     host_ram_free(m->ram, m->ram_size);
     free(m);

@@ -18,10 +18,15 @@ typedef struct UARTState UARTState;
 typedef struct RTCState RTCState;
 typedef struct PCIBus PCIBus;
 typedef struct SysResetState SysResetState;
+typedef struct I8042State I8042State;
+typedef struct VGAState VGAState;
 typedef struct AHCIState AHCIState;
+typedef struct IDEState IDEState;
 typedef struct Disk Disk;
 
-#define MACHINE_MAX_DISKS 4
+#define MACHINE_MAX_AHCI 4    /* AHCI ports */
+#define MACHINE_MAX_IDE 4     /* IDE devices: primary master, primary slave, secondary master, secondary slave */
+#define MACHINE_MAX_DISKS (MACHINE_MAX_AHCI + MACHINE_MAX_IDE)
 
 #define MACHINE_MIN_RAM_MIB 64
 #define MACHINE_MAX_RAM_MIB 3072
@@ -32,7 +37,7 @@ typedef enum MachineEnd {
     MACHINE_LIMIT,    /* the guest-time limit was reached */
     MACHINE_FATAL,    /* triple fault or emulation error */
     MACHINE_PAUSED,   /* machine_pause() or the pause timer: machine_run may go on */
-    MACHINE_HOST_ERROR, /* the host failed a disk I/O (m->ahci->host_error): the run cannot go on */
+    MACHINE_HOST_ERROR, /* the host failed a disk I/O (machine_host_error): the run cannot go on */
 } MachineEnd;
 
 /* A complete console line (without its newline, NUL-terminated, at most
@@ -48,8 +53,9 @@ typedef struct MachineConfig {
     FILE *console;            /* serial console output */
     bool console_input;       /* read host stdin into COM1 */
     uint64_t limit_ticks;     /* 0 = none */
-    Disk *disks[MACHINE_MAX_DISKS]; /* AHCI ports 0..n-1; the machine closes them */
+    Disk *disks[MACHINE_MAX_DISKS]; /* AHCI ports 0.., then IDE devices; the machine closes them */
     int n_disks;
+    int n_ide;                /* the last n_ide of disks[] are IDE devices (0..3) */
 } MachineConfig;
 
 typedef struct Machine {
@@ -67,7 +73,10 @@ typedef struct Machine {
     RTCState *rtc;
     PCIBus *pci;
     SysResetState *sysreset;
-    AHCIState *ahci;          /* only with disks */
+    I8042State *i8042;
+    VGAState *vga;
+    AHCIState *ahci;          /* only with AHCI disks */
+    IDEState *ide;            /* only with IDE disks */
     VTimer limit_timer;
     VTimer pause_timer;       /* host-side stops: checkpoints, journal points */
     /* The stall watch (machine_watch_stall): `stalled` and a pause once no
