@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm bootstrap`: the command line of steps/bootstrap.c. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/bootstrap.h"
 
 #include <errno.h>

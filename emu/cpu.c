@@ -12,19 +12,17 @@
  * - Exceptions and interrupts are delivered through the guest IDT by the host.
  */
 #include "emu/cpu.h"
+#include "base/platform.h"
 
 #include "base/guestram.h"
 #include "base/state.h"
 #include "emu/x87math.h"
 
-#include <dlfcn.h>
-#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unicorn/unicorn.h>
 
 #define CR0_PE (1u << 0)
@@ -349,33 +347,15 @@ bool cpu_time_not_interposed;
 #define TLB_TIME_STEP_NS 1000000000ull
 #define TLB_CANON_FLUSHES 4
 
-static int find_uc_range(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    uintptr_t base = (uintptr_t)data, lo = UINTPTR_MAX, hi = 0;
-    if (info->dlpi_addr != base)
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD)
-            continue;
-        if (info->dlpi_addr + ph->p_vaddr < lo)
-            lo = info->dlpi_addr + ph->p_vaddr;
-        if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
-            hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-    }
-    uc_text_lo = lo;
-    uc_text_hi = hi;
-    return 1;
-}
-
 /* Before main, so before any engine exists: libunicorn's first call (TLB
  * set-up in uc_open) already gets the fixed time. */
 __attribute__((constructor)) static void find_libunicorn(void)
 {
-    Dl_info di;
-    if (dladdr((void *)uc_open, &di) && di.dli_fbase)
-        dl_iterate_phdr(find_uc_range, di.dli_fbase);
+    uintptr_t lo, hi;
+    if (host_library_range((const void *)(uintptr_t)uc_open, &lo, &hi) == 0) {
+        uc_text_lo = lo;
+        uc_text_hi = hi;
+    }
     const char *off = getenv("LBVM_TEST_NO_TIME_INTERPOSITION");
     cpu_time_not_interposed = off && *off && strcmp(off, "0");
 }
@@ -390,11 +370,11 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
         tv->tv_usec = (suseconds_t)(tlb_time_ns % 1000000000u / 1000u);
         return 0;
     }
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-        return -1;
-    tv->tv_sec = ts.tv_sec;
-    tv->tv_usec = ts.tv_nsec / 1000;
+    int64_t sec;
+    long nsec;
+    host_wall_clock(&sec, &nsec);
+    tv->tv_sec = (time_t)sec;
+    tv->tv_usec = (suseconds_t)(nsec / 1000);
     return 0;
 }
 

@@ -8,10 +8,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/platform.h"
 #include "devices/ahci.h"
 #include "check.h"
 
@@ -198,9 +198,9 @@ static void test_hole(Disk *d0)
     IRQSignal sig;
     irq_init(&sig, on_irq, NULL, IRQ_LINE);
     pci_bus_set_irq_sink(bus, IRQ_LINE, &sig);
-    ram = mmap(NULL, BIG_RAM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    CHECK(ram != MAP_FAILED);
-    if (ram == MAP_FAILED)
+    ram = host_ram_alloc(BIG_RAM);
+    CHECK(ram != NULL);
+    if (!ram)
         return;
     ahci = ahci_init(bus, DEVFN, IRQ_LINE, ABAR, ram, BIG_RAM, on_dma, NULL);
     CHECK(ahci != NULL);
@@ -291,7 +291,7 @@ static void test_hole(Disk *d0)
 
     pci_free(bus);
     free(ahci);
-    munmap(ram, BIG_RAM);
+    host_ram_free(ram, BIG_RAM);
     ram = NULL;
 }
 

@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "check.h"
 #include "base/clock.h"
 #include "emu/cpu.h"
 #include "base/iomem.h"
+#include "base/platform.h"
 
 /* ---- guest-physical layout (identity-mapped unless a test says otherwise) ---- */
 #define RAM_SIZE   (8u << 20)
@@ -192,7 +192,7 @@ static uint32_t list_at(int i, int field) { return rd32(R_LIST + 16 * i + 4 * fi
 /* ---- building and running a guest ---- */
 /* Called by vm_new between iomap_init and cpu_init (MMIO registered early). */
 static void (*g_pre_cpu)(IoMap *io);
-/* RAM for the next vm_new if not 0 (reserved with mmap, not touched): more
+/* RAM for the next vm_new if not 0 (host_ram_alloc: reserved, not touched): more
  * than 3 GiB puts the rest above 4 GiB (base/guestram.h). */
 static uint64_t g_ram_size;
 
@@ -210,9 +210,7 @@ static void vm_new(Vm *v, int mode, int watchdog)
     v->mode = mode;
     v->ram_size = g_ram_size ? g_ram_size : RAM_SIZE;
     if (g_ram_size) {
-        v->ram = mmap(NULL, v->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (v->ram == MAP_FAILED)
-            v->ram = NULL;
+        v->ram = host_ram_alloc(v->ram_size);
     } else {
         v->ram = aligned_alloc(4096, RAM_SIZE);
     }
@@ -290,7 +288,7 @@ static void vm_free(Vm *v)
 {
     cpu_free(v->cpu);
     if (v->ram_size != RAM_SIZE)
-        munmap(v->ram, v->ram_size);
+        host_ram_free(v->ram, v->ram_size);
     else
         free(v->ram);
     free(v->io);
