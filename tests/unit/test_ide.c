@@ -3,11 +3,13 @@
  * identity, power-on signature, IDENTIFY (16- and 32-bit reads), PIO reads
  * and writes (single, MULTIPLE, EXT), range and read-only errors, missing
  * devices, bus-master DMA in both orders of start and command, PRDs outside
- * RAM or too short, nIEN and SRST, and a checkpoint taken mid-transfer. */
+ * RAM or too short, nIEN and SRST, a checkpoint taken mid-transfer; and with
+ * 4 GiB of guest RAM, DMA up to the PCI hole, none into it. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/platform.h"
 #include "devices/ide.h"
 #include "check.h"
 
@@ -20,6 +22,7 @@
 #define BM         IDE_BMIBA
 
 static uint8_t *ram;
+static uint64_t ram_size = RAM_SIZE;
 static int irq_level[16], irq_rises[16];
 static struct { uint64_t pa, len; } dma_log[64];
 static int n_dma;
@@ -55,7 +58,7 @@ static void rig_init(Rig *r, Disk *master, Disk *slave)
     r->bus = pci_init(&r->map, NULL, NULL);
     irq_init(&r->irq14, on_irq, NULL, 14);
     irq_init(&r->irq15, on_irq, NULL, 15);
-    r->ide = ide_init(r->bus, &r->map, DEVFN, &r->irq14, &r->irq15, ram, RAM_SIZE, on_dma, NULL);
+    r->ide = ide_init(r->bus, &r->map, DEVFN, &r->irq14, &r->irq15, ram, ram_size, on_dma, NULL);
     if (master)
         ide_attach(r->ide, 0, master);
     if (slave)
@@ -463,6 +466,49 @@ static void test_dma_bad(void)
     outb(BM + IDE_BM_STATUS, IDE_BM_ST_INT | IDE_BM_ST_DMA0);
 }
 
+/* 4 GiB of guest RAM (base/guestram.h: 3 GiB from 0, 1 GiB from 4 GiB),
+ * reserved, not touched: DMA up to the PCI hole works; a buffer or a table
+ * in the hole, or running into it, is refused before anything moves. */
+#define HOLE 0xc0000000u
+static void test_dma_hole(Disk *d, Disk *ro)
+{
+    rig_free(&rig);
+    free(ram);
+    ram_size = 4ull << 30;
+    ram = host_ram_alloc(ram_size);
+    CHECK(ram != NULL);
+    if (!ram)
+        return;
+    rig_init(&rig, d, ro);
+    CHECK_EQ(rig.ide->mem.low, HOLE);
+    uint32_t a[1] = { HOLE - 4096 }, l[1] = { 4096 };
+    prd_table(0x2000, 1, a, l);
+    outl(BM + IDE_BM_PRD, 0x2000);
+    outb(BM + IDE_BM_CMD, IDE_BM_CMD_READ | IDE_BM_CMD_START);
+    issue28(0, 0xc8, 500, 8);
+    CHECK_EQ(inb(P + IDE_STATUS), IDE_STS_DRDY | IDE_STS_DSC);
+    CHECK(sector_is_pattern(ram + HOLE - 4096, 500) && sector_is_pattern(ram + HOLE - 512, 507));
+    outb(BM + IDE_BM_CMD, 0);
+    outb(BM + IDE_BM_STATUS, IDE_BM_ST_INT | IDE_BM_ST_DMA0);
+    static const struct { uint32_t addr, len; const char *what; } bad[] = {
+        { HOLE, 2048, "buffer at the hole's start" },
+        { HOLE - 1024, 2048, "buffer running into the hole" },
+        { 0xd0000000u, 2048, "buffer inside the hole" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        a[0] = bad[i].addr;
+        l[0] = bad[i].len;
+        prd_table(0x2000, 1, a, l);
+        dma_bad(0x2000, IDE_BM_CMD_READ | IDE_BM_CMD_START, 0xc8, bad[i].what);
+        dma_bad(0x2000, IDE_BM_CMD_START, 0xca, bad[i].what);
+    }
+    dma_bad(HOLE, IDE_BM_CMD_READ | IDE_BM_CMD_START, 0xc8, "table in the hole");
+    dma_bad(HOLE - 4, IDE_BM_CMD_READ | IDE_BM_CMD_START, 0xc8, "table entry running into the hole");
+    rig_free(&rig);
+    host_ram_free(ram, ram_size);
+    ram = NULL;
+}
+
 static void test_nien_srst(void)
 {
     inb(P + IDE_STATUS);
@@ -664,12 +710,11 @@ int main(void)
     test_nien_srst();
     test_missing_slave(d);
     test_checkpoint(d, ro);
-    rig_free(&rig);
+    test_dma_hole(d, ro);
     disk_close(d);
     disk_close(ro);
     unlink(path);
     unlink(path_ro);
     rmdir(dir);
-    free(ram);
     return check_done();
 }
