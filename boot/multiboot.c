@@ -7,6 +7,8 @@
  * given as a virtual address (translated through its segment). */
 #include "boot/multiboot.h"
 
+#include "base/guestram.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -41,7 +43,9 @@ static void put64(uint8_t *p, uint64_t v)
 
 uint64_t multiboot_ram_top(uint64_t ram_size)
 {
-    return ram_size < 0xe0000000ull ? ram_size : 0xe0000000ull;
+    /* Kernel, modules and the map's RAM stay in low RAM, where the host
+     * buffer's offset is the physical address (base/guestram.h). */
+    return ram_size < GUEST_RAM_LOW_MAX ? ram_size : GUEST_RAM_LOW_MAX;
 }
 
 int multiboot_find(const uint8_t *k, size_t n, MultibootHeader *h, char *err, size_t errlen)

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "devices/disk.h"
@@ -17,6 +16,7 @@
 #include "emu/machine.h"
 #include "audit/bundle.h"
 #include "emu/session.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "cli/ui.h"
 #include "steps/bootstrap.h"
@@ -60,15 +60,17 @@ static const char usage_text[] =
     "\n"
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
     "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
-    "          [--disk FILE[,ro]]... [--disk-size SIZE]\n"
-    "lbvm boot --disk FILE[,ro]... [--mem MiB] [...]   (no --kernel: power on\n"
-    "          through lbvm's BIOS from the first disk's boot sector, as a PC does)\n"
+    "          [--disk FILE[,ro]]... [--ide FILE[,ro]]... [--disk-size SIZE]\n"
+    "lbvm boot --ide FILE[,ro]... | --disk FILE[,ro]... [--mem MiB] [...]  (no --kernel:\n"
+    "          power on through lbvm's BIOS from the first IDE disk, else the first\n"
+    "          --disk, as a PC with only a -drive does)\n"
     "  -k, --kernel FILE    32-bit Linux bzImage (boot protocol 2.06 or newer), or a\n"
     "                       Multiboot 1 kernel (ELF32 or a.out kludge), as QEMU's -kernel\n"
     "  -i, --initrd FILE    initial RAM disk (for Multiboot: the first module)\n"
     "      --module FILE[,CMDLINE]  a Multiboot module after the --initrd one (up to 4)\n"
     "  -a, --append STRING  more kernel command line, after: " DEFAULT_CMDLINE "\n"
-    "  -m, --mem MiB        guest RAM, 64 to 3072 (default 1024)\n"
+    "  -m, --mem MiB        guest RAM, " MACHINE_MIN_RAM_STR " to " MACHINE_MAX_RAM_STR " (default 1024); above 3072\n"
+    "                       the rest is placed above 4 GiB, for PAE kernels only\n"
     "  -c, --console FILE   write the serial console to FILE instead of stdout\n"
     "      --console sdl    show the serial console in a window instead: a terminal\n"
     "                       (typing goes to the guest), a status panel; closing the\n"
@@ -80,7 +82,9 @@ static const char usage_text[] =
     "  -l, --limit SECONDS  stop after this much guest time (exit code 4)\n"
     "  -d, --disk FILE[,ro] a raw disk image on the next AHCI SATA port (up to 4);\n"
     "                       ,ro refuses the guest's writes\n"
-    "      --disk-size SIZE create missing --disk images of SIZE (sparse; K, M, G, T)\n"
+    "      --ide FILE[,ro]  a raw disk image on the next IDE device of the PIIX3\n"
+    "                       (primary master, primary slave, secondary master, slave)\n"
+    "      --disk-size SIZE create missing --disk and --ide images of SIZE (sparse; K, M, G, T)\n"
     "      --guest-decompress  let the kernel decompress itself (by default lbvm\n"
     "                       unpacks an XZ kernel on the host and enters it directly)\n"
     "  checkpoints and journal (boot and resume):\n"
@@ -244,47 +248,60 @@ typedef struct BootArgs {
     const char *kernel, *initrd, *append;
     uint64_t mem_mib;
     int guest_decompress;
-    const char *disk_arg[MACHINE_MAX_DISKS];
+    const char *disk_arg[MACHINE_MAX_AHCI];
     int n_disks;
+    const char *ide_arg[MACHINE_MAX_IDE];   /* primary master first */
+    int n_ide;
     const char *module_arg[BOOT_MAX_MODULES];   /* --module FILE[,cmdline] (Multiboot kernels) */
     int n_modules;
     uint64_t disk_size;
     int64_t epoch;
 } BootArgs;
 
+/* Opens the --disk then --ide images into one list (AHCI ports first, then
+ * the IDE devices, as checkpoints keep them) and fills cfg's disks. */
+static int open_all_disks(const BootArgs *b, CkptSession *cs, MachineConfig *cfg)
+{
+    const char *args[MACHINE_MAX_DISKS];
+    memcpy(args, b->disk_arg, (size_t)b->n_disks * sizeof *args);
+    memcpy(args + b->n_disks, b->ide_arg, (size_t)b->n_ide * sizeof *args);
+    if (open_disks(args, b->n_disks + b->n_ide, b->disk_size, cs, cfg->disks) < 0)
+        return -1;
+    cfg->n_disks = b->n_disks + b->n_ide;
+    cfg->n_ide = b->n_ide;
+    return 0;
+}
+
 /* No kernel: power on through lbvm's BIOS from the first --disk (its drive
- * 0x80; the IDE option will name it later). NULL after a one-line error. */
+ * 0x80 is the first --ide disk, else the first --disk). NULL after one line. */
 static Machine *bios_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool console_input,
                              uint64_t limit_ticks)
 {
     char err[512];
-    Disk *disks[MACHINE_MAX_DISKS] = { 0 };
-    if (!b->n_disks) {
-        lbvm_error(0, "boot needs --kernel FILE, or a --disk FILE to power on from through lbvm's BIOS");
+    if (!b->n_disks && !b->n_ide) {
+        lbvm_error(0, "boot needs --kernel FILE, or an --ide or --disk FILE to power on from through lbvm's BIOS");
         return NULL;
     }
     if (b->initrd || b->append) {
         lbvm_error(0, "--initrd and --append need --kernel (a BIOS boot runs the disk's boot sector)");
         return NULL;
     }
-    if (open_disks(b->disk_arg, b->n_disks, b->disk_size, cs, disks) < 0)
-        return NULL;
     MachineConfig cfg = {
         .ram_size = b->mem_mib << 20,
         .rtc_epoch = b->epoch,
         .console = con,
         .console_input = console_input,
         .limit_ticks = limit_ticks,
-        .n_disks = b->n_disks,
     };
-    memcpy(cfg.disks, disks, sizeof disks);
+    if (open_all_disks(b, cs, &cfg) < 0)
+        return NULL;
     Machine *m = machine_new(&cfg, err, sizeof err);
     if (!m) {
         lbvm_error(0, "%s", err);
         return NULL;
     }
     if (machine_bios_boot(m, err, sizeof err) < 0) {
-        lbvm_error(0, "%s: %s", b->disk_arg[0], err);
+        lbvm_error(0, "%s: %s", b->n_ide ? b->ide_arg[0] : b->disk_arg[0], err);
         machine_free(m);
         return NULL;
     }
@@ -302,7 +319,6 @@ static Machine *multiboot_machine(const BootArgs *b, uint8_t *k, size_t klen, Ck
     uint8_t *data[BOOT_MAX_MODULES + 1] = { 0 };
     int n = 0;
     Machine *m = NULL;
-    Disk *disks[MACHINE_MAX_DISKS] = { 0 };
     if ((size_t)snprintf(cmdline, sizeof cmdline, "%s%s%s", b->kernel, b->append ? " " : "",
                          b->append ? b->append : "") >= sizeof cmdline) {
         lbvm_error(0, "--append is too long");
@@ -332,17 +348,15 @@ static Machine *multiboot_machine(const BootArgs *b, uint8_t *k, size_t klen, Ck
         mods[n].string = names[n];
         n++;
     }
-    if (open_disks(b->disk_arg, b->n_disks, b->disk_size, cs, disks) < 0)
-        goto out;
     MachineConfig cfg = {
         .ram_size = b->mem_mib << 20,
         .rtc_epoch = b->epoch,
         .console = con,
         .console_input = console_input,
         .limit_ticks = limit_ticks,
-        .n_disks = b->n_disks,
     };
-    memcpy(cfg.disks, disks, sizeof disks);
+    if (open_all_disks(b, cs, &cfg) < 0)
+        goto out;
     m = machine_new(&cfg, err, sizeof err);
     if (!m) {
         lbvm_error(0, "%s", err);
@@ -423,11 +437,15 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
         goto bad;
     }
     Disk *disks[MACHINE_MAX_DISKS] = { 0 };
-    if (b->disk_size && !b->n_disks) {
-        lbvm_error(0, "--disk-size needs a --disk FILE to create");
+    if (b->disk_size && !b->n_disks && !b->n_ide) {
+        lbvm_error(0, "--disk-size needs a --disk or --ide FILE to create");
         goto bad;
     }
-    if (open_disks(b->disk_arg, b->n_disks, b->disk_size, cs, disks) < 0)
+    /* One disk list, AHCI ports first, then the IDE devices (as checkpoints keep them). */
+    const char *args[MACHINE_MAX_DISKS];
+    memcpy(args, b->disk_arg, (size_t)b->n_disks * sizeof *args);
+    memcpy(args + b->n_disks, b->ide_arg, (size_t)b->n_ide * sizeof *args);
+    if (open_disks(args, b->n_disks + b->n_ide, b->disk_size, cs, disks) < 0)
         goto bad;
     MachineConfig cfg = {
         .ram_size = b->mem_mib << 20,
@@ -435,7 +453,8 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
         .console = con,
         .console_input = console_input,
         .limit_ticks = limit_ticks,
-        .n_disks = b->n_disks,
+        .n_disks = b->n_disks + b->n_ide,
+        .n_ide = b->n_ide,
     };
     memcpy(cfg.disks, disks, sizeof disks);
     Machine *m = machine_new(&cfg, err, sizeof err);
@@ -524,6 +543,8 @@ static void journal_boot_line(FILE *j, const BootArgs *b)
             b->guest_decompress);
     for (int i = 0; i < b->n_disks; i++)
         put_enc(j, "disk", b->disk_arg[i]);
+    for (int i = 0; i < b->n_ide; i++)
+        put_enc(j, "ide", b->ide_arg[i]);
     for (int i = 0; i < b->n_modules; i++)
         put_enc(j, "module", b->module_arg[i]);
     fputc('\n', j);
@@ -551,6 +572,7 @@ static void print_stats(Machine *m)
             (unsigned long long)cs->tlb_fills[0], (unsigned long long)cs->tlb_fills[1],
             (unsigned long long)cs->tlb_fills[2], (unsigned long long)cs->code_flushes,
             (unsigned long long)cs->rdtsc, (unsigned long long)cs->emu_starts, (unsigned long long)cs->blocks);
+    fprintf(stderr, "lbvm: host peak-rss %llu KiB\n", (unsigned long long)host_peak_rss_kib());
 }
 
 /* Options shared by boot and resume: console, stats, limit, checkpoints, journal. */
@@ -720,7 +742,7 @@ static int cmd_boot(int argc, char **argv)
         { "append", required_argument, 0, 'a' }, { "mem", required_argument, 0, 'm' },
         { "help", no_argument, 0, 'h' }, { "guest-decompress", no_argument, 0, 'G' },
         { "disk", required_argument, 0, 'd' }, { "disk-size", required_argument, 0, 'S' },
-        { "module", required_argument, 0, 'M' },
+        { "ide", required_argument, 0, 'I' }, { "module", required_argument, 0, 'M' },
         RUN_LONG_OPTIONS, { 0, 0, 0, 0 },
     };
     BootArgs b = { .mem_mib = 1024 };
@@ -743,9 +765,15 @@ static int cmd_boot(int argc, char **argv)
             b.module_arg[b.n_modules++] = optarg;
             break;
         case 'd':
-            if (b.n_disks == MACHINE_MAX_DISKS)
-                return lbvm_error(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_DISKS);
+            if (b.n_disks == MACHINE_MAX_AHCI)
+                return lbvm_error(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_AHCI);
             b.disk_arg[b.n_disks++] = optarg;
+            break;
+        case 'I':
+            if (b.n_ide == MACHINE_MAX_IDE)
+                return lbvm_error(EXIT_USAGE, "at most %d --ide options (two devices on each of two channels)",
+                                  MACHINE_MAX_IDE);
+            b.ide_arg[b.n_ide++] = optarg;
             break;
         case 'S':
             if (lbvm_parse_size(optarg, &b.disk_size) < 0 || b.disk_size < 512 || b.disk_size % 512)
@@ -763,8 +791,8 @@ static int cmd_boot(int argc, char **argv)
     }
     if (optind < argc)
         return lbvm_error(EXIT_USAGE, "unexpected argument '%s' (see 'lbvm --help')", argv[optind]);
-    if (!b.kernel && !b.n_disks)
-        return lbvm_error(EXIT_USAGE, "boot needs --kernel FILE, or --disk FILE to power on from (see 'lbvm --help')");
+    if (!b.kernel && !b.n_disks && !b.n_ide)
+        return lbvm_error(EXIT_USAGE, "boot needs --kernel FILE, or --ide/--disk FILE to power on from (see 'lbvm --help')");
     if ((ra.every || ra.pattern) && !ra.ckpt_dir && !ra.journal)
         return lbvm_error(EXIT_USAGE, "--checkpoint-every and --checkpoint-on need --checkpoint-dir DIR or --journal FILE");
     if (ra.keep && !ra.ckpt_dir)
@@ -786,7 +814,7 @@ static int cmd_boot(int argc, char **argv)
     /* The console and journal files are opened only once the machine is
      * built: a refused boot leaves them as they were. */
     int code = EXIT_USAGE;
-    Machine *m = boot_machine(&b, csp, stdout, !ra.console && isatty(0), ra.limit_s * VCLOCK_HZ, &code);
+    Machine *m = boot_machine(&b, csp, stdout, !ra.console && host_isatty(0), ra.limit_s * VCLOCK_HZ, &code);
     FILE *con = m ? open_console(&ra) : NULL, *journal = NULL;
     if (con && ra.journal && !(journal = fopen(ra.journal, "w"))) {
         lbvm_error(0, "cannot write the journal %s: %s", ra.journal, strerror(errno));
@@ -840,7 +868,7 @@ static FILE *journal_reopen(const char *path, uint64_t ticks)
     free(line);
     fclose(in);
     fprintf(out, "resume %llu\n", (unsigned long long)ticks);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || rename(tmp, path) != 0) {
+    if (fflush(out) != 0 || host_fsync(fileno(out)) != 0 || host_replace(tmp, path) != 0) {
         fclose(out);
         unlink(tmp);
         lbvm_error(0, "cannot rewrite the journal %s: %s", path, strerror(errno));
@@ -884,19 +912,17 @@ static int cmd_resume(int argc, char **argv)
     if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
         return lbvm_error(EXIT_USAGE, "%s", err);
     cs.keep = (unsigned)ra.keep;
-    MachineConfig cfg = { .console = stdout, .console_input = !ra.console && isatty(0),
+    MachineConfig cfg = { .console = stdout, .console_input = !ra.console && host_isatty(0),
                           .limit_ticks = ra.limit_s * VCLOCK_HZ };
     /* Host time, for the person reading stderr only. */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = host_monotonic();
     Machine *m = machine_resume(path, &cs, &cfg, err, sizeof err);
     if (!m) {
         ckpt_session_close(&cs);
         return lbvm_error(EXIT_USAGE, "%s", err);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    fprintf(stderr, "lbvm: resumed %s at %llu ticks in %.2f s\n", path, (unsigned long long)m->clock.now,
-            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    double t1 = host_monotonic();
+    fprintf(stderr, "lbvm: resumed %s at %llu ticks in %.2f s\n", path, (unsigned long long)m->clock.now, t1 - t0);
     /* Only now, with the checkpoint accepted: the console and journal. */
     FILE *con = open_console(&ra), *journal = NULL;
     if (con && ra.journal && !(journal = journal_reopen(ra.journal, m->clock.now))) {
@@ -936,7 +962,7 @@ static char *boot_value(const char *line, const char *key, int nth)
 }
 
 /* The boot a journal's boot line records (values in vals[], which the caller
- * frees; at most 10 of them). */
+ * frees; at most 18 of them). */
 static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int *nv)
 {
     b->kernel = vals[(*nv)++] = boot_value(boot, "kernel", 0);
@@ -947,12 +973,19 @@ static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int 
     b->mem_mib = mem ? strtoull(mem, NULL, 10) : 1024;
     b->epoch = ep ? strtoll(ep, NULL, 10) : 0;
     b->guest_decompress = gd && *gd == '1';
-    for (int i = 0; i < MACHINE_MAX_DISKS; i++) {
+    for (int i = 0; i < MACHINE_MAX_AHCI; i++) {
         char *d = boot_value(boot, "disk", i);
         if (!d)
             break;
         vals[(*nv)++] = d;
         b->disk_arg[b->n_disks++] = d;
+    }
+    for (int i = 0; i < MACHINE_MAX_IDE; i++) {
+        char *d = boot_value(boot, "ide", i);
+        if (!d)
+            break;
+        vals[(*nv)++] = d;
+        b->ide_arg[b->n_ide++] = d;
     }
     for (int i = 0; i < BOOT_MAX_MODULES; i++) {
         char *d = boot_value(boot, "module", i);
@@ -996,7 +1029,7 @@ static void print_divergence(const SessionResult *r, Machine *m)
 static Machine *segment_boot(const Bundle *b, CkptSession *cs, FILE *con, char *err, size_t errlen)
 {
     BootArgs a = { 0 };
-    char *vals[16] = { 0 }, kernel[4200], initrd[4200], disks[MACHINE_MAX_DISKS][4200];
+    char *vals[24] = { 0 }, kernel[4200], initrd[4200], disks[MACHINE_MAX_DISKS][4200];
     int nv = 0, code;
     Machine *m = NULL;
     boot_args_from_line(b->boot, &a, vals, &nv);
@@ -1006,7 +1039,8 @@ static Machine *segment_boot(const Bundle *b, CkptSession *cs, FILE *con, char *
     a.initrd = i ? initrd : NULL;
     if (i)
         bundle_path(b, i, initrd, sizeof initrd);
-    for (int d = 0; d < a.n_disks; d++) {
+    /* Disk d of the checkpoints: the AHCI ports, then the IDE devices. */
+    for (int d = 0; d < a.n_disks + a.n_ide; d++) {
         if (!(base[d] = bundle_find(b, BUNDLE_BASE, d))) {
             snprintf(err, errlen, "the bundle has no base image for disk %d", d);
             goto out;
@@ -1014,13 +1048,16 @@ static Machine *segment_boot(const Bundle *b, CkptSession *cs, FILE *con, char *
         bundle_path(b, base[d], disks[d], sizeof disks[d] - 3);
         if (base[d]->read_only)
             strcat(disks[d], ",ro");
-        a.disk_arg[d] = disks[d];
+        if (d < a.n_disks)
+            a.disk_arg[d] = disks[d];
+        else
+            a.ide_arg[d - a.n_disks] = disks[d];
     }
     if (!(m = boot_machine(&a, cs, con, false, 0, &code))) {
         snprintf(err, errlen, "the recorded boot failed (the line above says why)");
         goto out;
     }
-    for (int d = 0; d < a.n_disks; d++)
+    for (int d = 0; d < a.n_disks + a.n_ide; d++)
         if (memcmp(cs->disk[d].base_sha256, base[d]->digest, 32)) {
             snprintf(err, errlen, "base %s is not the one the MANIFEST records (content digest)", base[d]->name);
             machine_free(m);
@@ -1076,9 +1113,8 @@ static int verify_segment(const char *dir, int k, bool start_only)
     }
     const BundleSegment *s = &b.segs[k - 1];
     /* the disks' writes of this segment: $TMPDIR (a cluster's scratch space), else /tmp */
-    const char *td = getenv("TMPDIR");
     char tmpdir[4200];
-    snprintf(tmpdir, sizeof tmpdir, "%s/lbvm-verify-XXXXXX", td && *td && strlen(td) < 4000 ? td : "/tmp");
+    snprintf(tmpdir, sizeof tmpdir, "%s/lbvm-verify-XXXXXX", host_tmp_dir());
     CkptSession cs;
     int code = EXIT_USAGE;
     if (start_only && s->ckpt < 0) {
@@ -1157,8 +1193,7 @@ static int cmd_verify(int argc, char **argv)
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *from = NULL, *o_initrd = NULL, *o_append = NULL, *o_kernel = NULL;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t jobs = cores > 0 ? (uint64_t)cores : 1, seg = 0;
+    uint64_t jobs = (uint64_t)host_cores(), seg = 0;
     bool list = false, start_only = false, bundle_opt = false;
     int c;
     while ((c = getopt_long(argc, argv, "f:i:a:k:j:h", opts, NULL)) != -1) {
@@ -1220,7 +1255,7 @@ static int cmd_verify(int argc, char **argv)
     FILE *con = fopen("/dev/null", "wb");
     Machine *m = NULL;
     int code = EXIT_USAGE;
-    char *vals[16] = { 0 };
+    char *vals[24] = { 0 };
     int nv = 0;
     if (from) {
         MachineConfig cfg = { .console = con };
@@ -1240,7 +1275,7 @@ static int cmd_verify(int argc, char **argv)
             b.initrd = o_initrd;
         if (o_append)
             b.append = o_append;
-        if (b.kernel || b.n_disks)           /* no kernel: a BIOS boot from the first disk */
+        if (b.kernel || b.n_disks || b.n_ide)  /* no kernel: a BIOS boot from the first disk */
             m = boot_machine(&b, &cs, con, false, 0, &code);
         else
             lbvm_error(0, "%s: the boot line names no kernel and no disk", argv[optind]);

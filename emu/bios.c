@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/guestram.h"
 #include "devices/disk.h"
 
 #define FLAG_CF 0x0001u
@@ -182,18 +183,21 @@ static void tty_out(BiosState *b, uint8_t c)
 int bios_e820_map(uint64_t ram_size, BiosE820 *out, int max)
 {
     /* Low RAM below the EBDA, the EBDA, the BIOS area, RAM from 1 MiB to
-     * the end of RAM (below the PCI hole), the flash window (as SeaBIOS). */
-    uint64_t top = ram_size < 0xe0000000ull ? ram_size : 0xe0000000ull;
+     * the end of low RAM (base/guestram.h), the flash window (as SeaBIOS),
+     * and RAM from 4 GiB when there is more. */
+    const GuestRAM r = guest_ram(NULL, ram_size);
     BiosE820 m[] = {
         { 0, BIOS_EBDA_ADDR, 1 },
         { BIOS_EBDA_ADDR, 0xa0000 - BIOS_EBDA_ADDR, 2 },
         { 0xf0000, 0x10000, 2 },
-        { 0x100000, top - 0x100000, 1 },
+        { 0x100000, r.low - 0x100000, 1 },
         { 0xfffc0000ull, 0x40000, 2 },
+        { GUEST_RAM_HIGH_BASE, guest_ram_high(&r), 1 },
     };
     int n = 0;
     for (size_t i = 0; i < sizeof m / sizeof m[0] && n < max; i++)
-        out[n++] = m[i];
+        if (m[i].len)
+            out[n++] = m[i];
     return n;
 }
 
@@ -640,7 +644,9 @@ BiosState *bios_init(CPUState *cpu, IoMap *io, uint8_t *ram, uint64_t ram_size, 
     b->cpu = cpu;
     b->io = io;
     b->ram = ram;
-    b->ram_size = ram_size;
+    /* Real-mode buffers and DAP addresses reach low RAM only, where the
+     * host buffer's offset is the physical address (base/guestram.h). */
+    b->ram_size = ram_size < GUEST_RAM_LOW_MAX ? ram_size : GUEST_RAM_LOW_MAX;
     b->opaque = opaque;
     b->n_e820 = bios_e820_map(ram_size, b->e820, BIOS_E820_MAX);
     cpu_set_trap(cpu, BIOS_TRAP_BASE, BIOS_TRAP_LEN, bios_trap, b);
