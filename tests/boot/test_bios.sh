@@ -82,6 +82,20 @@ make_disk "$WORK/c.img"
 run_lbvm c boot --disk "$WORK/c.img" --mem 1024 --console "$WORK/c.console" --limit 20
 assert_contains "$WORK/c.console" "BIOS-TEST: e820 0000000000100000 000000003FF00000 01" "E820 does not follow --mem 1024"
 
+# The same disk as IDE primary master (--ide): drive 0x80 is the first IDE disk.
+make_disk "$WORK/ide.img"
+run_lbvm ide boot --ide "$WORK/ide.img" --mem 64 --console "$WORK/ide.console" --stats --limit 20
+[ "$RC" = 3 ] || fail "--ide: lbvm exited $RC" "$WORK/ide.console" "$WORK/ide.err"
+assert_same_file "$WORK/a.console" "$WORK/ide.console" "a BIOS boot from --ide printed differently"
+[ "$(dd if="$WORK/ide.img" bs=512 skip=40 count=1 status=none | head -c 30)" = "written by the guest at lba 40" ] \
+    || fail "the guest's write did not reach the --ide image"
+
+# 4 GiB: low RAM ends at 3 GiB, the rest is listed from 4 GiB.
+make_disk "$WORK/big.img"
+run_lbvm big boot --disk "$WORK/big.img" --mem 4096 --console "$WORK/big.console" --limit 20
+assert_contains "$WORK/big.console" "BIOS-TEST: e820 0000000000100000 00000000BFF00000 01" "E820 low RAM at --mem 4096"
+assert_contains "$WORK/big.console" "BIOS-TEST: e820 0000000100000000 0000000040000000 01" "E820 high RAM at --mem 4096"
+
 # Bad boot disks: one line each, exit 1.
 truncate -s 1M "$WORK/blank.img"
 run_lbvm blank boot --disk "$WORK/blank.img" --mem 64 --limit 5
