@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "steps/build.h"
+#include "steps/current.h"
 #include "steps/kernel.h"
 #include "steps/stage0.h"
 #include "base/util.h"
@@ -169,6 +170,8 @@ int bootstrap_count_steps(const char *tree)
 {
     static const char *const systems[] = { "sysa", "sysb", "sysc" };
     int total = 0;
+    if (build_tree_is_current(tree))
+        return current_count_steps(tree);   /* the builds its manifest keeps */
     for (size_t s = 0; s < sizeof systems / sizeof *systems; s++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s", tree, systems[s]);
@@ -232,7 +235,7 @@ const char *bootstrap_failure_reason(const char *line)
         return "a checksum did not match";
     if (strstr(line, "ABORTING HARD"))
         return "a kaem command failed (\"ABORTING HARD\")";
-    return NULL;
+    return current_failure_reason(line);   /* builder-hex0's and Fiwix's ends */
 }
 
 /* ------------------------------------------------------------------ */
@@ -477,6 +480,7 @@ typedef struct Runner {
     char missing_names[1024];     /* those the failing step needs */
     char *regex;                  /* the step lines: phases | --step-regex or the default */
     int done;                     /* n: steps started so far */
+    int current;                  /* the tree is in the current layout: one disk, builder-hex0 boots it */
     char step[256];               /* the last step started */
     char work[4096], ckdir[4200], state_path[4200], steps_path[4200], journal[4200];
     char exe[4096];
@@ -622,6 +626,14 @@ static void ring_push(Runner *r, const char *line)
     snprintf(r->ring[i], sizeof r->ring[i], "%.*s", (int)sizeof r->ring[i] - 1, line);
 }
 
+/* A current-layout run has no completion line: it completed when Linux
+ * powers off after every step started (improve/after.sh, the last step's
+ * follower, writes 'o' to /proc/sysrq-trigger). */
+static int bootstrap_current_completed(const Runner *r, const char *line)
+{
+    return r->total > 0 && r->done >= r->total && !strncmp(line, CURRENT_POWER_DOWN_LINE, strlen(CURRENT_POWER_DOWN_LINE));
+}
+
 static void console_line(Runner *r, char *line, unsigned long long start)
 {
     size_t l = strlen(line);
@@ -631,7 +643,8 @@ static void console_line(Runner *r, char *line, unsigned long long start)
      * is: what led to the failure, not the panic that follows it */
     if (!r->fail_reason || r->after_fail++ < 2)
         ring_push(r, line);
-    if (!r->completed && !strncmp(line, BOOTSTRAP_COMPLETED_LINE, strlen(BOOTSTRAP_COMPLETED_LINE))) {
+    if (!r->completed && (r->current ? bootstrap_current_completed(r, line)
+                                     : !strncmp(line, BOOTSTRAP_COMPLETED_LINE, strlen(BOOTSTRAP_COMPLETED_LINE)))) {
         r->completed = 1;
         r->completed_at = now_s();
         return;
@@ -804,28 +817,23 @@ static int next_attempt(const char *work)
     return (int)best + 1;
 }
 
-/* Starts the child and watches it until it ends. */
-static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attempt *a)
+/* The guest's command line: `lbvm boot` (the 2023 layout: --kernel,
+ * --initrd, --disk; the current one: the builder-hex0 disk alone) or `lbvm
+ * resume`, with the checkpoint and console options. initrd and disk are
+ * 4200-byte buffers the paths are written to; argv has room for 40. */
+static void guest_argv(const Runner *r, const BootstrapCheckpoint *from, const char *console, const char *mem,
+                       const char *keep, const char *stall, char *initrd, char *disk, const char **argv)
 {
     const BootstrapOptions *o = r->o;
-    a->number = next_attempt(r->work);
-    snprintf(a->console, sizeof a->console, "%s/console-%d.log", r->work, a->number);
-    snprintf(a->log, sizeof a->log, "%s/lbvm-%d.log", r->work, a->number);
-    char mem[32], stall[32], keep[32];
-    snprintf(mem, sizeof mem, "%llu", (unsigned long long)(o->mem_mib ? o->mem_mib : BOOTSTRAP_DEFAULT_MEM_MIB));
-    snprintf(keep, sizeof keep, "%llu", (unsigned long long)(o->keep ? o->keep : BOOTSTRAP_DEFAULT_KEEP));
-    snprintf(stall, sizeof stall, "%llu",
-             (unsigned long long)(o->stall_s ? o->stall_s : BOOTSTRAP_DEFAULT_STALL_S));
-    char initrd[4200], disk[4200];
-    snprintf(initrd, sizeof initrd, "%s/%s", r->work, BUILD_INITRAMFS_NAME);
-    snprintf(disk, sizeof disk, "%s/%s", r->work, BUILD_DISK_NAME);
-    const char *regex = r->regex;
-    const char *argv[40];
+    snprintf(initrd, 4200, "%s/%s", r->work, BUILD_INITRAMFS_NAME);
+    snprintf(disk, 4200, "%s/%s", r->work, r->current ? CURRENT_IMAGE_NAME : BUILD_DISK_NAME);
     int n = 0;
     argv[n++] = r->exe;
     if (from) {
         argv[n++] = "resume";
         argv[n++] = from->path;
+    } else if (r->current) {
+        n = current_boot_argv(argv, n, disk, mem);
     } else {
         argv[n++] = "boot";
         argv[n++] = "--kernel";
@@ -840,17 +848,72 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     argv[n++] = "--checkpoint-dir";
     argv[n++] = r->ckdir;
     argv[n++] = "--checkpoint-on";
-    argv[n++] = regex;
+    argv[n++] = r->regex;
     argv[n++] = "--keep-checkpoints";
     argv[n++] = keep;
     argv[n++] = "--journal";
     argv[n++] = r->journal;
     argv[n++] = "--console";
-    argv[n++] = a->console;
+    argv[n++] = console;
     argv[n++] = "--stall";
     argv[n++] = stall;
     argv[n++] = "--stats";
     argv[n] = NULL;
+}
+
+/* --dry-run: the command line the guest would run with, one line, and the
+ * build outputs kept in the work folder's state. */
+static int print_guest_command(Runner *r, const BootstrapCheckpoint *from, const State *s)
+{
+    const BootstrapOptions *o = r->o;
+    char mem[32], stall[32], keep[32], console[4200], initrd[4200], disk[4200];
+    const char *argv[40];
+    snprintf(mem, sizeof mem, "%llu", (unsigned long long)(o->mem_mib ? o->mem_mib : BOOTSTRAP_DEFAULT_MEM_MIB));
+    snprintf(keep, sizeof keep, "%llu", (unsigned long long)(o->keep ? o->keep : BOOTSTRAP_DEFAULT_KEEP));
+    snprintf(stall, sizeof stall, "%llu", (unsigned long long)(o->stall_s ? o->stall_s : BOOTSTRAP_DEFAULT_STALL_S));
+    snprintf(console, sizeof console, "%s/console-%d.log", r->work, next_attempt(r->work));
+    guest_argv(r, from, console, mem, keep, stall, initrd, disk, argv);
+    if (state_write(r->state_path, s) != 0)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot write %s: %s", r->state_path, strerror(errno));
+    commit_line(r);
+    fprintf(r->out, "dry run: %d steps; the guest would run:", r->total);
+    for (int i = 0; argv[i]; i++) {
+        /* quoted as a POSIX shell reads it */
+        int plain = *argv[i] != 0;
+        for (const char *c = argv[i]; *c && plain; c++)
+            plain = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./=,:+@%", *c) != NULL;
+        if (plain) {
+            fprintf(r->out, " %s", argv[i]);
+            continue;
+        }
+        fputs(" '", r->out);
+        for (const char *c = argv[i]; *c; c++)
+            if (*c == '\'')
+                fputs("'\\''", r->out);
+            else
+                fputc(*c, r->out);
+        fputc('\'', r->out);
+    }
+    fputc('\n', r->out);
+    fflush(r->out);
+    return BOOTSTRAP_EXIT_OK;
+}
+
+/* Starts the child and watches it until it ends. */
+static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attempt *a)
+{
+    const BootstrapOptions *o = r->o;
+    a->number = next_attempt(r->work);
+    snprintf(a->console, sizeof a->console, "%s/console-%d.log", r->work, a->number);
+    snprintf(a->log, sizeof a->log, "%s/lbvm-%d.log", r->work, a->number);
+    char mem[32], stall[32], keep[32];
+    snprintf(mem, sizeof mem, "%llu", (unsigned long long)(o->mem_mib ? o->mem_mib : BOOTSTRAP_DEFAULT_MEM_MIB));
+    snprintf(keep, sizeof keep, "%llu", (unsigned long long)(o->keep ? o->keep : BOOTSTRAP_DEFAULT_KEEP));
+    snprintf(stall, sizeof stall, "%llu",
+             (unsigned long long)(o->stall_s ? o->stall_s : BOOTSTRAP_DEFAULT_STALL_S));
+    char initrd[4200], disk[4200];
+    const char *argv[40];
+    guest_argv(r, from, a->console, mem, keep, stall, initrd, disk, argv);
 
     int cfd = open(a->console, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int lfd = open(a->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
@@ -1045,11 +1108,8 @@ static int do_fetch(Runner *r)
     FetchList l = { 0 };
     char err[2048], dir[4200];
     int rc = 0;
-    snprintf(dir, sizeof dir, "%s/sysa", o->tree);
-    if (build_read_sources(dir, &l, err, sizeof err) < 0)
-        rc = lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
-    snprintf(dir, sizeof dir, "%s/sysc", o->tree);
-    if (!rc && build_read_sources(dir, &l, err, sizeof err) < 0)
+    (void)dir;
+    if (build_list_sources(o->tree, &l, err, sizeof err) < 0)
         rc = lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
     if (!rc) {
         char dd[4096];
@@ -1077,12 +1137,12 @@ static int do_fetch(Runner *r)
 static int outputs_match(Runner *r, const State *s)
 {
     char p[4200], h[65];
-    if (!s->initramfs_sha[0] || !s->disk_sha[0])
+    if ((!r->current && !s->initramfs_sha[0]) || !s->disk_sha[0])
         return 0;
     snprintf(p, sizeof p, "%s/%s", r->work, BUILD_INITRAMFS_NAME);
-    if (fetch_sha256_file(p, h) != 0 || strcmp(h, s->initramfs_sha))
+    if (!r->current && (fetch_sha256_file(p, h) != 0 || strcmp(h, s->initramfs_sha)))
         return 0;
-    snprintf(p, sizeof p, "%s/%s", r->work, BUILD_DISK_NAME);
+    snprintf(p, sizeof p, "%s/%s", r->work, r->current ? CURRENT_IMAGE_NAME : BUILD_DISK_NAME);
     if (fetch_sha256_file(p, h) != 0 || strcmp(h, s->disk_sha))
         return 0;
     return 1;
@@ -1101,8 +1161,9 @@ static int do_build(Runner *r, State *s, int check_against_state)
     if (build_all(&bo, out, err, sizeof err) < 0)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
     for (int i = 0; i < 2; i++)
-        info(r, "built %s: %llu bytes, sha256 %s", out[i].path, (unsigned long long)out[i].size, out[i].sha256);
-    if (check_against_state && s->initramfs_sha[0] &&
+        if (out[i].path[0])
+            info(r, "built %s: %llu bytes, sha256 %s", out[i].path, (unsigned long long)out[i].size, out[i].sha256);
+    if (check_against_state && (s->initramfs_sha[0] || s->disk_sha[0]) &&
         (strcmp(s->initramfs_sha, out[0].sha256) || strcmp(s->disk_sha, out[1].sha256)))
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "the tree, the distfiles or the options changed since this work folder's checkpoints were "
                        "made (%s now %.12s..., was %.12s...): run with --fresh to start over",
@@ -1223,7 +1284,12 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
     } else {
         int c = WEXITSTATUS(st);
         switch (c) {
-        case 0: snprintf(why, sizeof why, "the guest powered off before \"%s\"", BOOTSTRAP_COMPLETED_LINE); break;
+        case 0:
+            if (r->current)
+                snprintf(why, sizeof why, "the guest powered off before its last step (%d/%d)", r->done, r->total);
+            else
+                snprintf(why, sizeof why, "the guest powered off before \"%s\"", BOOTSTRAP_COMPLETED_LINE);
+            break;
         case 1:
             snprintf(why, sizeof why, "lbvm could not run the guest (exit 1: a host problem such as a full disk, said below; --resume continues once it is solved)");
             code = BOOTSTRAP_EXIT_SETUP;
@@ -1273,7 +1339,7 @@ static int check_kernel(Runner *r, char *buf, size_t len)
 static int make_step_regex(Runner *r, const char *user)
 {
     char err[2048], root[4200];
-    snprintf(root, sizeof root, "%s/" BUILD_STAGE0_DIR, r->o->tree);
+    snprintf(root, sizeof root, "%s/%s", r->o->tree, r->current ? CURRENT_STAGE0_DIR : BUILD_STAGE0_DIR);
     if (stage0_read_phases(root, &r->phases, err, sizeof err) < 0)
         return lbvm_error(-1, "%s", err);
     size_t len = strlen(user) + 1;
@@ -1301,7 +1367,8 @@ int bootstrap_run(const BootstrapOptions *o)
     r->tty = isatty(fileno(r->out));
     r->t0 = now_s();
     int code = BOOTSTRAP_EXIT_SETUP, lockfd = -1, have_re = 0;
-    const char *regex = o->step_regex ? o->step_regex : BOOTSTRAP_DEFAULT_STEP_REGEX;
+    r->current = o->tree && build_tree_is_current(o->tree);
+    const char *regex = o->step_regex ? o->step_regex : r->current ? CURRENT_STEP_REGEX : BOOTSTRAP_DEFAULT_STEP_REGEX;
 
     char err[2048], kernel_buf[4096];
     if (!o->tree) {
@@ -1319,7 +1386,12 @@ int bootstrap_run(const BootstrapOptions *o)
         goto out;
     }
     const char *kernel = o->kernel ? o->kernel : kernel_buf;
-    if (check_kernel(r, kernel_buf, sizeof kernel_buf) < 0 || make_step_regex(r, regex) < 0)
+    if (r->current && o->kernel) {
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--kernel: %s is in the current layout, which lbvm runs as its kernel "
+                   "bootstrap (builder-hex0, then Fiwix, then Linux): no kernel is given", o->tree);
+        goto out;
+    }
+    if ((!r->current && check_kernel(r, kernel_buf, sizeof kernel_buf) < 0) || make_step_regex(r, regex) < 0)
         goto out;
     have_re = 1;
     if (find_exe(r) < 0) {
@@ -1336,8 +1408,8 @@ int bootstrap_run(const BootstrapOptions *o)
         goto out;
     }
     /* the child runs with absolute paths: checkpoints record them */
-    char kernel_abs[4096];
-    if (!realpath(kernel, kernel_abs)) {
+    char kernel_abs[4096] = "";
+    if (!r->current && !realpath(kernel, kernel_abs)) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", kernel, strerror(errno));
         goto out;
     }
@@ -1397,6 +1469,10 @@ int bootstrap_run(const BootstrapOptions *o)
     if (o->resume && !o->fresh &&
         bootstrap_pick_checkpoint(r->ckdir, s.failed_after, skip, n_skip, &ck, stderr))
         from = &ck;
+    if (o->dry_run) {
+        code = print_guest_command(r, from, &s);
+        goto out;
+    }
     if (!from) {
         if (o->resume && !o->fresh)
             info(r, "no checkpoint to resume from in %s: starting from the beginning", r->ckdir);
@@ -1442,7 +1518,11 @@ int bootstrap_run(const BootstrapOptions *o)
             r->done = 0;
             r->step[0] = 0;
             r->last_ticks = 0;
-            info(r, "booting %s (%d steps defined in %s)", o->kernel, r->total, o->tree);
+            if (r->current)
+                info(r, "booting %s/%s (builder-hex0's disk; %d steps defined in %s)", r->work, CURRENT_IMAGE_NAME,
+                     r->total, o->tree);
+            else
+                info(r, "booting %s (%d steps defined in %s)", o->kernel, r->total, o->tree);
         }
         end = run_attempt(r, from, &a);
         if (end == ATTEMPT_RESUME_REFUSED && n_skip < MAX_RESUME_TRIES && !g_signal) {
