@@ -176,6 +176,16 @@ static SrcfsNode *parent_of(Srcfs *fs, const char *dest, const char **leaf, size
         *why = "a name holds a newline (the srcfs is line-based)";
         return NULL;
     }
+    for (const char *c = dest; *c;) {   /* no "." or ".." anywhere, checked before anything is made */
+        while (*c == '/')
+            c++;
+        size_t l = strcspn(c, "/");
+        if ((l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.')) {
+            *why = "'.' or '..' in a path";
+            return NULL;
+        }
+        c += l;
+    }
     for (;;) {
         while (*s == '/')
             s++;
@@ -188,10 +198,6 @@ static SrcfsNode *parent_of(Srcfs *fs, const char *dest, const char **leaf, size
             *leaf = s;
             *leaflen = l;
             return p;
-        }
-        if ((l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.')) {
-            *why = "'.' or '..' in a path";
-            return NULL;
         }
         int i = kid_index(p, s, l);
         if (i >= 0 && !p->kids[i]->dir)
