@@ -481,6 +481,7 @@ typedef struct Runner {
     char *regex;                  /* the step lines: phases | --step-regex or the default */
     int done;                     /* n: steps started so far */
     int current;                  /* the tree is in the current layout: one disk, builder-hex0 boots it */
+    unsigned stages_seen;         /* current layout: the stage notes shown (current_stage_note) */
     char step[256];               /* the last step started */
     char work[4096], ckdir[4200], state_path[4200], steps_path[4200], journal[4200];
     char exe[4096];
@@ -649,6 +650,9 @@ static void console_line(Runner *r, char *line, unsigned long long start)
         r->completed_at = now_s();
         return;
     }
+    const char *note = r->current ? current_stage_note(line, &r->stages_seen) : NULL;
+    if (note)
+        info(r, "%s", note);
     if (!r->completed && !r->fail_reason) {
         const char *why = bootstrap_failure_reason(line);
         if (why) {

@@ -171,6 +171,30 @@ const char *current_failure_reason(const char *line)
     return NULL;
 }
 
+const char *current_stage_note(const char *line, unsigned *seen)
+{
+    static const struct {
+        const char *line;
+        int prefix;
+        const char *note;
+    } stages[] = {
+        { "src", 0, "builder-hex0: loading its source file system" },
+        { "/bootstrap-seeds/POSIX/x86/kaem-optional-seed", 0,
+          "builder-hex0: source file system loaded; kaem-optional-seed runs /kaem.x86 (stage0-posix)" },
+        { " +> kaem --file /steps/jump/fiwix.sh", 0, "jump: builder-hex0 starts Fiwix (kexec-fiwix)" },
+        { "Linux version ", 1, "Linux started (the kernel Fiwix built)" },
+    };
+    for (unsigned i = 0; i < sizeof stages / sizeof stages[0]; i++) {
+        if (*seen & (1u << i))
+            continue;
+        if (stages[i].prefix ? !strncmp(line, stages[i].line, strlen(stages[i].line)) : !strcmp(line, stages[i].line)) {
+            *seen |= 1u << i;
+            return stages[i].note;
+        }
+    }
+    return NULL;
+}
+
 int current_boot_argv(const char **argv, int n, const char *image, const char *mem)
 {
     argv[n++] = "boot";

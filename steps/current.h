@@ -86,6 +86,13 @@ int current_build_all(const BuildOptions *o, BuildOutput out[2], CurrentBuild *s
  * bootstrap_failure_reason, which calls this.) */
 const char *current_failure_reason(const char *line);
 
+/* A note for a console line that marks a stage of the kernel bootstrap (not
+ * a step: no checkpoint, not counted), or NULL: builder-hex0 starting to load
+ * its source file system (its first "src" line), builder-hex0 running
+ * kaem-optional-seed (the srcfs is loaded), kaem running the jump into Fiwix,
+ * Linux's "Linux version" banner. *seen keeps which were reported (start at 0). */
+const char *current_stage_note(const char *line, unsigned *seen);
+
 /* Appends the `lbvm boot` arguments that power on from the image (as QEMU with
  * one -drive and no -kernel): "boot --ide IMAGE --mem MEM". Returns the new
  * argument count. */

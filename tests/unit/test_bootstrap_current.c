@@ -168,6 +168,8 @@ int main(void)
     CHECK(strstr(out, "[6/6] epsilon-5.0 (") != NULL);
     CHECK(strstr(out, "[7/") == NULL);
     CHECK(strstr(out, "Bootstrapping completed: 6 steps") != NULL);
+    CHECK(strstr(out, "builder-hex0: loading its source file system\n") != NULL);
+    CHECK(strstr(out, "builder-hex0: source file system loaded; kaem-optional-seed runs /kaem.x86") != NULL);
     char ap[600];
     snprintf(ap, sizeof ap, "%s/ok.lines.argv", tmp);
     char *argv = slurp(ap);

@@ -406,6 +406,14 @@ static void test_fixture(void)
     CHECK(current_failure_reason("WARNING: the last user process has exited. The kernel will stop itself.") != NULL);
     CHECK(current_failure_reason("PANIC: in do_page_fault()") != NULL);
     CHECK(current_failure_reason("src") == NULL && current_failure_reason("Build finished.") == NULL);
+    unsigned seen = 0;
+    CHECK(strstr(current_stage_note("src", &seen), "loading") != NULL);
+    CHECK(current_stage_note("src", &seen) == NULL);   /* once */
+    CHECK(current_stage_note("./steps/manifest", &seen) == NULL);
+    CHECK(strstr(current_stage_note("/bootstrap-seeds/POSIX/x86/kaem-optional-seed", &seen), "loaded") != NULL);
+    CHECK(strstr(current_stage_note(" +> kaem --file /steps/jump/fiwix.sh", &seen), "Fiwix") != NULL);
+    CHECK(strstr(current_stage_note("Linux version 4.14.341-openela (gcc 4.7.4)", &seen), "Linux") != NULL);
+    CHECK(seen == 15);
     const char *argv[8];
     int an = current_boot_argv(argv, 0, "/w/init.img", "3072");
     CHECK(an == 5 && !strcmp(argv[0], "boot") && !strcmp(argv[1], "--ide") && !strcmp(argv[2], "/w/init.img") &&
