@@ -25,10 +25,11 @@
 
 /* The console lines that start a step (a build kept by the manifest's
  * predicates): in the kaem scripts (0.sh, 1.sh), kaem's echo of the first
- * line the script generator writes for a build, " +> pkg=PKG"; in the bash
- * scripts, helpers.sh's "PKG: beginning build using script passN.sh". */
+ * line the script generator writes for a build, " +> pkg=PKG " (kaem ends its
+ * echo with a space); in the bash scripts, helpers.sh's "PKG: beginning build
+ * using script passN.sh". */
 #define CURRENT_STEP_REGEX                                                         \
-    "^ \\+> pkg=([A-Za-z0-9][A-Za-z0-9_.+-]*)$"                                    \
+    "^ \\+> pkg=([A-Za-z0-9][A-Za-z0-9_.+-]*) ?$"                                  \
     "|^([A-Za-z0-9][A-Za-z0-9_.+-]*): beginning build using script pass[0-9]+\\.sh$"
 
 /* The last console line of a completed current-layout run: improve/after.sh

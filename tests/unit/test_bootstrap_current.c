@@ -89,7 +89,7 @@ static int run(const char *name, const char *lines, int code, BootstrapOptions *
 static const char *const steps_ok =
     "src\n./steps/manifest\n"
     "/bootstrap-seeds/POSIX/x86/kaem-optional-seed\n/kaem.x86\n"
-    " +> pkg=alpha-1.0\n +> cd alpha-1.0\n +> kaem --file pass1.kaem\n"
+    " +> pkg=alpha-1.0 \n +> cd alpha-1.0 \n +> kaem --file pass1.kaem \n"
     " +> pkg=beta-2.0\n"
     " +> pkg=gamma-3.0\n"
     "Fiwix 1.5.0-lb1 (a stand-in banner)\n"
