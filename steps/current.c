@@ -3,9 +3,6 @@
  * rootfs.py --qemu does (lib/generator.py prepare(kernel_bootstrap=True)),
  * lbvm does without copying: the source file system is described from the
  * tree's own files and written straight into the image. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/current.h"
 #include "base/util.h"
 
@@ -363,7 +360,7 @@ int current_build_all(const BuildOptions *o, BuildOutput out[2], CurrentBuild *s
     b->distfiles = files.n;
     if (!rc && mkdir_p(outdir) != 0)
         rc = lbvm_set_err(err, errlen, "cannot create output folder %s: %s", outdir, strerror(errno));
-    if (!rc && asprintf(&img, "%s/" CURRENT_IMAGE_NAME, outdir) < 0) {
+    if (!rc && !(img = lbvm_strdup_printf("%s/" CURRENT_IMAGE_NAME, outdir))) {
         img = NULL;
         rc = lbvm_set_err(err, errlen, "out of memory");
     }

@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* builder-hex0's boot disk and its source file system (see hex0disk.h). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/hex0disk.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <dirent.h>
@@ -266,7 +264,7 @@ static int add_host_into(SrcfsNode *dirnode, const char *host, int depth, char *
             continue;
         char *p = NULL;
         struct stat st;
-        if (asprintf(&p, "%s/%s", host, de->d_name) < 0) {
+        if (!(p = lbvm_strdup_printf("%s/%s", host, de->d_name))) {
             rc = lbvm_set_err(err, errlen, "out of memory");
             break;
         }
@@ -477,7 +475,7 @@ static void put_dir(Out *o, SrcfsNode *d, const char *path)
             if (k->dir != (pass == 0))
                 continue;
             char *p = NULL;
-            if (asprintf(&p, "%s/%s", path, k->name) < 0) {
+            if (!(p = lbvm_strdup_printf("%s/%s", path, k->name))) {
                 lbvm_set_err(o->err, o->errlen, "out of memory");
                 o->failed = 1;
                 return;
@@ -497,7 +495,7 @@ static void put_dir(Out *o, SrcfsNode *d, const char *path)
         if (!k->dir)
             continue;
         char *p = NULL;
-        if (asprintf(&p, "%s/%s", path, k->name) < 0) {
+        if (!(p = lbvm_strdup_printf("%s/%s", path, k->name))) {
             lbvm_set_err(o->err, o->errlen, "out of memory");
             o->failed = 1;
             return;
@@ -515,9 +513,9 @@ int hex0disk_write(const char *out_path, const uint8_t stage1[512], const char *
     if (stage1[510] != 0x55 || stage1[511] != 0xaa)
         return lbvm_set_err(err, errlen, "stage1 does not end with the boot signature 55 AA");
     char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp.XXXXXX", out_path) < 0)
+    if (!(tmp = lbvm_strdup_printf("%s.tmp.XXXXXX", out_path)))
         return lbvm_set_err(err, errlen, "out of memory");
-    int fd = mkstemp(tmp);
+    int fd = host_temp_file(tmp);
     if (fd < 0) {
         int e = errno;
         free(tmp);
@@ -589,7 +587,7 @@ int hex0disk_write(const char *out_path, const uint8_t stage1[512], const char *
         return -1;
     }
     free(tmp);
-    lbvm_fsync_dir_of(out_path);
+    host_fsync_dir_of(out_path);
     if (info)
         *info = inf;
     return 0;

@@ -3,9 +3,6 @@
  * the guest's seed/script-generator.c reads them (see manifest.h). Where the
  * generator would read past the end of a line or overflow a word (it keeps
  * 64-byte words), lbvm refuses the line with a message instead. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/manifest.h"
 #include "base/util.h"
 
@@ -351,7 +348,7 @@ int manifest_parse(const char *name, const char *text, size_t len, Manifest *m, 
                 }
             }
             if (r > 0) {
-                d.network = d.kind == MANIFEST_IMPROVE && memmem(s, l, "network", 7) != NULL;
+                d.network = d.kind == MANIFEST_IMPROVE && lbvm_memmem(s, l, "network", 7) != NULL;
                 m->d[m->n++] = d;
                 words_free(&w);
                 continue;

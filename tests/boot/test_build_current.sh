@@ -93,7 +93,7 @@ RC=0
     >"$WORK/dry.out" 2>"$WORK/dry.err" || RC=$?
 [ "$RC" = 0 ] || fail "lbvm bootstrap --dry-run failed (exit $RC)" "$WORK/dry.err"
 assert_contains "$WORK/dry.out" "dry run: 6 steps; the guest would run: " "the dry run's line"
-assert_contains "$WORK/dry.out" " boot --ide $WORK/work/init.img --mem 3072 --checkpoint-dir $WORK/work/checkpoints" \
+assert_contains "$WORK/dry.out" " boot --ide $WORK/work/init.img --mem 4096 --checkpoint-dir $WORK/work/checkpoints" \
     "the disk-boot command line"
 assert_not_contains "$WORK/dry.out" "--kernel" "a kernel on the command line"
 assert_same_file "$WORK/a/init.img" "$WORK/work/init.img" "the image bootstrap built"

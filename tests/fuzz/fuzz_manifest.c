@@ -9,9 +9,6 @@
  * it accepts must hold together: directives with a kind and an argument,
  * counts within bounds, passes and scripts consistent, hex0 at most half its
  * text. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

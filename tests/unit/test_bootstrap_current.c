@@ -10,9 +10,6 @@
  * from the markers, completion at Linux's power-down after the last step,
  * the failure lines of builder-hex0 and Fiwix, a power-off before the last
  * step, --kernel refused, --dry-run. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "check.h"
 #include "steps/bootstrap.h"
 
@@ -174,7 +171,7 @@ int main(void)
     snprintf(ap, sizeof ap, "%s/ok.lines.argv", tmp);
     char *argv = slurp(ap);
     char want[900];
-    snprintf(want, sizeof want, "boot --ide %s/ok.work/init.img --mem 3072 --checkpoint-dir %s/ok.work/checkpoints", tmp,
+    snprintf(want, sizeof want, "boot --ide %s/ok.work/init.img --mem 4096 --checkpoint-dir %s/ok.work/checkpoints", tmp,
              tmp);
     CHECK(strstr(argv, want) == argv);
     CHECK(strstr(argv, "--kernel") == NULL && strstr(argv, "--initrd") == NULL);
@@ -228,7 +225,7 @@ int main(void)
     o = (BootstrapOptions){ .dry_run = 1 };
     rc = run("dry", "", 0, &o, &out, &err);
     CHECK_EQ(rc, BOOTSTRAP_EXIT_OK);
-    snprintf(want, sizeof want, "dry run: 6 steps; the guest would run: %s boot --ide %s/dry.work/init.img --mem 3072 ",
+    snprintf(want, sizeof want, "dry run: 6 steps; the guest would run: %s boot --ide %s/dry.work/init.img --mem 4096 ",
              script, tmp);
     CHECK(strstr(out, want) != NULL);
     snprintf(ap, sizeof ap, "%s/dry.lines.argv", tmp);

@@ -6,9 +6,6 @@
  * in different orders are byte-identical), refusals; then `lbvm build`'s
  * library on tests/fixtures/lb-current-forms: the whole srcfs entry list,
  * contents, distfiles (missing, left out, mismatching), two builds identical. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "check.h"
 #include "steps/current.h"
 #include "steps/hex0disk.h"
