@@ -19,18 +19,23 @@ static const char bootstrap_usage[] =
     "                      [--mem MiB] [--disk-size SIZE] [--stall SECONDS]\n"
     "                      [--resume | --fresh] [--offline] [--allow-missing]\n"
     "                      [--seeds tree|lbvm] [--step-regex RE] [--keep-checkpoints N]\n"
-    "  Fetches the distfiles, builds sysa's initramfs and sysc's disk, boots the guest\n"
-    "  (a child 'lbvm boot' with a checkpoint after every step), prints one line per\n"
-    "  step, and ends when the console says \"Bootstrapping completed.\".\n"
-    "  -t, --tree DIR       live-bootstrap checkout, 2023 layout (sysa/, sysb/, sysc/),\n"
-    "                       submodules included\n"
-    "  -k, --kernel FILE    sysa's kernel, a 32-bit bzImage (default: Debian's\n"
-    "                       " KERNEL_PACKAGE " " KERNEL_VERSION ", fetched once and pinned by SHA-256)\n"
+    "                      [--dry-run]\n"
+    "  Fetches the distfiles, builds the guest's inputs, boots the guest (a child\n"
+    "  'lbvm boot' with a checkpoint after every step), prints one line per step, and\n"
+    "  ends when the run completes. A 2023 tree (sysa/): sysa's initramfs and sysc's\n"
+    "  disk, booted with a kernel, completed at \"Bootstrapping completed.\". A current\n"
+    "  tree (seed/, steps/manifest): builder-hex0's disk alone, booted from its boot\n"
+    "  sector (the kernel bootstrap), completed when Linux powers off after the last\n"
+    "  step.\n"
+    "  -t, --tree DIR       live-bootstrap checkout, submodules included\n"
+    "  -k, --kernel FILE    sysa's kernel (2023 trees), a 32-bit bzImage (default:\n"
+    "                       Debian's " KERNEL_PACKAGE " " KERNEL_VERSION ", fetched once and pinned by SHA-256)\n"
     "  -w, --workdir DIR    outputs, checkpoints, console logs (default ./lbvm-work)\n"
     "  -d, --distdir DIR    distfile cache (default ~/.cache/lbvm/distfiles)\n"
     "  -m, --mem MiB        guest RAM, " MACHINE_MIN_RAM_STR " to " MACHINE_MAX_RAM_STR " (default 4096, as live-bootstrap\n"
     "                       gives); above 3072 the rest is above 4 GiB (PAE kernels)\n"
-    "      --disk-size SIZE sysc disk size (K, M, G, T; default 8G), sparse\n"
+    "      --disk-size SIZE the disk's size (K, M, G, T; default 8G for sysc.img, 16G\n"
+    "                       for a current tree's init.img), sparse\n"
     "      --stall SECONDS  fail after this much guest time without console output or\n"
     "                       disk I/O (default 600)\n"
     "      --keep-checkpoints N  keep the newest N checkpoint files (default 8); disk\n"
@@ -44,7 +49,9 @@ static const char bootstrap_usage[] =
     "                       hex0-seed and kaem-optional-seed\n"
     "      --step-regex RE  console lines that start a step (POSIX extended regex;\n"
     "                       default: live-bootstrap's \"PKG: beginning build using script\"\n"
-    "                       and \" +> kaem --file PKG-VERSION.kaem\")\n"
+    "                       and \" +> kaem --file PKG-VERSION.kaem\"; current trees:\n"
+    "                       \" +> pkg=PKG\" and \"PKG: beginning build using script passN.sh\")\n"
+    "      --dry-run        fetch and build, then print the guest's command line\n"
     "  Exit codes: 0 completed, 1 setup problem (usage, lock, fetch, build, cannot\n"
     "  start the guest), 2 the bootstrap failed (the step and the last console lines\n"
     "  are printed), 3 stopped at a step whose distfile is missing (--allow-missing),\n"
@@ -54,7 +61,7 @@ static const char bootstrap_usage[] =
 int lbvm_cmd_bootstrap(int argc, char **argv)
 {
     enum { OPT_DISK_SIZE = 256, OPT_STALL, OPT_RESUME, OPT_FRESH, OPT_OFFLINE, OPT_STEP_REGEX, OPT_KEEP,
-           OPT_ALLOW_MISSING, OPT_SEEDS };
+           OPT_ALLOW_MISSING, OPT_SEEDS, OPT_DRY_RUN };
     static const struct option opts[] = {
         { "kernel", required_argument, 0, 'k' },
         { "tree", required_argument, 0, 't' },
@@ -70,6 +77,7 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
         { "seeds", required_argument, 0, OPT_SEEDS },
         { "step-regex", required_argument, 0, OPT_STEP_REGEX },
         { "keep-checkpoints", required_argument, 0, OPT_KEEP },
+        { "dry-run", no_argument, 0, OPT_DRY_RUN },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -110,6 +118,7 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
         case OPT_FRESH: o.fresh = 1; break;
         case OPT_OFFLINE: o.offline = 1; break;
         case OPT_ALLOW_MISSING: o.allow_missing = 1; break;
+        case OPT_DRY_RUN: o.dry_run = 1; break;
         case OPT_SEEDS:
             if (strcmp(optarg, "tree") && strcmp(optarg, "lbvm"))
                 return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--seeds %s: give tree (the tree's bootstrap-seeds) or lbvm (lbvm's own)", optarg);

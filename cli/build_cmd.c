@@ -2,6 +2,7 @@
 /* `lbvm build`: the command line of steps/build.c.
  */
 #include "steps/build.h"
+#include "steps/current.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -14,15 +15,39 @@
 static const char build_usage[] =
     "usage: lbvm build --tree DIR [-d DIR] [-o OUTDIR] [--disk-size SIZE] [--allow-missing]\n"
     "                  [--seeds tree|lbvm]\n"
-    "  Writes OUTDIR/initramfs.cpio (sysa) and OUTDIR/sysc.img (sysc's disk),\n"
-    "  reproducibly and without root.\n"
-    "  -t, --tree DIR       live-bootstrap checkout (sysa/, sysb/, sysc/, submodules)\n"
+    "  Writes OUTDIR/initramfs.cpio (sysa) and OUTDIR/sysc.img (sysc's disk) for a\n"
+    "  2023 tree, or OUTDIR/init.img (builder-hex0's disk: the kernel bootstrap) for\n"
+    "  a current one, reproducibly and without root.\n"
+    "  -t, --tree DIR       live-bootstrap checkout: sysa/, sysb/, sysc/ (2023), or\n"
+    "                       seed/, steps/, builder-hex0/ (current); submodules included\n"
     "  -d, --distdir DIR    distfile cache (default ~/.cache/lbvm/distfiles)\n"
     "  -o, --output DIR     output folder (default: the current folder)\n"
-    "      --disk-size SIZE sysc disk size (K, M, G, T; default 8G), sparse\n"
+    "      --disk-size SIZE the disk's size (K, M, G, T; default 8G for sysc.img,\n"
+    "                       16G for init.img), sparse\n"
     "      --allow-missing  leave out the distfiles missing from the cache (each is named)\n"
     "      --seeds WHICH    tree (default) or lbvm: lbvm's own hex0 and kaem seeds\n"
-    "  Times come from SOURCE_DATE_EPOCH (default 0). Needs e2fsprogs (mke2fs, debugfs).\n";
+    "  Times come from SOURCE_DATE_EPOCH (default 0). A 2023 tree needs e2fsprogs\n"
+    "  (mke2fs, debugfs).\n";
+
+/* What a current tree gave: the manifest's figures and the image's layout. */
+static void print_current(const BuildOptions *o, const CurrentBuild *b)
+{
+    const Manifest *m = &b->tree.m;
+    int kinds[6] = { 0 };
+    for (int i = 0; i < m->n; i++)
+        kinds[m->d[i].kind]++;
+    printf("%s: current layout: %d directives (%d build, %d improve, %d define, %d jump, %d uninstall); with "
+           "bootstrap.cfg %d kept, %d steps (builds) in %d scripts\n", o->tree, m->n, kinds[MANIFEST_BUILD],
+           kinds[MANIFEST_IMPROVE], kinds[MANIFEST_DEFINE], kinds[MANIFEST_JUMP], kinds[MANIFEST_UNINSTALL], m->kept,
+           m->builds, m->scripts);
+    printf("distfiles before the network: %d in the image%s", b->distfiles, b->left_out > 0 ? "" : "\n");
+    if (b->left_out > 0)
+        printf(", %d left out\n", b->left_out);
+    printf("srcfs: sector %llu, %llu bytes (%llu files, %llu folders); stage2 %llu bytes; content %llu bytes\n",
+           (unsigned long long)b->disk.srcfs_lba, (unsigned long long)b->disk.srcfs_bytes,
+           (unsigned long long)b->disk.files, (unsigned long long)b->disk.dirs,
+           (unsigned long long)b->disk.stage2_bytes, (unsigned long long)b->disk.content_bytes);
+}
 
 int lbvm_cmd_build(int argc, char **argv)
 {
@@ -88,9 +113,17 @@ int lbvm_cmd_build(int argc, char **argv)
                     n, n == 1 ? "" : "s");
         fetch_list_free(&gone);
     }
-    if (build_all(&o, out, err, sizeof err) < 0)
+    if (build_tree_is_current(o.tree)) {
+        CurrentBuild b;
+        if (current_build_all(&o, out, &b, err, sizeof err) < 0)
+            return lbvm_error(1, "%s", err);
+        print_current(&o, &b);
+        current_free(&b.tree);
+    } else if (build_all(&o, out, err, sizeof err) < 0) {
         return lbvm_error(1, "%s", err);
+    }
     for (int i = 0; i < 2; i++)
-        printf("%s: %llu bytes, sha256 %s\n", out[i].path, (unsigned long long)out[i].size, out[i].sha256);
+        if (out[i].path[0])
+            printf("%s: %llu bytes, sha256 %s\n", out[i].path, (unsigned long long)out[i].size, out[i].sha256);
     return 0;
 }

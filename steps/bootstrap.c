@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "steps/build.h"
+#include "steps/current.h"
 #include "steps/kernel.h"
 #include "steps/stage0.h"
 #include "base/util.h"
@@ -147,6 +148,8 @@ int bootstrap_count_steps(const char *tree)
 {
     static const char *const systems[] = { "sysa", "sysb", "sysc" };
     int total = 0;
+    if (build_tree_is_current(tree))
+        return current_count_steps(tree);   /* the builds its manifest keeps */
     for (size_t s = 0; s < sizeof systems / sizeof *systems; s++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s", tree, systems[s]);
@@ -210,7 +213,7 @@ const char *bootstrap_failure_reason(const char *line)
         return "a checksum did not match";
     if (strstr(line, "ABORTING HARD"))
         return "a kaem command failed (\"ABORTING HARD\")";
-    return NULL;
+    return current_failure_reason(line);   /* builder-hex0's and Fiwix's ends */
 }
 
 /* ------------------------------------------------------------------ */
@@ -456,6 +459,8 @@ typedef struct Runner {
     char missing_names[1024];     /* those the failing step needs */
     char *regex;                  /* the step lines: phases | --step-regex or the default */
     int done;                     /* n: steps started so far */
+    int current;                  /* the tree is in the current layout: one disk, builder-hex0 boots it */
+    unsigned stages_seen;         /* current layout: the stage notes shown (current_stage_note) */
     char step[256];               /* the last step started */
     char work[4096], ckdir[4200], state_path[4200], steps_path[4200], journal[4200];
     char exe[4096];
@@ -599,6 +604,14 @@ static void ring_push(Runner *r, const char *line)
     snprintf(r->ring[i], sizeof r->ring[i], "%.*s", (int)sizeof r->ring[i] - 1, line);
 }
 
+/* A current-layout run has no completion line: it completed when Linux
+ * powers off after every step started (improve/after.sh, the last step's
+ * follower, writes 'o' to /proc/sysrq-trigger). */
+static int bootstrap_current_completed(const Runner *r, const char *line)
+{
+    return r->total > 0 && r->done >= r->total && !strncmp(line, CURRENT_POWER_DOWN_LINE, strlen(CURRENT_POWER_DOWN_LINE));
+}
+
 static void console_line(Runner *r, char *line, unsigned long long start)
 {
     size_t l = strlen(line);
@@ -608,11 +621,15 @@ static void console_line(Runner *r, char *line, unsigned long long start)
      * is: what led to the failure, not the panic that follows it */
     if (!r->fail_reason || r->after_fail++ < 2)
         ring_push(r, line);
-    if (!r->completed && !strncmp(line, BOOTSTRAP_COMPLETED_LINE, strlen(BOOTSTRAP_COMPLETED_LINE))) {
+    if (!r->completed && (r->current ? bootstrap_current_completed(r, line)
+                                     : !strncmp(line, BOOTSTRAP_COMPLETED_LINE, strlen(BOOTSTRAP_COMPLETED_LINE)))) {
         r->completed = 1;
         r->completed_at = now_s();
         return;
     }
+    const char *note = r->current ? current_stage_note(line, &r->stages_seen) : NULL;
+    if (note)
+        info(r, "%s", note);
     if (!r->completed && !r->fail_reason) {
         const char *why = bootstrap_failure_reason(line);
         if (why) {
@@ -790,7 +807,9 @@ typedef struct AttemptCmd {
 } AttemptCmd;
 
 /* `lbvm boot` (or `lbvm resume` from a checkpoint) with the options that
- * let the runner watch it: checkpoints, journal, console file, stall. */
+ * let the runner watch it: checkpoints, journal, console file, stall. The
+ * 2023 layout boots a kernel with --initrd and --disk; the current one powers
+ * on from builder-hex0's disk alone (current_boot_argv). */
 static void attempt_command(Runner *r, const BootstrapCheckpoint *from, const Attempt *a, AttemptCmd *c)
 {
     const BootstrapOptions *o = r->o;
@@ -799,14 +818,15 @@ static void attempt_command(Runner *r, const BootstrapCheckpoint *from, const At
     snprintf(c->stall, sizeof c->stall, "%llu",
              (unsigned long long)(o->stall_s ? o->stall_s : BOOTSTRAP_DEFAULT_STALL_S));
     snprintf(c->initrd, sizeof c->initrd, "%s/%s", r->work, BUILD_INITRAMFS_NAME);
-    snprintf(c->disk, sizeof c->disk, "%s/%s", r->work, BUILD_DISK_NAME);
-    const char *regex = r->regex;
+    snprintf(c->disk, sizeof c->disk, "%s/%s", r->work, r->current ? CURRENT_IMAGE_NAME : BUILD_DISK_NAME);
     const char **argv = c->argv;
     int n = 0;
     argv[n++] = r->exe;
     if (from) {
         argv[n++] = "resume";
         argv[n++] = from->path;
+    } else if (r->current) {
+        n = current_boot_argv(argv, n, c->disk, c->mem);
     } else {
         argv[n++] = "boot";
         argv[n++] = "--kernel";
@@ -821,7 +841,7 @@ static void attempt_command(Runner *r, const BootstrapCheckpoint *from, const At
     argv[n++] = "--checkpoint-dir";
     argv[n++] = r->ckdir;
     argv[n++] = "--checkpoint-on";
-    argv[n++] = regex;
+    argv[n++] = r->regex;
     argv[n++] = "--keep-checkpoints";
     argv[n++] = c->keep;
     argv[n++] = "--journal";
@@ -832,6 +852,41 @@ static void attempt_command(Runner *r, const BootstrapCheckpoint *from, const At
     argv[n++] = c->stall;
     argv[n++] = "--stats";
     argv[n] = NULL;
+}
+
+/* --dry-run: the command line the guest would run with, one line, and the
+ * build outputs kept in the work folder's state. */
+static int print_guest_command(Runner *r, const BootstrapCheckpoint *from, const State *s)
+{
+    Attempt a;
+    AttemptCmd c;
+    memset(&a, 0, sizeof a);
+    snprintf(a.console, sizeof a.console, "%s/console-%d.log", r->work, next_attempt(r->work));
+    attempt_command(r, from, &a, &c);
+    if (state_write(r->state_path, s) != 0)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot write %s: %s", r->state_path, strerror(errno));
+    commit_line(r);
+    fprintf(r->out, "dry run: %d steps; the guest would run:", r->total);
+    for (int i = 0; c.argv[i]; i++) {
+        /* quoted as a POSIX shell reads it */
+        int plain = *c.argv[i] != 0;
+        for (const char *p = c.argv[i]; *p && plain; p++)
+            plain = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./=,:+@%", *p) != NULL;
+        if (plain) {
+            fprintf(r->out, " %s", c.argv[i]);
+            continue;
+        }
+        fputs(" '", r->out);
+        for (const char *p = c.argv[i]; *p; p++)
+            if (*p == '\'')
+                fputs("'\\''", r->out);
+            else
+                fputc(*p, r->out);
+        fputc('\'', r->out);
+    }
+    fputc('\n', r->out);
+    fflush(r->out);
+    return BOOTSTRAP_EXIT_OK;
 }
 
 /* The child's console file, its log (stdout), /dev/null (stdin) and a pipe
@@ -1047,11 +1102,8 @@ static int do_fetch(Runner *r)
     FetchList l = { 0 };
     char err[2048], dir[4200];
     int rc = 0;
-    snprintf(dir, sizeof dir, "%s/sysa", o->tree);
-    if (build_read_sources(dir, &l, err, sizeof err) < 0)
-        rc = lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
-    snprintf(dir, sizeof dir, "%s/sysc", o->tree);
-    if (!rc && build_read_sources(dir, &l, err, sizeof err) < 0)
+    (void)dir;
+    if (build_list_sources(o->tree, &l, err, sizeof err) < 0)
         rc = lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
     if (!rc) {
         char dd[4096];
@@ -1079,12 +1131,12 @@ static int do_fetch(Runner *r)
 static int outputs_match(Runner *r, const State *s)
 {
     char p[4200], h[65];
-    if (!s->initramfs_sha[0] || !s->disk_sha[0])
+    if ((!r->current && !s->initramfs_sha[0]) || !s->disk_sha[0])
         return 0;
     snprintf(p, sizeof p, "%s/%s", r->work, BUILD_INITRAMFS_NAME);
-    if (fetch_sha256_file(p, h) != 0 || strcmp(h, s->initramfs_sha))
+    if (!r->current && (fetch_sha256_file(p, h) != 0 || strcmp(h, s->initramfs_sha)))
         return 0;
-    snprintf(p, sizeof p, "%s/%s", r->work, BUILD_DISK_NAME);
+    snprintf(p, sizeof p, "%s/%s", r->work, r->current ? CURRENT_IMAGE_NAME : BUILD_DISK_NAME);
     if (fetch_sha256_file(p, h) != 0 || strcmp(h, s->disk_sha))
         return 0;
     return 1;
@@ -1103,8 +1155,9 @@ static int do_build(Runner *r, State *s, int check_against_state)
     if (build_all(&bo, out, err, sizeof err) < 0)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
     for (int i = 0; i < 2; i++)
-        info(r, "built %s: %llu bytes, sha256 %s", out[i].path, (unsigned long long)out[i].size, out[i].sha256);
-    if (check_against_state && s->initramfs_sha[0] &&
+        if (out[i].path[0])
+            info(r, "built %s: %llu bytes, sha256 %s", out[i].path, (unsigned long long)out[i].size, out[i].sha256);
+    if (check_against_state && (s->initramfs_sha[0] || s->disk_sha[0]) &&
         (strcmp(s->initramfs_sha, out[0].sha256) || strcmp(s->disk_sha, out[1].sha256)))
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "the tree, the distfiles or the options changed since this work folder's checkpoints were "
                        "made (%s now %.12s..., was %.12s...): run with --fresh to start over",
@@ -1213,7 +1266,12 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
     } else {
         int c = st.code;
         switch (c) {
-        case 0: snprintf(why, sizeof why, "the guest powered off before \"%s\"", BOOTSTRAP_COMPLETED_LINE); break;
+        case 0:
+            if (r->current)
+                snprintf(why, sizeof why, "the guest powered off before its last step (%d/%d)", r->done, r->total);
+            else
+                snprintf(why, sizeof why, "the guest powered off before \"%s\"", BOOTSTRAP_COMPLETED_LINE);
+            break;
         case 1:
             snprintf(why, sizeof why, "lbvm could not run the guest (exit 1: a host problem such as a full disk, said below; --resume continues once it is solved)");
             code = BOOTSTRAP_EXIT_SETUP;
@@ -1263,7 +1321,7 @@ static int check_kernel(Runner *r, char *buf, size_t len)
 static int make_step_regex(Runner *r, const char *user)
 {
     char err[2048], root[4200];
-    snprintf(root, sizeof root, "%s/" BUILD_STAGE0_DIR, r->o->tree);
+    snprintf(root, sizeof root, "%s/%s", r->o->tree, r->current ? CURRENT_STAGE0_DIR : BUILD_STAGE0_DIR);
     if (stage0_read_phases(root, &r->phases, err, sizeof err) < 0)
         return lbvm_error(-1, "%s", err);
     size_t len = strlen(user) + 1;
@@ -1287,10 +1345,11 @@ static int make_step_regex(Runner *r, const char *user)
 static int run_setup(Runner *r, int *have_re, int *lockfd)
 {
     const BootstrapOptions *o = r->o;
-    const char *regex = o->step_regex ? o->step_regex : BOOTSTRAP_DEFAULT_STEP_REGEX;
     char err[2048], kernel_buf[4096];
     if (!o->tree)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --tree DIR, a live-bootstrap checkout (see 'lbvm bootstrap --help')"), -1;
+    r->current = build_tree_is_current(o->tree);
+    const char *regex = o->step_regex ? o->step_regex : r->current ? CURRENT_STEP_REGEX : BOOTSTRAP_DEFAULT_STEP_REGEX;
     regex_t user_re;
     if (regcomp(&user_re, regex, REG_EXTENDED) != 0)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--step-regex '%s': not a valid extended regular expression", regex), -1;
@@ -1298,7 +1357,10 @@ static int run_setup(Runner *r, int *have_re, int *lockfd)
     if (build_check_tree(o->tree, o->own_seeds, err, sizeof err) < 0)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err), -1;
     const char *kernel = o->kernel ? o->kernel : kernel_buf;
-    if (check_kernel(r, kernel_buf, sizeof kernel_buf) < 0 || make_step_regex(r, regex) < 0)
+    if (r->current && o->kernel)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--kernel: %s is in the current layout, which lbvm runs as its kernel "
+                          "bootstrap (builder-hex0, then Fiwix, then Linux): no kernel is given", o->tree), -1;
+    if ((!r->current && check_kernel(r, kernel_buf, sizeof kernel_buf) < 0) || make_step_regex(r, regex) < 0)
         return -1;
     *have_re = 1;
     if (find_exe(r) < 0)
@@ -1309,8 +1371,8 @@ static int run_setup(Runner *r, int *have_re, int *lockfd)
     if (!host_realpath(work, r->work))
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", work, strerror(errno)), -1;
     /* the child runs with absolute paths: checkpoints record them */
-    char kernel_abs[4096];
-    if (!host_realpath(kernel, kernel_abs))
+    char kernel_abs[4096] = "";
+    if (!r->current && !host_realpath(kernel, kernel_abs))
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", kernel, strerror(errno)), -1;
     r->opts = *o;
     r->opts.kernel = strdup(kernel_abs);
@@ -1374,7 +1436,8 @@ static int run_prepare(Runner *r, State *s, int n_ckpt)
 }
 
 /* Where the run starts: the checkpoint --resume picks (into *ck), or the
- * beginning (an empty run folder). The state is written either way. */
+ * beginning (an empty run folder). The state is written either way. With
+ * --dry-run: 1 once the start is known, nothing cleaned or written. */
 static int run_pick_start(Runner *r, State *s, BootstrapCheckpoint *ck, BootstrapCheckpoint **from)
 {
     const BootstrapOptions *o = r->o;
@@ -1382,6 +1445,8 @@ static int run_pick_start(Runner *r, State *s, BootstrapCheckpoint *ck, Bootstra
     *from = NULL;
     if (o->resume && !o->fresh && bootstrap_pick_checkpoint(r->ckdir, s->failed_after, none, 0, ck, stderr))
         *from = ck;
+    if (o->dry_run)
+        return 1;
     if (!*from) {
         if (o->resume && !o->fresh)
             info(r, "no checkpoint to resume from in %s: starting from the beginning", r->ckdir);
@@ -1420,7 +1485,11 @@ static void run_announce(Runner *r, BootstrapCheckpoint *from)
         r->done = 0;
         r->step[0] = 0;
         r->last_ticks = 0;
-        info(r, "booting %s (%d steps defined in %s)", o->kernel, r->total, o->tree);
+        if (r->current)
+            info(r, "booting %s/%s (builder-hex0's disk; %d steps defined in %s)", r->work, CURRENT_IMAGE_NAME,
+                 r->total, o->tree);
+        else
+            info(r, "booting %s (%d steps defined in %s)", o->kernel, r->total, o->tree);
     }
 }
 
@@ -1498,10 +1567,15 @@ int bootstrap_run(const BootstrapOptions *o)
     State s;
     BootstrapCheckpoint ck, *from = NULL;
     Attempt a;
+    int start = -1;
     if (run_setup(r, &have_re, &lockfd) == 0 && run_check_state(r, &s, &n_ckpt, &code) == 0 &&
-        run_prepare(r, &s, n_ckpt) == 0 && run_pick_start(r, &s, &ck, &from) == 0) {
+        run_prepare(r, &s, n_ckpt) == 0)
+        start = run_pick_start(r, &s, &ck, &from);
+    if (start == 0) {
         AttemptEnd end = run_attempts(r, &s, &ck, &from, &a);
         code = run_verdict(r, end, from, &a, &s);
+    } else if (start == 1) {
+        code = print_guest_command(r, from, &s);   /* --dry-run */
     }
     if (r->steps_log)
         fclose(r->steps_log);

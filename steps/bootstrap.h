@@ -46,8 +46,10 @@ enum {
 };
 
 typedef struct BootstrapOptions {
-    const char *kernel;       /* sysa's kernel (bzImage); NULL: the pinned Debian kernel (steps/kernel.h) */
-    const char *tree;         /* live-bootstrap checkout, 2023 layout (sysa/, sysb/, sysc/) */
+    const char *kernel;       /* sysa's kernel (bzImage); NULL: the pinned Debian kernel (steps/kernel.h);
+                               * a current tree takes none */
+    const char *tree;         /* live-bootstrap checkout: 2023 layout (sysa/, sysb/, sysc/) or the
+                               * current one (seed/, steps/: steps/current.h) */
     const char *workdir;      /* NULL: BOOTSTRAP_DEFAULT_WORKDIR; created if missing */
     const char *distdir;      /* NULL: fetch_default_distdir() */
     uint64_t mem_mib;         /* 0: BOOTSTRAP_DEFAULT_MEM_MIB */
@@ -61,6 +63,7 @@ typedef struct BootstrapOptions {
     int own_seeds;            /* lbvm's seeds (seeds/seeds.h) instead of the tree's */
     const char *step_regex;   /* NULL: BOOTSTRAP_DEFAULT_STEP_REGEX */
     const char *self_exe;     /* the lbvm program run as the child; NULL: /proc/self/exe */
+    int dry_run;              /* fetch and build, then print the guest's command line instead of running it */
     FILE *out;                /* progress and summary; NULL: stdout (errors always go to stderr) */
 } BootstrapOptions;
 

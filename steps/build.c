@@ -10,6 +10,7 @@
 #include "steps/build.h"
 #include "base/platform.h"
 #include "base/util.h"
+#include "steps/current.h"
 #include "boot/initramfs.h"
 #include "seeds/seeds.h"
 
@@ -169,6 +170,14 @@ int build_list_missing(const char *tree, const char *distdir, FetchList *missing
         return -1;
     int total = 0;
     static const char *const systems[] = { "sysa", "sysc" };
+    if (build_tree_is_current(tree)) {
+        FetchList l = { 0 };
+        int rc = build_list_sources(tree, &l, err, errlen);
+        if (!rc)
+            rc = build_take_missing(&l, distdir, missing, err, errlen);
+        fetch_list_free(&l);
+        return rc;
+    }
     for (int i = 0; i < 2; i++) {
         FetchList l = { 0 };
         char *dir = pjoin(tree, systems[i]);
@@ -195,6 +204,35 @@ int build_list_missing(const char *tree, const char *distdir, FetchList *missing
 }
 
 /* ---- what kind of tree ------------------------------------------------------- */
+
+int build_tree_is_current(const char *tree)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/sysa", tree);
+    struct stat st;
+    return !(stat(p, &st) == 0 && S_ISDIR(st.st_mode)) && current_is_tree(tree);
+}
+
+int build_list_sources(const char *tree, FetchList *l, char *err, size_t errlen)
+{
+    if (build_tree_is_current(tree)) {
+        CurrentTree t;
+        if (current_load(tree, &t, err, errlen) < 0)
+            return -1;
+        int rc = current_sources(tree, &t, l, err, errlen);
+        current_free(&t);
+        return rc;
+    }
+    static const char *const systems[] = { "sysa", "sysc" };
+    for (int i = 0; i < 2; i++) {
+        char *dir = pjoin(tree, systems[i]);
+        int rc = dir ? build_read_sources(dir, l, err, errlen) : lbvm_set_err(err, errlen, "out of memory");
+        free(dir);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
 
 static int is_dir(const char *p)
 {
@@ -224,15 +262,9 @@ int build_check_tree(const char *tree, int own_seeds, char *err, size_t errlen)
         return lbvm_set_err(err, errlen, "--tree %s is not a folder", tree);
     snprintf(p, sizeof p, "%s/sysa", tree);
     if (!is_dir(p)) {
-        char q[4200];
-        snprintf(q, sizeof q, "%s/steps", tree);
-        snprintf(p, sizeof p, "%s/seed", tree);
-        if (is_dir(q) && is_dir(p))
-            return lbvm_set_err(err, errlen, "%s is in live-bootstrap's newer layout (seed/ and steps/, since late 2023), "
-                                "which lbvm does not support yet: check out the 2023 layout, e.g. "
-                                "git -C %s checkout 808fc67c && git -C %s submodule update --init --recursive",
-                                tree, tree, tree);
-        return lbvm_set_err(err, errlen, "%s is not a live-bootstrap checkout (no sysa/ folder)", tree);
+        if (current_is_tree(tree))
+            return current_check_tree(tree, own_seeds, err, errlen);   /* seed/ and steps/ (steps/current.h) */
+        return lbvm_set_err(err, errlen, "%s is not a live-bootstrap checkout (no sysa/, nor seed/ and steps/)", tree);
     }
     /* stage0-posix itself, then those of its submodules (its .gitmodules)
      * that the x86 phase runs */
@@ -1082,7 +1114,7 @@ static int sha256_sparse(const char *path, uint64_t *size, char hex[65])
     return 0;
 }
 
-static int describe(BuildOutput *o, const char *path, char *err, size_t errlen)
+int build_describe(BuildOutput *o, const char *path, char *err, size_t errlen)
 {
     snprintf(o->path, sizeof o->path, "%s", path);
     if (sha256_sparse(path, &o->size, o->sha256) < 0)
@@ -1105,6 +1137,8 @@ int build_all(const BuildOptions *o, BuildOutput out[2], char *err, size_t errle
     uint64_t size = o->disk_size ? o->disk_size : BUILD_DEFAULT_DISK_SIZE;
     if (build_check_tree(o->tree, o->own_seeds, err, errlen) < 0)
         return -1;
+    if (build_tree_is_current(o->tree))
+        return current_build_all(o, out, NULL, err, errlen);   /* one disk: builder-hex0's (steps/current.h) */
 
     FetchList sysa = { 0 }, sysc = { 0 };
     char *sysa_dir = pjoin(o->tree, "sysa"), *sysc_dir = pjoin(o->tree, "sysc");
@@ -1133,9 +1167,9 @@ int build_all(const BuildOptions *o, BuildOutput out[2], char *err, size_t errle
     if (!rc)
         rc = disk_from_verified(disk, size, &sysc, distdir, o->epoch, 0, err, errlen);
     if (!rc)
-        rc = describe(&out[0], cpio, err, errlen);
+        rc = build_describe(&out[0], cpio, err, errlen);
     if (!rc)
-        rc = describe(&out[1], disk, err, errlen);
+        rc = build_describe(&out[1], disk, err, errlen);
     fetch_list_free(&sysa);
     fetch_list_free(&sysc);
     free(sysa_dir);

@@ -21,11 +21,24 @@
 #define BUILD_STAGE0_DIR "sysa/stage0-posix/src"   /* stage0-posix in a 2023 tree: the initramfs's root */
 
 /* Checks that tree is a live-bootstrap checkout lbvm can run: the 2023
- * layout (sysa/; the newer seed/ + steps/ layout is refused, saying so) with
- * stage0-posix's submodules checked out (an empty one is named, with the git
- * command that fills it; bootstrap-seeds is not needed with own_seeds).
- * Returns 0, or -1 with a one-line message. */
+ * layout (sysa/) with stage0-posix's submodules checked out (an empty one is
+ * named, with the git command that fills it; bootstrap-seeds is not needed
+ * with own_seeds), or the current layout (seed/ + steps/; current_check_tree
+ * in steps/current.h). Returns 0, or -1 with a one-line message. */
 int build_check_tree(const char *tree, int own_seeds, char *err, size_t errlen);
+
+/* 1 if tree is in the current layout (seed/ + steps/, no sysa/), else 0. */
+int build_tree_is_current(const char *tree);
+
+/* Appends the distfiles the tree's run needs from the host to l: in the 2023
+ * layout those of sysa/ and sysc/; in the current layout the pre-network ones
+ * (current_sources). 0, or -1 with a one-line message. */
+int build_list_sources(const char *tree, FetchList *l, char *err, size_t errlen);
+
+/* Fills o with path's size and SHA-256 (holes of a sparse file hashed as
+ * zeros without being read). 0, or -1 with a one-line message. */
+struct BuildOutput;
+int build_describe(struct BuildOutput *o, const char *path, char *err, size_t errlen);
 
 
 /* Appends the distfiles named by SYSDIR/<folder>/sources for every folder of
@@ -93,7 +106,9 @@ typedef struct BuildOutput {
 /* Verifies every distfile of sysa and sysc first (with allow_missing, those
  * missing are left out of both outputs), then writes
  * OUTDIR/initramfs.cpio (out[0]) and OUTDIR/sysc.img (out[1]) and hashes
- * them. Returns 0, or -1 with a one-line message. */
+ * them. A tree in the current layout gets current_build_all() instead: only
+ * out[1], OUTDIR/init.img (out[0].path is empty). Returns 0, or -1 with a
+ * one-line message. */
 int build_all(const BuildOptions *o, BuildOutput out[2], char *err, size_t errlen);
 
 /* The `lbvm build` command (build_cmd.c); argv[0] is "build". */

@@ -283,6 +283,11 @@ static int xfer_start(FetchRun *r, CURLM *m, FetchXfer *x)
     const FetchOptions *o = r->o;
     const char *url = x->it->urls[x->url];
     struct stat st;
+    if (!strcmp(url, "_")) {
+        /* live-bootstrap's "no upstream URL": the file comes from a mirror only */
+        snprintf(x->reason, sizeof x->reason, "no upstream URL (listed as '_': a mirror only)");
+        return -1;
+    }
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (x->fresh ? O_TRUNC : 0);
     x->fresh = 0;
     x->fd = open(x->part_path, flags, 0644);
@@ -834,7 +839,7 @@ int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen
         return -1;
     }
     while (fgets(line, sizeof line, f)) {
-        char *tok[4], *save = NULL;
+        char *tok[5], *save = NULL;
         int nt = 0;
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
@@ -846,13 +851,18 @@ int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen
          * there the paths the guest extracts (sysa/linux-headers-5.10.41/sources:
          * "URL SHA NAME linux-5.10.41/scripts ..."), and its own downloader
          * ignores them; so does lbvm. */
-        for (char *t = strtok_r(line, " \t\r\n", &save); t && nt < 4; t = strtok_r(NULL, " \t\r\n", &save))
+        for (char *t = strtok_r(line, " \t\r\n", &save); t && nt < 5; t = strtok_r(NULL, " \t\r\n", &save))
             tok[nt++] = t;
         if (!nt || tok[0][0] == '#')
             continue;
-        int k = !strcmp(tok[0], "f") ? 1 : 0;   /* newer "f URL SHA [NAME]" form */
+        /* newer forms: "f URL SHA [NAME]", and "g GIT~REF URL SHA [NAME]" (or
+         * "git ..."), whose git field the harness ignores (live-bootstrap's
+         * lib/generator.py get_source_manifest) */
+        int git = !strcmp(tok[0], "g") || !strcmp(tok[0], "git");
+        int k = git ? 2 : !strcmp(tok[0], "f") ? 1 : 0;
         if (nt - k < 2) {
-            lbvm_set_err(err, errlen, "%s:%d: expected 'URL SHA256 [NAME]'", path, lineno);
+            lbvm_set_err(err, errlen, git ? "%s:%d: expected 'g GIT~REF URL SHA256 [NAME]'"
+                                          : "%s:%d: expected 'URL SHA256 [NAME]'", path, lineno);
             fclose(f);
             return -1;
         }
@@ -870,7 +880,7 @@ int fetch_list_add_file(FetchList *l, const char *path, char *err, size_t errlen
                 name = namebuf;
             }
         }
-        if (!valid_name(name)) {
+        if (!valid_name(name) || !strcmp(name, "_")) {
             lbvm_set_err(err, errlen, "%s:%d: no file name in '%s'", path, lineno, url);
             fclose(f);
             return -1;

@@ -50,8 +50,10 @@ typedef struct FetchList {
     int n;
 } FetchList;
 
-/* Appends the lines of a live-bootstrap style `sources` file: "URL SHA256 [NAME]"
- * or "f URL SHA256 [NAME]"; blank lines and lines starting with '#' are
+/* Appends the lines of a live-bootstrap style `sources` file: "URL SHA256 [NAME]",
+ * "f URL SHA256 [NAME]" or "g GIT~REF URL SHA256 [NAME]" ("git" too; the git
+ * field is ignored; a URL "_" means a mirror only, and fetch_all() fails that
+ * URL, naming it); blank lines and lines starting with '#' are
  * skipped; NAME defaults to the URL's last path segment (query dropped). A NAME
  * seen again with the same SHA-256 adds a mirror URL (in file order); with a
  * different SHA-256 it is an error. Returns 0, or -1 with "PATH:LINE: reason". */

@@ -199,6 +199,6 @@ grep -q "^lbvm: .*stage0-posix/src is empty.*git -C .* submodule update --init -
 [ ! -e "$WORK/ns" ] || fail "a tree without submodules made an output folder"
 mkdir -p "$WORK/newer/seed" "$WORK/newer/steps"
 RC=0; "$LBVM" build --tree "$WORK/newer" -d "$DIST" -o "$WORK/nw" 2>"$WORK/nw.err" || RC=$?
-assert_eq "$RC" 1 "exit code for a tree in the newer layout"
-grep -q "^lbvm: .*newer layout.*not support" "$WORK/nw.err" || fail "the newer layout is not named as unsupported" "$WORK/nw.err"
+assert_eq "$RC" 1 "exit code for a current-layout tree without a manifest"
+grep -q "^lbvm: .*no steps/manifest" "$WORK/nw.err" || fail "the missing manifest is not named" "$WORK/nw.err"
 pass

@@ -266,6 +266,31 @@ static void test_sources(void)
     fclose(f);
     CHECK(fetch_list_add_file(&l, path, e, sizeof e) != 0 && strstr(e, ":2:"));
     fetch_list_free(&l);
+    /* the git forms: the git field ignored, "_" (a mirror only) kept as a URL that fetch_all fails */
+    f = fopen(path, "w");
+    fprintf(f, "g https://g/x.git~abc https://h/x-abc.tar.gz %s\n"
+               "git https://g/y.git~def _ %s y-def.tar.gz\n", h1, hb_glob);
+    fclose(f);
+    CHECK(fetch_list_add_file(&l, path, e, sizeof e) == 0);
+    CHECK_EQ(l.n, 2);
+    if (l.n == 2) {
+        CHECK_STR(l.items[0].name, "x-abc.tar.gz");
+        CHECK_STR(l.items[0].urls[0], "https://h/x-abc.tar.gz");
+        CHECK_STR(l.items[1].name, "y-def.tar.gz");
+        CHECK_STR(l.items[1].urls[0], "_");
+        CHECK_STR(l.items[1].sha256, hb_glob);
+    }
+    fetch_list_free(&l);
+    f = fopen(path, "w");
+    fprintf(f, "g https://g/y.git~def _ %s\n", h1);   /* "_" and no name: nothing to call the file */
+    fclose(f);
+    CHECK(fetch_list_add_file(&l, path, e, sizeof e) != 0 && strstr(e, ":1:"));
+    fetch_list_free(&l);
+    f = fopen(path, "w");
+    fprintf(f, "g https://g/y.git~def %s\n", h1);   /* too short */
+    fclose(f);
+    CHECK(fetch_list_add_file(&l, path, e, sizeof e) != 0 && strstr(e, "GIT~REF"));
+    fetch_list_free(&l);
     f = fopen(path, "w");
     fprintf(f, "http://h/ %s\n", h1);   /* no name */
     fclose(f);

@@ -3,7 +3,7 @@
  * fixture in those forms (tests/fixtures/lb2023-forms, its README lists
  * them): sources lines, step lines, stage0-posix's phases from its kaem
  * scripts (matched against console lines as kaem echoes them), the answers
- * count, the tree checks (submodules, newer layout). Fixture through
+ * count, the tree checks (submodules, the current layout's). Fixture through
  * $LBVM_SRC, else __FILE__/../.. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -158,7 +158,15 @@ static void test_tree_checks(void)
     /* the newer layout */
     snprintf(cmd, sizeof cmd, "rm -rf '%s/sysa' && mkdir '%s/seed' '%s/steps'", tmp, tmp, tmp);
     CHECK(system(cmd) == 0);
-    CHECK(build_check_tree(tmp, 0, err, sizeof err) == -1 && strstr(err, "newer layout") && strstr(err, "not support"));
+    /* the current layout is recognised: what it lacks is named (tests/unit/test_hex0disk.c builds one) */
+    CHECK(build_check_tree(tmp, 0, err, sizeof err) == -1 && strstr(err, "no steps/manifest"));
+    snprintf(cmd, sizeof cmd, "printf 'build: a\\n' > '%s/steps/manifest'", tmp);
+    CHECK(system(cmd) == 0);
+    CHECK(build_check_tree(tmp, 0, err, sizeof err) == -1 && strstr(err, "seed/stage0-posix is empty") &&
+          strstr(err, "submodule update --init --recursive"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/seed' '%s/steps'", tmp, tmp);
+    CHECK(system(cmd) == 0);
+    CHECK(build_check_tree(tmp, 0, err, sizeof err) == -1 && strstr(err, "not a live-bootstrap checkout"));
     snprintf(p, sizeof p, "rm -rf '%s'", tmp);
     CHECK(system(p) == 0);
 }
