@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# soak.sh [-t HOST_SECONDS] [-e TICKS] [-s SAMPLE_SECONDS] [-o DIR] [-V]
+# soak.sh [-t HOST_SECONDS] [-e TICKS] [-s SAMPLE_SECONDS] [-o DIR] [-V] [-A]
 # Hours of continuous guest work: the "loop" build of tests/boot/guest-build.sh
 # (configure && make of libiberty and zlib, link and run programs, again and
 # again) with a checkpoint every TICKS and a journal; samples lbvm's RSS and
@@ -17,16 +17,18 @@
 # ticks, guest s per host s since the previous, code flushes, file bytes),
 # rounds.tsv (each round's host s and products' digest), the checkpoints
 # (ck/), the console, rss.png, speed.png, sizes.png (gnuplot) and summary.md.
+# -A: only the analysis (tables, verify, plots, summary) of the finished soak in DIR.
 set -u
 . "$(dirname "$0")/common.sh"
-dur=3600 every=50G sample=10 outdir=soak-results full=
-while getopts "t:e:s:o:Vh" opt; do
+dur=3600 every=50G sample=10 outdir=soak-results full= analyse=
+while getopts "t:e:s:o:VAh" opt; do
     case $opt in
     t) dur=$OPTARG ;;
     e) every=$OPTARG ;;
     s) sample=$OPTARG ;;
     o) outdir=$OPTARG ;;
     V) full=1 ;;
+    A) analyse=1 ;;
     *) usage ;;
     esac
 done
@@ -35,10 +37,13 @@ done
 [[ $every =~ ^[1-9][0-9]*[KMG]?$ ]] || { echo "soak: -e wants a tick count (K, M, G)" >&2; exit 1; }
 mkdir -p "$outdir" || { echo "soak: cannot create $outdir" >&2; exit 1; }
 outdir=$(cd "$outdir" && pwd)
-[ -z "$(ls -A "$outdir")" ] || { echo "soak: $outdir is not empty" >&2; exit 1; }
+if [ -n "$analyse" ]; then
+    [ -s "$outdir/samples.tsv" ] && [ -s "$outdir/t0" ] || { echo "soak: -A: $outdir holds no finished soak (samples.tsv, t0)" >&2; exit 1; }
+else
+    [ -z "$(ls -A "$outdir")" ] || { echo "soak: $outdir is not empty" >&2; exit 1; }
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
-LBVM_TEST_TIMEOUT=$((dur + 600))
 . "$here/../tests/boot/lib.sh"
 need_inputs
 need_lbvm
@@ -46,14 +51,16 @@ need_guestbuild
 command -v gnuplot >/dev/null || note "gnuplot is not installed (apt-get install gnuplot-nox): no plots"
 export LC_ALL=C SOURCE_DATE_EPOCH=$BUILD_EPOCH
 
-make_build_disk "$WORK/disk.img" 4G
-make_build_initramfs "$WORK/build.cpio"
 K=$outdir/ck
 J=$outdir/soak.journal
+if [ -z "$analyse" ]; then
+make_build_disk "$WORK/disk.img" 4G
+make_build_initramfs "$WORK/build.cpio"
 
 # lbvm with its stderr stamped line by line with the host time (the
 # checkpoint announcements give ticks against host time)
 t0=$EPOCHREALTIME
+echo "$t0" > "$outdir/t0"
 "$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/build.cpio" --append "lbvm.build=loop" \
     --disk "$WORK/disk.img" --console "$outdir/console" --stats --limit 1000000 \
     --checkpoint-dir "$K" --checkpoint-every "$every" --journal "$J" \
@@ -87,12 +94,16 @@ rc=0
 wait "$pid" || rc=$?
 sleep 1
 note "lbvm exited $rc (5: stopped by SIGTERM, as planned)"
+echo "$rc" > "$outdir/rc"
+fi
+t0=$(cat "$outdir/t0")
+rc=$(cat "$outdir/rc" 2>/dev/null || echo "?")
 cp "$outdir/lbvm.err" "$WORK/soak.err"
 
 # points.tsv: each checkpoint's host time (its announcement), ticks, guest
 # seconds per host second since the previous one, its file size, and the code
 # flushes from its journal point (events=: blocks,fills r,w,x,code flushes,...)
-grep '^point ' "$J" | sed -n 's/^point [0-9]* \([^ ]*\) \([0-9]*\) .*events=\([0-9,]*\).*/\2 \3/p' \
+grep '^point ' "$J" | sed -n 's/^point \([0-9]*\) .*events=\([0-9,]*\).*/\1 \2/p' \
     | awk '{ split($2, e, ","); print $1, e[5] }' > "$WORK/flushes"
 awk -v t0="$t0" -v ff="$WORK/flushes" '
     BEGIN { while ((getline l < ff) > 0) { split(l, f, " "); fl[f[1]] = f[2] }
@@ -108,12 +119,16 @@ awk -v t0="$t0" -v ff="$WORK/flushes" '
         pt = t; ph = h
     }' "$outdir/lbvm.err" > "$outdir/points.tsv"
 # rounds.tsv: host time of each round's end and the digest of its products
-awk '{ print $0 }' "$outdir/console" >/dev/null
 grep -a -n -E '^LBVM-BUILD: (sha256|end loop)' "$outdir/console" | awk -F'LBVM-BUILD: ' '
     $2 ~ /^sha256/ { s = s " " $2 } $2 ~ /^end loop/ { split($2, f, " "); print f[3], s; s = "" }' \
     | while read -r n rest; do printf '%s\t%s\n' "$n" "$(printf '%s' "$rest" | sha256sum | cut -c1-16)"; done > "$outdir/rounds.tsv"
 
 # --- the middle segment, resumed in a new process ---------------------------
+# (with -A, a verification already recorded in DIR is kept)
+vfull=$(cat "$outdir/verify-from.txt" 2>/dev/null || echo "not run (-V)")
+if [ -n "$analyse" ] && [ -s "$outdir/verify-segment.txt" ]; then
+    vseg=$(cat "$outdir/verify-segment.txt")
+else
 "$LBVM" bundle "$J" --checkpoint-dir "$K" -o "$WORK/bundle" > "$WORK/bundle.out" 2>&1 \
     || fail "lbvm bundle failed" "$WORK/bundle.out"
 "$LBVM" verify "$WORK/bundle" --list-segments > "$WORK/segments" 2>&1 || fail "lbvm verify --list-segments failed" "$WORK/segments"
@@ -124,15 +139,16 @@ vrc=0
 "$LBVM" verify "$WORK/bundle" --segment "${mid%% *}" > "$outdir/verify-segment.out" 2>&1 || vrc=$?
 vseg="segment ${mid%% *} of $nseg ($(basename "$(echo "$mid" | cut -d' ' -f2)"), exit $vrc in $((SECONDS - vt0)) s"
 note "verify: $vseg"
-vfull="not run (-V)"
+echo "$vseg" > "$outdir/verify-segment.txt"
 if [ -n "$full" ]; then
     ck_mid=$(echo "$mid" | cut -d' ' -f2)
     vt0=$SECONDS vrc=0
     "$LBVM" verify "$J" --from "$ck_mid" > "$outdir/verify-from.out" 2>&1 || vrc=$?
     vfull="from $(basename "$ck_mid"): exit $vrc in $((SECONDS - vt0)) s"
     note "verify --from: $vfull"
+    echo "$vfull" > "$outdir/verify-from.txt"
 fi
-
+fi
 # --- plots --------------------------------------------------------------------
 if command -v gnuplot >/dev/null; then
     gnuplot <<GP 2>"$WORK/gnuplot.err" || note "gnuplot failed: $(head -n1 "$WORK/gnuplot.err")"
