@@ -13,8 +13,9 @@
 # `lbvm verify JOURNAL --from` that checkpoint (replays the whole second half).
 # DIR (default ./soak-results) gets: samples.tsv (every SAMPLE_SECONDS: host s,
 # RSS, peak RSS, data segment, checkpoints, their bytes, layer bytes, journal
-# bytes, console bytes, build rounds done), points.tsv (each checkpoint: host s,
-# ticks, guest s per host s since the previous, code flushes, file bytes),
+# bytes, console bytes, build rounds done), cpu.tsv (host s, lbvm's CPU s),
+# points.tsv (each checkpoint: host s, ticks, guest s per host s and per lbvm CPU
+# s since the previous, code flushes, file bytes),
 # rounds.tsv (each round's host s and products' digest), the checkpoints
 # (ck/), the console, rss.png, speed.png, sizes.png (gnuplot) and summary.md.
 # -A: only the analysis (tables, verify, plots, summary) of the finished soak in DIR.
@@ -71,10 +72,15 @@ note "lbvm $pid: soak for $dur host seconds, a checkpoint every $every ticks, sa
 fsize() { local s=0 f; for f in "$@"; do [ -e "$f" ] && s=$((s + $(stat -c %s "$f"))); done; echo $s; }
 printf 'host_s\trss_kib\tpeak_kib\tdata_kib\tcheckpoints\tckpt_bytes\tlayer_bytes\tlive_bytes\tjournal_bytes\tconsole_bytes\trounds\n' > "$outdir/samples.tsv"
 end=$(awk -v t="$t0" -v d="$dur" 'BEGIN { printf "%.0f", t + d }')
+tck=$(getconf CLK_TCK)
 while kill -0 "$pid" 2>/dev/null; do
     st=/proc/$pid/status
     rss=$(awk '/^VmRSS:/ { print $2 }' "$st" 2>/dev/null) hwm=$(awk '/^VmHWM:/ { print $2 }' "$st" 2>/dev/null)
     dat=$(awk '/^VmData:/ { print $2 }' "$st" 2>/dev/null)
+    # lbvm's CPU seconds (utime + stime): guest speed per CPU second does not
+    # depend on what else the host runs
+    cpu=$(awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$pid/stat" 2>/dev/null) \
+        && printf '%s\t%s\n' "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" "$cpu" >> "$outdir/cpu.tsv"
     shopt -s nullglob
     ck=("$K"/ckpt-*.lbvm) ly=("$K"/disk*-*.layer)
     shopt -u nullglob
@@ -105,18 +111,27 @@ cp "$outdir/lbvm.err" "$WORK/soak.err"
 # flushes from its journal point (events=: blocks,fills r,w,x,code flushes,...)
 grep '^point ' "$J" | sed -n 's/^point \([0-9]*\) .*events=\([0-9,]*\).*/\1 \2/p' \
     | awk '{ split($2, e, ","); print $1, e[5] }' > "$WORK/flushes"
-awk -v t0="$t0" -v ff="$WORK/flushes" '
+# cpu.tsv (host s, lbvm's CPU s), interpolated at each checkpoint, gives guest
+# seconds per CPU second too
+awk -v t0="$t0" -v ff="$WORK/flushes" -v cf="$outdir/cpu.tsv" '
+    function cpu_at(h,   i) {
+        if (nc == 0) return -1
+        for (i = 2; i <= nc; i++) if (ch[i] >= h) return cc[i - 1] + (cc[i] - cc[i - 1]) * (h - ch[i - 1]) / (ch[i] - ch[i - 1] + 1e-9)
+        return cc[nc]
+    }
     BEGIN { while ((getline l < ff) > 0) { split(l, f, " "); fl[f[1]] = f[2] }
-            print "host_s\tticks\tguest_s_per_host_s\tcode_flushes\tckpt_bytes\tpath"; pt = 0; ph = 0 }
+            nc = 0; while ((getline l < cf) > 0) { split(l, f, "\t"); nc++; ch[nc] = f[1]; cc[nc] = f[2] }
+            print "host_s\tticks\tguest_s_per_host_s\tcode_flushes\tckpt_bytes\tguest_s_per_cpu_s\tpath"; pt = 0; ph = 0; pc = 0 }
     $2 == "lbvm:" && ($3 == "checkpoint" || ($3 == "final" && $4 == "checkpoint")) {
         p = ($3 == "final") ? $5 : $4
         t = ""; for (i = 1; i < NF; i++) if ($(i + 1) == "ticks" && $i ~ /^[0-9]+$/) t = $i
         if (t == "") next
         h = $1 - t0
         sz = 0; cmd = "stat -c %s " p " 2>/dev/null"; cmd | getline sz; close(cmd)
-        printf "%.1f\t%s\t%s\t%s\t%s\t%s\n", h, t, (h > ph ? sprintf("%.4f", (t - pt) / 1e9 / (h - ph)) : "-"), \
-            (t in fl ? fl[t] : "-"), sz, p
-        pt = t; ph = h
+        c = cpu_at(h)
+        printf "%.1f\t%s\t%s\t%s\t%s\t%s\t%s\n", h, t, (h > ph ? sprintf("%.4f", (t - pt) / 1e9 / (h - ph)) : "-"), \
+            (t in fl ? fl[t] : "-"), sz, (c > pc ? sprintf("%.4f", (t - pt) / 1e9 / (c - pc)) : "-"), p
+        pt = t; ph = h; if (c >= 0) pc = c
     }' "$outdir/lbvm.err" > "$outdir/points.tsv"
 # rounds.tsv: host time of each round's end and the digest of its products
 grep -a -n -E '^LBVM-BUILD: (sha256|end loop)' "$outdir/console" | awk -F'LBVM-BUILD: ' '
@@ -168,6 +183,7 @@ set ylabel "guest s / host s"
 set y2label "code flushes (cumulative)"
 set y2tics
 plot "$outdir/points.tsv" every ::2 using (\$1/60):3 with linespoints title "guest s per host s", \
+     "" every ::2 using (\$1/60):6 with linespoints title "guest s per lbvm CPU s", \
      "" every ::1 using (\$1/60):4 axes x1y2 with lines title "translated-code flushes"
 unset y2label
 unset y2tics
@@ -195,6 +211,8 @@ last=$(tail -n1 "$outdir/samples.tsv")
     echo "- RSS: first sample $(awk -F'\t' 'NR == 3 { printf "%.0f", $2 / 1024 }' "$outdir/samples.tsv") MiB, last $(awk -F'\t' '{ r = $2 } END { printf "%.0f", r / 1024 }' "$outdir/samples.tsv") MiB, peak $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $3 / 1024 }') MiB"
     echo "- checkpoints: $(printf '%s' "$last" | cut -f5), $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $6 / 1048576 }') MiB in all; layers $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $7 / 1048576 }') MiB; journal $(printf '%s' "$last" | cut -f9) bytes"
     echo "- guest s per host s between checkpoints: $(awk -F'\t' 'NR > 2 && $3 != "-" { printf "%s%s", (n++ ? " " : ""), $3 }' "$outdir/points.tsv")"
+    echo "- guest s per lbvm CPU s between checkpoints: $(awk -F'\t' 'NR > 2 && $6 != "-" { printf "%s%s", (n++ ? " " : ""), $6 }' "$outdir/points.tsv")"
+    echo "- lbvm CPU: $(tail -n1 "$outdir/cpu.tsv" 2>/dev/null | cut -f2) s in $(tail -n1 "$outdir/cpu.tsv" 2>/dev/null | cut -f1) host s"
     echo "- code flushes at the points: $(awk -F'\t' 'NR > 1 { printf "%s%s", (n++ ? " " : ""), $4 }' "$outdir/points.tsv")"
     echo "- checkpoint file sizes (MiB): $(awk -F'\t' 'NR > 1 { printf "%s%.0f", (n++ ? " " : ""), $5 / 1048576 }' "$outdir/points.tsv")"
     echo "- verify: $vseg; $(tail -n1 "$outdir/verify-segment.out")"
