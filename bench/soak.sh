@@ -62,6 +62,7 @@ make_build_initramfs "$WORK/build.cpio"
 # checkpoint announcements give ticks against host time)
 t0=$EPOCHREALTIME
 echo "$t0" > "$outdir/t0"
+echo "$every" > "$outdir/every"
 "$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/build.cpio" --append "lbvm.build=loop" \
     --disk "$WORK/disk.img" --console "$outdir/console" --stats --limit 1000000 \
     --checkpoint-dir "$K" --checkpoint-every "$every" --journal "$J" \
@@ -103,6 +104,7 @@ note "lbvm exited $rc (5: stopped by SIGTERM, as planned)"
 echo "$rc" > "$outdir/rc"
 fi
 t0=$(cat "$outdir/t0")
+every=$(cat "$outdir/every" 2>/dev/null || echo "$every")
 rc=$(cat "$outdir/rc" 2>/dev/null || echo "?")
 cp "$outdir/lbvm.err" "$WORK/soak.err"
 
@@ -115,7 +117,7 @@ grep '^point ' "$J" | sed -n 's/^point \([0-9]*\) .*events=\([0-9,]*\).*/\1 \2/p
 # seconds per CPU second too
 awk -v t0="$t0" -v ff="$WORK/flushes" -v cf="$outdir/cpu.tsv" '
     function cpu_at(h,   i) {
-        if (nc == 0) return -1
+        if (nc == 0 || h < ch[1]) return -1
         for (i = 2; i <= nc; i++) if (ch[i] >= h) return cc[i - 1] + (cc[i] - cc[i - 1]) * (h - ch[i - 1]) / (ch[i] - ch[i - 1] + 1e-9)
         return cc[nc]
     }
@@ -130,8 +132,8 @@ awk -v t0="$t0" -v ff="$WORK/flushes" -v cf="$outdir/cpu.tsv" '
         sz = 0; cmd = "stat -c %s " p " 2>/dev/null"; cmd | getline sz; close(cmd)
         c = cpu_at(h)
         printf "%.1f\t%s\t%s\t%s\t%s\t%s\t%s\n", h, t, (h > ph ? sprintf("%.4f", (t - pt) / 1e9 / (h - ph)) : "-"), \
-            (t in fl ? fl[t] : "-"), sz, (c > pc ? sprintf("%.4f", (t - pt) / 1e9 / (c - pc)) : "-"), p
-        pt = t; ph = h; if (c >= 0) pc = c
+            (t in fl ? fl[t] : "-"), sz, (c >= 0 && pc >= 0 && c > pc ? sprintf("%.4f", (t - pt) / 1e9 / (c - pc)) : "-"), p
+        pt = t; ph = h; pc = c
     }' "$outdir/lbvm.err" > "$outdir/points.tsv"
 # rounds.tsv: host time of each round's end and the digest of its products
 grep -a -n -E '^LBVM-BUILD: (sha256|end loop)' "$outdir/console" | awk -F'LBVM-BUILD: ' '
