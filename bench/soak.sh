@@ -173,6 +173,7 @@ set terminal png size 900,500
 set datafile separator "\t"
 set key top left
 set grid
+set yrange [0:*]
 set xlabel "host minutes"
 set output "$outdir/rss.png"
 set title "lbvm soak: host memory"
