@@ -74,9 +74,27 @@ run_one() {
     esac
     cpu_now "$log.c0"; c0=$(cat "$log.c0")
     t0=$EPOCHREALTIME
-    timeout -k 10 "$LBVM_TEST_TIMEOUT" "${cmd[@]}" </dev/null 2>"$log.err" | tee "$log.raw" | stamp > "$log.console"
-    rc=${PIPESTATUS[0]}
-    t1=$EPOCHREALTIME
+    if [ "$s" = lbvm ]; then
+        timeout -k 10 "$LBVM_TEST_TIMEOUT" "${cmd[@]}" </dev/null 2>"$log.err" | tee "$log.raw" | stamp > "$log.console"
+        rc=${PIPESTATUS[0]}
+        t1=$EPOCHREALTIME
+    else
+        # With lbvm's command line (acpi=off) QEMU's pc machine cannot power
+        # off: the kernel halts and QEMU idles. Its end is the halt line, and
+        # QEMU is stopped there (through its -pidfile).
+        rm -f "$log.pid"
+        cmd+=(-pidfile "$log.pid")
+        timeout -k 10 "$LBVM_TEST_TIMEOUT" "${cmd[@]}" </dev/null 2>"$log.err" | tee "$log.raw" | stamp \
+            | while IFS= read -r line; do
+                printf '%s\n' "$line"
+                case $line in *"reboot: System halted"* | *"reboot: Power down"*)
+                    [ -s "$log.pid" ] && kill "$(cat "$log.pid")" 2>/dev/null ;;
+                esac
+            done > "$log.console"
+        rc=${PIPESTATUS[0]}
+        t1=$(awk '/reboot: (System halted|Power down)/ { t = $1 } END { print t }' "$log.console")
+        if [ -n "$t1" ]; then rc=0; else t1=$EPOCHREALTIME; fi
+    fi
     cpu_now "$log.c1"; c1=$(cat "$log.c1")
     local dsum
     dsum=$(sha256sum < "$img" | cut -c1-64)
