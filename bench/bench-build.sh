@@ -132,6 +132,7 @@ done
 wait
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
+has() { case " $systems " in *" $1 "*) return 0 ;; esac; return 1; }
 col() { awk -v s="$1" -v n="$2" '$1 == s && $3 == 0 && $n != "-" { print $n }' "$WORK/runs"; }
 distinct() { awk -v s="$1" -v n="$2" '$1 == s { print $n }' "$WORK/runs" | sort -u; }
 {
@@ -151,14 +152,14 @@ distinct() { awk -v s="$1" -v n="$2" '$1 == s { print $n }' "$WORK/runs" | sort 
     echo "| ratio | CPU | wall | init->end | configure | compile | link |"
     echo "|---|---|---|---|---|---|---|"
     for q in qemu qemu-icount; do
-        case " $systems " in *" lbvm "*" $q "* | *" $q "*" lbvm "*) ;; *) continue ;; esac
+        has lbvm && has "$q" || continue
         line="| lbvm/$q |"
         for n in 14 4 5 6 7 8; do line="$line $(ratio "$(col lbvm $n | median)" "$(col "$q" $n | median)") |"; done
         echo "$line"
     done
     echo
     np=$(awk '$3 == 0 { print $11 }' "$WORK/runs" | sort -u | wc -l)
-    echo "- products (SHA-256 of libiberty.a, libz.a and the programs): $np distinct digest(s) over $(awk '$3 == 0' "$WORK/runs" | wc -l) successful run(s): $(awk '$3 == 0 { print $11 }' "$WORK/runs" | sort -u | paste -sd, -)"
+    echo "- products (SHA-256 of $([ "$job" = small ] && echo "libz.a and minigzip" || echo "libiberty.a, libz.a and the 3 programs")): $np distinct digest(s) over $(awk '$3 == 0' "$WORK/runs" | wc -l) successful run(s): $(awk '$3 == 0 { print $11 }' "$WORK/runs" | sort -u | paste -sd, -)"
     case " $systems " in *" lbvm "*)
         nt=$(distinct lbvm 10 | wc -l) nc=$(distinct lbvm 12 | wc -l) nd=$(distinct lbvm 13 | wc -l)
         if [ "$nt" = 1 ] && [ "$nc" = 1 ] && [ "$nd" = 1 ]; then
