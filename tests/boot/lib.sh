@@ -165,7 +165,8 @@ need_guestbuild() {
 # make_build_disk OUT SIZE: an ext4 image (mke2fs -d, no root) holding the i386
 # userland (less its docs, man pages and translations), the binutils
 # subprojects in /src/<binutils-X.Y> (/src/dir names it) and /lbvm/build.sh;
-# fixed UUID, hash seed and creation time, so the same inputs give the same image
+# fixed UUID, hash seed and creation time; the inodes keep the host files' change
+# times (mke2fs -d), so two images made at different times differ in those only
 make_build_disk() {
     local out=$1 size=$2 t=$WORK/build-tree top p subs=
     need_guestbuild
