@@ -210,7 +210,9 @@ last=$(tail -n1 "$outdir/samples.tsv")
     echo "Host: $(nproc) CPUs; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg). Guest: Debian $(cat "$CACHE/k686/RELEASE"), build job \`loop\`; a checkpoint every $every ticks."
     echo
     echo "- lbvm exit: $rc (5 = stopped by SIGTERM with a final checkpoint); $(grep -c . "$outdir/rounds.tsv") build rounds finished; round digests: $(cut -f2 "$outdir/rounds.tsv" | sort -u | wc -l) distinct"
-    echo "- $(grep '^lbvm: ticks' "$WORK/soak.err" | sed 's/^[0-9.]* //'); $(grep '^lbvm: events' "$WORK/soak.err" | sed 's/^[0-9.]* //' | cut -c1-200)"
+    # (lbvm.err's lines start with the host time they arrived)
+    echo "- $(grep -m1 '^[0-9.]* lbvm: ticks' "$WORK/soak.err" | sed 's/^[0-9.]* //'); $(grep -m1 '^[0-9.]* lbvm: events' "$WORK/soak.err" | sed 's/^[0-9.]* //')"
+    echo "- guest RAM at the last checkpoint: $("$LBVM" inspect "$(ls "$K"/ckpt-*.lbvm | tail -n1)" 2>/dev/null | sed -n 's/^RAM pages *//p')"
     echo "- RSS: first sample $(awk -F'\t' 'NR == 3 { printf "%.0f", $2 / 1024 }' "$outdir/samples.tsv") MiB, last $(awk -F'\t' '{ r = $2 } END { printf "%.0f", r / 1024 }' "$outdir/samples.tsv") MiB, peak $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $3 / 1024 }') MiB"
     echo "- checkpoints: $(printf '%s' "$last" | cut -f5), $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $6 / 1048576 }') MiB in all; layers $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $7 / 1048576 }') MiB; journal $(printf '%s' "$last" | cut -f9) bytes"
     echo "- guest s per host s between checkpoints: $(awk -F'\t' 'NR > 2 && $3 != "-" { printf "%s%s", (n++ ? " " : ""), $3 }' "$outdir/points.tsv")"
