@@ -3,6 +3,7 @@
  * bases and layers by digest, and running one segment (bundle.h). Making a
  * bundle is in bundle_make.c. */
 #include "audit/bundle.h"
+#include "base/platform.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -457,7 +458,7 @@ bool bundle_is(const char *path)
 int bundle_open(Bundle *b, const char *dir, int seg, char *err, size_t errlen)
 {
     memset(b, 0, sizeof *b);
-    if (!realpath(dir, b->dir))
+    if (!host_realpath(dir, b->dir))
         return lbvm_set_err(err, errlen, "%s: %s", dir, strerror(errno));
     if (manifest_read(b, err, errlen) < 0)
         return -1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "audit/bundle_priv.h"
+#include "base/platform.h"
 #include "devices/disk.h"
 
 /* What the run left, found before anything is written: per journal point
@@ -166,9 +167,15 @@ static void boot_path(const MakeCtx *mc, const char *p, char *out, size_t len)
  * checkpoint, the boot line's disks. */
 static int collect_bases(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
 {
-    int n_boot = 0;
+    /* The boot line's disks in checkpoint order: disk= (AHCI), then ide=. */
+    int n_boot = 0, n_ahci = 0;
     char *d;
-    while ((d = journal_boot_value(b->boot, "disk", n_boot))) {
+    while ((d = journal_boot_value(b->boot, "disk", n_ahci))) {
+        free(d);
+        n_ahci++;
+    }
+    n_boot = n_ahci;
+    while ((d = journal_boot_value(b->boot, "ide", n_boot - n_ahci))) {
         free(d);
         n_boot++;
     }
@@ -193,7 +200,8 @@ static int collect_bases(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
             memcpy(f.digest, first->disk[i].base_sha256, 32);
             f.read_only = first->disk[i].read_only;
         } else {
-            char *arg = journal_boot_value(b->boot, "disk", i);
+            char *arg = i < n_ahci ? journal_boot_value(b->boot, "disk", i)
+                                   : journal_boot_value(b->boot, "ide", i - n_ahci);
             size_t len = arg ? strlen(arg) : 0;
             f.read_only = len > 3 && !strcmp(arg + len - 3, ",ro");
             if (f.read_only)
@@ -283,12 +291,12 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
     static uint8_t buf[1 << 20];
     off_t pos = 0;
     while (pos < st.st_size) {
-        off_t data = lseek(in, pos, SEEK_DATA), hole;
+        off_t data = (off_t)host_seek_data(in, pos), hole;
         if (data < 0 && errno == ENXIO)
             break;                               /* a hole to the end */
         if (data < 0)
             data = pos;                          /* no SEEK_DATA here: copy it all */
-        hole = lseek(in, data, SEEK_HOLE);
+        hole = (off_t)host_seek_hole(in, data);
         if (hole < 0 || hole > st.st_size)
             hole = st.st_size;
         for (pos = data; pos < hole;) {
@@ -300,7 +308,7 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
             pos += n;
         }
     }
-    if (ftruncate(out, st.st_size) != 0 || fsync(out) != 0 || rename(tmp, dst) != 0) {
+    if (ftruncate(out, st.st_size) != 0 || host_fsync(out) != 0 || host_replace(tmp, dst) != 0) {
         lbvm_set_err(err, errlen, "cannot write %s: %s", dst, strerror(errno));
         goto out;
     }
@@ -319,7 +327,7 @@ out:
  * link is as good as a copy, and costs nothing. */
 static int link_or_copy(const char *src, const char *dst, char *err, size_t errlen)
 {
-    if (link(src, dst) == 0)
+    if (host_link_new(src, dst) == 0)
         return 0;
     if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP)
         return lbvm_set_err(err, errlen, "cannot link %s to %s: %s", src, dst, strerror(errno));
@@ -438,14 +446,14 @@ static int write_manifest(Bundle *b, char *err, size_t errlen)
         bundle_hex(x->lines, 32, hex);
         fprintf(f, "segment %d %d %d %s %s\n", x->id, x->from, x->to, hex, x->ckpt < 0 ? "boot" : b->files[x->ckpt].name);
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+    if (fflush(f) != 0 || host_fsync(fileno(f)) != 0 || fclose(f) != 0 || host_replace(tmp, path) != 0) {
         unlink(tmp);
         return lbvm_set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
     }
     static const char *const subs[] = { "", "/inputs", "/bases", "/checkpoints", "/layers" };
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         snprintf(path, sizeof path, "%s%s", b->dir, subs[i]);
-        lbvm_fsync_dir(path);
+        host_fsync_dir(path);
     }
     return 0;
 }
@@ -466,7 +474,7 @@ int bundle_make(const BundleMakeOpts *o, Bundle *b, char *err, size_t errlen)
         goto out;
     if (make_folder(o->out, err, errlen) < 0)
         goto out;
-    if (!realpath(o->out, b->dir)) {
+    if (!host_realpath(o->out, b->dir)) {
         lbvm_set_err(err, errlen, "%s: %s", o->out, strerror(errno));
         goto out;
     }

@@ -3,17 +3,13 @@
  * here for the progress lines on stderr only; what goes to stdout depends on
  * the bundle alone, in segment order, whatever the order of completion. */
 #include "audit/verify_jobs.h"
+#include "base/platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "audit/bundle_priv.h"
@@ -23,7 +19,7 @@
 typedef struct Job {
     int seg;                   /* segment id */
     uint64_t ticks;            /* guest ticks it runs */
-    pid_t pid;
+    long pid;
     int code;                  /* exit code; 128 + signal if killed */
     double start, secs, cpu;   /* host seconds: wall, and user + system CPU */
     char out[4300], err[4300]; /* its stdout and stderr */
@@ -40,9 +36,7 @@ typedef struct Fanout {
 
 static double now_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
+    return host_monotonic();
 }
 
 static uint64_t seg_ticks(const Bundle *b, const BundleSegment *s)
@@ -58,25 +52,22 @@ static int spawn(Fanout *f, Job *j)
     snprintf(j->out, sizeof j->out, "%s/segment-%d%s.out", f->tmp, j->seg, f->check_start ? "-start" : "");
     snprintf(j->err, sizeof j->err, "%s/segment-%d%s.err", f->tmp, j->seg, f->check_start ? "-start" : "");
     const char *argv[] = { "lbvm", "verify", f->b->dir, "--segment", id, f->check_start ? "--check-start" : NULL, NULL };
-    pid_t parent = getpid();
-    fflush(NULL);
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC), o = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644),
+        e = open(j->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* a segment does not outlive the verify that started it */
+    HostSpawn sp = { .exe = f->exe, .argv = (char *const *)argv, .fd_in = in, .fd_out = o, .fd_err = e,
+                     .die_with_parent = true, .say_exec_error = true };
     j->start = now_s();
-    j->pid = fork();
+    j->pid = in < 0 || o < 0 || e < 0 ? -1 : host_spawn(&sp);
+    int saved = errno;
+    if (in >= 0)
+        close(in);
+    if (o >= 0)
+        close(o);
+    if (e >= 0)
+        close(e);
     if (j->pid < 0)
-        return lbvm_error(-1, "cannot start segment %d: fork: %s", j->seg, strerror(errno));
-    if (j->pid == 0) {
-        /* a segment does not outlive the verify that started it */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
-        int in = open("/dev/null", O_RDONLY), o = open(j->out, O_WRONLY | O_CREAT | O_TRUNC, 0644),
-            e = open(j->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (in < 0 || o < 0 || e < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        execv(f->exe, (char *const *)argv);
-        dprintf(2, "lbvm: cannot run %s: %s\n", f->exe, strerror(errno));
-        _exit(127);
-    }
+        return lbvm_error(-1, "cannot start segment %d: %s", j->seg, strerror(saved));
     return 0;
 }
 
@@ -144,9 +135,8 @@ static int run_all(Fanout *f)
         }
         if (running == 0)
             break;
-        int st;
-        struct rusage ru;
-        pid_t pid = wait4(-1, &st, 0, &ru);
+        HostExit ex;
+        long pid = host_wait(-1, true, &ex);
         if (pid < 0 && errno == EINTR)
             continue;
         if (pid < 0)
@@ -155,9 +145,9 @@ static int run_all(Fanout *f)
             Job *j = &f->job[i];
             if (j->pid != pid)
                 continue;
-            j->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            j->code = ex.exited ? ex.code : 128 + ex.code;
             j->secs = now_s() - j->start;
-            j->cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+            j->cpu = ex.cpu_s;
             j->pid = 0;
             running--;
             done++;
@@ -276,12 +266,9 @@ static void fill_jobs(Fanout *f, bool with_boot)
 int verify_jobs(const Bundle *b, int jobs)
 {
     Fanout f = { .b = b, .jobs = jobs };
-    ssize_t n = readlink("/proc/self/exe", f.exe, sizeof f.exe - 1);
-    if (n <= 0)
+    if (host_self_exe(f.exe, sizeof f.exe) != 0)
         return lbvm_error(1, "cannot find the lbvm program to run segments with (no /proc/self/exe)");
-    f.exe[n] = 0;
-    const char *td = getenv("TMPDIR");
-    snprintf(f.tmp, sizeof f.tmp, "%s/lbvm-verify-jobs-XXXXXX", td && *td && strlen(td) < 4000 ? td : "/tmp");
+    snprintf(f.tmp, sizeof f.tmp, "%s/lbvm-verify-jobs-XXXXXX", host_tmp_dir());
     if (!mkdtemp(f.tmp))
         return lbvm_error(1, "cannot create a temporary folder: %s", strerror(errno));
     f.job = calloc((size_t)b->n_segs, sizeof *f.job);

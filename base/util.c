@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,16 +85,6 @@ int lbvm_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-int lbvm_fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int lbvm_remove_flat_dir(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -110,16 +99,6 @@ int lbvm_remove_flat_dir(const char *dir)
         }
     closedir(d);
     return rmdir(dir);
-}
-
-int lbvm_fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    int rc = lbvm_fsync_dir(dirname(copy));
-    free(copy);
-    return rc;
 }
 
 char *lbvm_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
@@ -156,4 +135,30 @@ char *lbvm_read_file(const char *path, size_t max, size_t *len, char *err, size_
     b[got] = 0;
     *len = got;
     return b;
+}
+
+char *lbvm_strdup_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (s) {
+        va_start(ap, fmt);
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+const void *lbvm_memmem(const void *hay, size_t hlen, const void *needle, size_t nlen)
+{
+    const unsigned char *h = hay;
+    if (nlen == 0)
+        return hay;
+    for (size_t i = 0; i + nlen <= hlen; i++)
+        if (h[i] == *(const unsigned char *)needle && !memcmp(h + i, needle, nlen))
+            return h + i;
+    return NULL;
 }

@@ -17,10 +17,10 @@ struct option;
  * where cmd is "" or "build " etc. Returns code. */
 int lbvm_bad_option(int code, int argc, char **argv, const char *shortopts, const struct option *longopts,
                     const char *cmd);
-/* fsync a folder, or the folder holding `path`: what makes a rename or a
- * new name durable. 0, or -1. */
-int lbvm_fsync_dir(const char *dir);
-int lbvm_fsync_dir_of(const char *path);
+/* A new string formatted as by printf (free it), or NULL. */
+char *lbvm_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The first occurrence of needle in hay, or NULL (C11 has none). */
+const void *lbvm_memmem(const void *hay, size_t hlen, const void *needle, size_t nlen);
 /* Reads a whole regular file of at most max bytes into a new buffer (NUL
  * appended, not counted in *len). NULL with a one-line message naming path
  * ("cannot read", "not a file", "larger than"). */

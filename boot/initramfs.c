@@ -2,10 +2,8 @@
 /* Reproducible newc cpio writer for the guest's initramfs (see initramfs.h).
  * Nothing of the host leaks in: no mtimes, owners, inode or device numbers of
  * the files read (device nodes keep their own rdev, which is content). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "boot/initramfs.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <archive.h>
@@ -18,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 typedef struct {
@@ -277,8 +274,8 @@ static int write_archive(int fd, Ent *v, size_t n, int64_t mtime, char *err, siz
             archive_entry_set_symlink(ae, link);
             archive_entry_set_size(ae, l);
         } else if (S_ISCHR(m) || S_ISBLK(m)) {
-            archive_entry_set_rdevmajor(ae, major(e->st.st_rdev));
-            archive_entry_set_rdevminor(ae, minor(e->st.st_rdev));
+            archive_entry_set_rdevmajor(ae, host_dev_major((uint64_t)e->st.st_rdev));
+            archive_entry_set_rdevminor(ae, host_dev_minor((uint64_t)e->st.st_rdev));
         }
         if (archive_write_header(a, ae) != ARCHIVE_OK) {
             rc = lbvm_set_err(err, errlen, "initramfs: cannot write entry '%s': %s", e->rel, archive_error_string(a));
@@ -368,7 +365,7 @@ static int add_item(Walk *w, const InitramfsItem *it, int layer)
             goto out;
         }
         st.st_mode = it->mode & (S_IFMT | 07777);
-        st.st_rdev = makedev(it->rdev_major, it->rdev_minor);
+        st.st_rdev = (dev_t)host_dev_make(it->rdev_major, it->rdev_minor);
         st.st_size = (t == S_IFREG || t == S_IFLNK) ? (off_t)it->size : 0;
     }
     if (!*dest) {
@@ -459,7 +456,7 @@ int initramfs_write_items(const char *out_path, const InitramfsItem *items, int 
         goto out;
     }
     snprintf(tmp, lo + 16, "%s.tmp.XXXXXX", out_path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    int fd = host_temp_file(tmp);
     if (fd < 0) {
         rc = lbvm_set_err(err, errlen, "initramfs: cannot create '%s': %s", tmp, strerror(errno));
         free(tmp);
@@ -468,17 +465,17 @@ int initramfs_write_items(const char *out_path, const InitramfsItem *items, int 
     rc = write_archive(fd, w.v, n, mtime, err, errlen);
     if (rc == 0 && fchmod(fd, 0644) != 0)
         rc = lbvm_set_err(err, errlen, "initramfs: cannot chmod '%s': %s", tmp, strerror(errno));
-    if (rc == 0 && fsync(fd) != 0)
+    if (rc == 0 && host_fsync(fd) != 0)
         rc = lbvm_set_err(err, errlen, "initramfs: cannot write '%s': %s", tmp, strerror(errno));
     if (close(fd) != 0 && rc == 0)
         rc = lbvm_set_err(err, errlen, "initramfs: cannot write '%s': %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, out_path) != 0)
+    if (rc == 0 && host_replace(tmp, out_path) != 0)
         rc = lbvm_set_err(err, errlen, "initramfs: cannot rename '%s' to '%s': %s", tmp, out_path, strerror(errno));
     if (rc)
         unlink(tmp);
     else {
         /* make the rename itself durable */
-        lbvm_fsync_dir_of(out_path);
+        host_fsync_dir_of(out_path);
     }
     free(tmp);
 out:

@@ -3,6 +3,7 @@
  * those of struct setup_header / struct boot_params in the kernel's
  * arch/x86/include/uapi/asm/bootparam.h. */
 #include "boot/linux.h"
+#include "base/guestram.h"
 
 #include <lzma.h>
 #include <stdio.h>
@@ -125,8 +126,10 @@ int linux_load(uint8_t *ram, uint64_t ram_size, const uint8_t *k, size_t n, uint
                  info.cmdline_size);
         return -1;
     }
+    /* Everything below goes below the PCI hole (base/guestram.h). */
+    const GuestRAM mem = guest_ram(ram, ram_size);
     uint64_t kernel_end = (uint64_t)info.load_addr + info.init_size;
-    if (kernel_end > ram_size) {
+    if (kernel_end > mem.low) {
         snprintf(err, errlen, "the kernel needs RAM up to %llu MiB; give the guest more with --mem",
                  (unsigned long long)(kernel_end >> 20) + 1);
         return -1;
@@ -146,16 +149,20 @@ int linux_load(uint8_t *ram, uint64_t ram_size, const uint8_t *k, size_t n, uint
     st32(bp + HDR_CMD_LINE_PTR, CMDLINE_ADDR);
 
     /* Memory map: conventional memory below the EBDA, the BIOS area
-     * reserved, then RAM from 1 MiB. */
+     * reserved, then RAM from 1 MiB up to the PCI hole, and the rest of RAM
+     * above 4 GiB (only a PAE kernel uses it; others say so and skip it).
+     * alt_mem_k (E801's extended memory) counts below 4 GiB only. */
     e820_add(bp, 0, 0x9fc00, E820_RAM);
     e820_add(bp, 0x9fc00, 0x400, E820_RESERVED);
     e820_add(bp, 0xf0000, 0x10000, E820_RESERVED);
-    e820_add(bp, 0x100000, ram_size - 0x100000, E820_RAM);
-    st32(bp + BP_ALT_MEM_K, (uint32_t)((ram_size >> 10) - 1024));
+    e820_add(bp, 0x100000, mem.low - 0x100000, E820_RAM);
+    if (guest_ram_high(&mem))
+        e820_add(bp, GUEST_RAM_HIGH_BASE, guest_ram_high(&mem), E820_RAM);
+    st32(bp + BP_ALT_MEM_K, (uint32_t)((mem.low >> 10) - 1024));
 
     layout->initrd_addr = 0;
     if (initrd_size) {
-        uint64_t top = ram_size;
+        uint64_t top = mem.low;
         if (top > (uint64_t)info.initrd_addr_max + 1)
             top = (uint64_t)info.initrd_addr_max + 1;
         if (top > INITRD_TOP_LOWMEM)
@@ -243,7 +250,7 @@ int linux_predecompress(uint8_t *ram, uint64_t ram_size, const uint8_t *k, size_
             continue;
         uint32_t p_off = ld32(ph + 4), paddr = ld32(ph + 12), filesz = ld32(ph + 16), memsz = ld32(ph + 20);
         if (filesz > memsz || p_off > out_size || filesz > out_size - p_off || paddr < lo ||
-            (uint64_t)paddr + memsz > hi || (uint64_t)paddr + memsz > ram_size) {
+            (uint64_t)paddr + memsz > hi || (uint64_t)paddr + memsz > guest_ram(ram, ram_size).low) {
             why = "a segment lies outside the kernel's memory";
             break;
         }

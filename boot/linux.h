@@ -26,8 +26,9 @@ typedef struct LinuxBootLayout {
 
 /* Checks a bzImage; 0, or -1 with a one-line reason in err. */
 int linux_parse(const uint8_t *k, size_t n, LinuxKernelInfo *info, char *err, size_t errlen);
-/* Lays out RAM for booting: kernel, boot_params (setup header, e820 map,
- * command line, initrd fields), GDT. The initrd itself (initrd_size bytes,
+/* Lays out RAM for booting: kernel, boot_params (setup header, e820 map of
+ * base/guestram.h's layout, command line, initrd fields), GDT, all below the
+ * PCI hole. The initrd itself (initrd_size bytes,
  * 0 for none) is left for the caller to copy to layout->initrd_addr. */
 int linux_load(uint8_t *ram, uint64_t ram_size, const uint8_t *k, size_t n, uint64_t initrd_size,
                const char *cmdline, LinuxBootLayout *layout, char *err, size_t errlen);

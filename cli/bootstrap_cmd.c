@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm bootstrap`: the command line of steps/bootstrap.c. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/bootstrap.h"
 
 #include <errno.h>
@@ -12,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu/machine.h"
 #include "steps/build.h"
 #include "steps/kernel.h"
 #include "base/util.h"
@@ -30,7 +28,8 @@ static const char bootstrap_usage[] =
     "                       " KERNEL_PACKAGE " " KERNEL_VERSION ", fetched once and pinned by SHA-256)\n"
     "  -w, --workdir DIR    outputs, checkpoints, console logs (default ./lbvm-work)\n"
     "  -d, --distdir DIR    distfile cache (default ~/.cache/lbvm/distfiles)\n"
-    "  -m, --mem MiB        guest RAM, 64 to 3072 (default 3072)\n"
+    "  -m, --mem MiB        guest RAM, " MACHINE_MIN_RAM_STR " to " MACHINE_MAX_RAM_STR " (default 4096, as live-bootstrap\n"
+    "                       gives); above 3072 the rest is above 4 GiB (PAE kernels)\n"
     "      --disk-size SIZE sysc disk size (K, M, G, T; default 8G), sparse\n"
     "      --stall SECONDS  fail after this much guest time without console output or\n"
     "                       disk I/O (default 600)\n"
@@ -85,8 +84,10 @@ int lbvm_cmd_bootstrap(int argc, char **argv)
         case 'w': o.workdir = optarg; break;
         case 'd': o.distdir = optarg; break;
         case 'm':
-            if (lbvm_parse_u64(optarg, &o.mem_mib) < 0 || o.mem_mib < 64 || o.mem_mib > 3072)
-                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--mem %s: give MiB of guest RAM, 64 to 3072", optarg);
+            if (lbvm_parse_u64(optarg, &o.mem_mib) < 0 || o.mem_mib < MACHINE_MIN_RAM_MIB ||
+                o.mem_mib > MACHINE_MAX_RAM_MIB)
+                return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--mem %s: give MiB of guest RAM, %d to %d", optarg,
+                                  MACHINE_MIN_RAM_MIB, MACHINE_MAX_RAM_MIB);
             break;
         case OPT_DISK_SIZE:
             if (lbvm_parse_size(optarg, &o.disk_size) < 0 || o.disk_size == 0)

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "devices/disk.h"
@@ -16,6 +15,7 @@
 #include "emu/machine.h"
 #include "audit/bundle.h"
 #include "emu/session.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "cli/ui.h"
 #include "steps/bootstrap.h"
@@ -59,11 +59,12 @@ static const char usage_text[] =
     "\n"
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
     "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
-    "          [--disk FILE[,ro]]... [--disk-size SIZE]\n"
+    "          [--disk FILE[,ro]]... [--ide FILE[,ro]]... [--disk-size SIZE]\n"
     "  -k, --kernel FILE    32-bit Linux bzImage (boot protocol 2.06 or newer)\n"
     "  -i, --initrd FILE    initial RAM disk\n"
     "  -a, --append STRING  more kernel command line, after: " DEFAULT_CMDLINE "\n"
-    "  -m, --mem MiB        guest RAM, 64 to 3072 (default 1024)\n"
+    "  -m, --mem MiB        guest RAM, " MACHINE_MIN_RAM_STR " to " MACHINE_MAX_RAM_STR " (default 1024); above 3072\n"
+    "                       the rest is placed above 4 GiB, for PAE kernels only\n"
     "  -c, --console FILE   write the serial console to FILE instead of stdout\n"
     "      --console sdl    show the serial console in a window instead: a terminal\n"
     "                       (typing goes to the guest), a status panel; closing the\n"
@@ -75,7 +76,9 @@ static const char usage_text[] =
     "  -l, --limit SECONDS  stop after this much guest time (exit code 4)\n"
     "  -d, --disk FILE[,ro] a raw disk image on the next AHCI SATA port (up to 4);\n"
     "                       ,ro refuses the guest's writes\n"
-    "      --disk-size SIZE create missing --disk images of SIZE (sparse; K, M, G, T)\n"
+    "      --ide FILE[,ro]  a raw disk image on the next IDE device of the PIIX3\n"
+    "                       (primary master, primary slave, secondary master, slave)\n"
+    "      --disk-size SIZE create missing --disk and --ide images of SIZE (sparse; K, M, G, T)\n"
     "      --guest-decompress  let the kernel decompress itself (by default lbvm\n"
     "                       unpacks an XZ kernel on the host and enters it directly)\n"
     "  checkpoints and journal (boot and resume):\n"
@@ -237,8 +240,10 @@ typedef struct BootArgs {
     const char *kernel, *initrd, *append;
     uint64_t mem_mib;
     int guest_decompress;
-    const char *disk_arg[MACHINE_MAX_DISKS];
+    const char *disk_arg[MACHINE_MAX_AHCI];
     int n_disks;
+    const char *ide_arg[MACHINE_MAX_IDE];   /* primary master first */
+    int n_ide;
     uint64_t disk_size;
     int64_t epoch;
 } BootArgs;
@@ -287,11 +292,15 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
         goto bad;
     }
     Disk *disks[MACHINE_MAX_DISKS] = { 0 };
-    if (b->disk_size && !b->n_disks) {
-        lbvm_error(0, "--disk-size needs a --disk FILE to create");
+    if (b->disk_size && !b->n_disks && !b->n_ide) {
+        lbvm_error(0, "--disk-size needs a --disk or --ide FILE to create");
         goto bad;
     }
-    if (open_disks(b->disk_arg, b->n_disks, b->disk_size, cs, disks) < 0)
+    /* One disk list, AHCI ports first, then the IDE devices (as checkpoints keep them). */
+    const char *args[MACHINE_MAX_DISKS];
+    memcpy(args, b->disk_arg, (size_t)b->n_disks * sizeof *args);
+    memcpy(args + b->n_disks, b->ide_arg, (size_t)b->n_ide * sizeof *args);
+    if (open_disks(args, b->n_disks + b->n_ide, b->disk_size, cs, disks) < 0)
         goto bad;
     MachineConfig cfg = {
         .ram_size = b->mem_mib << 20,
@@ -299,7 +308,8 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
         .console = con,
         .console_input = console_input,
         .limit_ticks = limit_ticks,
-        .n_disks = b->n_disks,
+        .n_disks = b->n_disks + b->n_ide,
+        .n_ide = b->n_ide,
     };
     memcpy(cfg.disks, disks, sizeof disks);
     Machine *m = machine_new(&cfg, err, sizeof err);
@@ -386,6 +396,8 @@ static void journal_boot_line(FILE *j, const BootArgs *b)
             b->guest_decompress);
     for (int i = 0; i < b->n_disks; i++)
         put_enc(j, "disk", b->disk_arg[i]);
+    for (int i = 0; i < b->n_ide; i++)
+        put_enc(j, "ide", b->ide_arg[i]);
     fputc('\n', j);
     fflush(j);
 }
@@ -411,6 +423,7 @@ static void print_stats(Machine *m)
             (unsigned long long)cs->tlb_fills[0], (unsigned long long)cs->tlb_fills[1],
             (unsigned long long)cs->tlb_fills[2], (unsigned long long)cs->code_flushes,
             (unsigned long long)cs->rdtsc, (unsigned long long)cs->emu_starts, (unsigned long long)cs->blocks);
+    fprintf(stderr, "lbvm: host peak-rss %llu KiB\n", (unsigned long long)host_peak_rss_kib());
 }
 
 /* Options shared by boot and resume: console, stats, limit, checkpoints, journal. */
@@ -580,7 +593,7 @@ static int cmd_boot(int argc, char **argv)
         { "append", required_argument, 0, 'a' }, { "mem", required_argument, 0, 'm' },
         { "help", no_argument, 0, 'h' }, { "guest-decompress", no_argument, 0, 'G' },
         { "disk", required_argument, 0, 'd' }, { "disk-size", required_argument, 0, 'S' },
-        RUN_LONG_OPTIONS, { 0, 0, 0, 0 },
+        { "ide", required_argument, 0, 'I' }, RUN_LONG_OPTIONS, { 0, 0, 0, 0 },
     };
     BootArgs b = { .mem_mib = 1024 };
     RunArgs ra = { 0 };
@@ -597,9 +610,15 @@ static int cmd_boot(int argc, char **argv)
         case 'a': b.append = optarg; break;
         case 'G': b.guest_decompress = 1; break;
         case 'd':
-            if (b.n_disks == MACHINE_MAX_DISKS)
-                return lbvm_error(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_DISKS);
+            if (b.n_disks == MACHINE_MAX_AHCI)
+                return lbvm_error(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_AHCI);
             b.disk_arg[b.n_disks++] = optarg;
+            break;
+        case 'I':
+            if (b.n_ide == MACHINE_MAX_IDE)
+                return lbvm_error(EXIT_USAGE, "at most %d --ide options (two devices on each of two channels)",
+                                  MACHINE_MAX_IDE);
+            b.ide_arg[b.n_ide++] = optarg;
             break;
         case 'S':
             if (lbvm_parse_size(optarg, &b.disk_size) < 0 || b.disk_size < 512 || b.disk_size % 512)
@@ -640,7 +659,7 @@ static int cmd_boot(int argc, char **argv)
     /* The console and journal files are opened only once the machine is
      * built: a refused boot leaves them as they were. */
     int code = EXIT_USAGE;
-    Machine *m = boot_machine(&b, csp, stdout, !ra.console && isatty(0), ra.limit_s * VCLOCK_HZ, &code);
+    Machine *m = boot_machine(&b, csp, stdout, !ra.console && host_isatty(0), ra.limit_s * VCLOCK_HZ, &code);
     FILE *con = m ? open_console(&ra) : NULL, *journal = NULL;
     if (con && ra.journal && !(journal = fopen(ra.journal, "w"))) {
         lbvm_error(0, "cannot write the journal %s: %s", ra.journal, strerror(errno));
@@ -694,7 +713,7 @@ static FILE *journal_reopen(const char *path, uint64_t ticks)
     free(line);
     fclose(in);
     fprintf(out, "resume %llu\n", (unsigned long long)ticks);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || rename(tmp, path) != 0) {
+    if (fflush(out) != 0 || host_fsync(fileno(out)) != 0 || host_replace(tmp, path) != 0) {
         fclose(out);
         unlink(tmp);
         lbvm_error(0, "cannot rewrite the journal %s: %s", path, strerror(errno));
@@ -738,19 +757,17 @@ static int cmd_resume(int argc, char **argv)
     if (ckpt_session_open(&cs, ra.ckpt_dir, err, sizeof err) < 0)
         return lbvm_error(EXIT_USAGE, "%s", err);
     cs.keep = (unsigned)ra.keep;
-    MachineConfig cfg = { .console = stdout, .console_input = !ra.console && isatty(0),
+    MachineConfig cfg = { .console = stdout, .console_input = !ra.console && host_isatty(0),
                           .limit_ticks = ra.limit_s * VCLOCK_HZ };
     /* Host time, for the person reading stderr only. */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = host_monotonic();
     Machine *m = machine_resume(path, &cs, &cfg, err, sizeof err);
     if (!m) {
         ckpt_session_close(&cs);
         return lbvm_error(EXIT_USAGE, "%s", err);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    fprintf(stderr, "lbvm: resumed %s at %llu ticks in %.2f s\n", path, (unsigned long long)m->clock.now,
-            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    double t1 = host_monotonic();
+    fprintf(stderr, "lbvm: resumed %s at %llu ticks in %.2f s\n", path, (unsigned long long)m->clock.now, t1 - t0);
     /* Only now, with the checkpoint accepted: the console and journal. */
     FILE *con = open_console(&ra), *journal = NULL;
     if (con && ra.journal && !(journal = journal_reopen(ra.journal, m->clock.now))) {
@@ -790,7 +807,7 @@ static char *boot_value(const char *line, const char *key, int nth)
 }
 
 /* The boot a journal's boot line records (values in vals[], which the caller
- * frees; at most 10 of them). */
+ * frees; at most 14 of them). */
 static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int *nv)
 {
     b->kernel = vals[(*nv)++] = boot_value(boot, "kernel", 0);
@@ -801,12 +818,19 @@ static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int 
     b->mem_mib = mem ? strtoull(mem, NULL, 10) : 1024;
     b->epoch = ep ? strtoll(ep, NULL, 10) : 0;
     b->guest_decompress = gd && *gd == '1';
-    for (int i = 0; i < MACHINE_MAX_DISKS; i++) {
+    for (int i = 0; i < MACHINE_MAX_AHCI; i++) {
         char *d = boot_value(boot, "disk", i);
         if (!d)
             break;
         vals[(*nv)++] = d;
         b->disk_arg[b->n_disks++] = d;
+    }
+    for (int i = 0; i < MACHINE_MAX_IDE; i++) {
+        char *d = boot_value(boot, "ide", i);
+        if (!d)
+            break;
+        vals[(*nv)++] = d;
+        b->ide_arg[b->n_ide++] = d;
     }
 }
 
@@ -853,7 +877,8 @@ static Machine *segment_boot(const Bundle *b, CkptSession *cs, FILE *con, char *
     a.initrd = i ? initrd : NULL;
     if (i)
         bundle_path(b, i, initrd, sizeof initrd);
-    for (int d = 0; d < a.n_disks; d++) {
+    /* Disk d of the checkpoints: the AHCI ports, then the IDE devices. */
+    for (int d = 0; d < a.n_disks + a.n_ide; d++) {
         if (!(base[d] = bundle_find(b, BUNDLE_BASE, d))) {
             snprintf(err, errlen, "the bundle has no base image for disk %d", d);
             goto out;
@@ -861,13 +886,16 @@ static Machine *segment_boot(const Bundle *b, CkptSession *cs, FILE *con, char *
         bundle_path(b, base[d], disks[d], sizeof disks[d] - 3);
         if (base[d]->read_only)
             strcat(disks[d], ",ro");
-        a.disk_arg[d] = disks[d];
+        if (d < a.n_disks)
+            a.disk_arg[d] = disks[d];
+        else
+            a.ide_arg[d - a.n_disks] = disks[d];
     }
     if (!(m = boot_machine(&a, cs, con, false, 0, &code))) {
         snprintf(err, errlen, "the recorded boot failed (the line above says why)");
         goto out;
     }
-    for (int d = 0; d < a.n_disks; d++)
+    for (int d = 0; d < a.n_disks + a.n_ide; d++)
         if (memcmp(cs->disk[d].base_sha256, base[d]->digest, 32)) {
             snprintf(err, errlen, "base %s is not the one the MANIFEST records (content digest)", base[d]->name);
             machine_free(m);
@@ -923,9 +951,8 @@ static int verify_segment(const char *dir, int k, bool start_only)
     }
     const BundleSegment *s = &b.segs[k - 1];
     /* the disks' writes of this segment: $TMPDIR (a cluster's scratch space), else /tmp */
-    const char *td = getenv("TMPDIR");
     char tmpdir[4200];
-    snprintf(tmpdir, sizeof tmpdir, "%s/lbvm-verify-XXXXXX", td && *td && strlen(td) < 4000 ? td : "/tmp");
+    snprintf(tmpdir, sizeof tmpdir, "%s/lbvm-verify-XXXXXX", host_tmp_dir());
     CkptSession cs;
     int code = EXIT_USAGE;
     if (start_only && s->ckpt < 0) {
@@ -1004,8 +1031,7 @@ static int cmd_verify(int argc, char **argv)
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *from = NULL, *o_initrd = NULL, *o_append = NULL, *o_kernel = NULL;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t jobs = cores > 0 ? (uint64_t)cores : 1, seg = 0;
+    uint64_t jobs = (uint64_t)host_cores(), seg = 0;
     bool list = false, start_only = false, bundle_opt = false;
     int c;
     while ((c = getopt_long(argc, argv, "f:i:a:k:j:h", opts, NULL)) != -1) {

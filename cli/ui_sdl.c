@@ -13,13 +13,13 @@
  * take ~10% of the host's time (FRAME_BUDGET), keystrokes and the close
  * prompt are drawn at once. */
 #include "cli/ui.h"
+#include "base/platform.h"
 
 #include <SDL.h>
 #include <SDL_ttf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/ui_term.h"
@@ -90,9 +90,7 @@ struct Ui {
 
 static double host_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return host_monotonic();
 }
 
 bool ui_available(void)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* AHCI HBA, ICH9 identity (AHCI 1.3 spec; ATA8-ACS for the device side).
- * Guest memory is reached only through ram[0, ram_size): every address the
- * guest hands over (command list, received-FIS area, command table, each
- * PRD) is range-checked before use, and PRDs are checked again at the time
- * they are used, so a guest DMA that rewrites its own PRDT cannot slip an
- * address past the checks. A failed check is a host bus fatal error. */
+ * Guest memory is reached only through guest RAM (base/guestram.h: below the
+ * PCI hole and above 4 GiB): every address the guest hands over (command
+ * list, received-FIS area, command table, each PRD) is checked to lie wholly
+ * in RAM before use (in the hole or past RAM's end: refused), and PRDs are
+ * checked again at the time they are used, so a guest DMA that rewrites its
+ * own PRDT cannot slip an address past the checks. A failed check is a host
+ * bus fatal error. */
 #include "devices/ahci.h"
 
 #include <errno.h>
@@ -73,13 +75,13 @@ static void st32(uint8_t *p, uint32_t v)
 
 static int ahci_ram_ok(const AHCIState *s, uint64_t pa, uint64_t len)
 {
-    return len <= s->ram_size && pa <= s->ram_size - len;
+    return guest_ram_offset(&s->mem, pa, len) != UINT64_MAX;
 }
 
 /* Callers have checked the range. */
 static void ahci_ram_write(AHCIState *s, uint64_t pa, const void *src, uint64_t len)
 {
-    memcpy(s->ram + pa, src, len);
+    memcpy(guest_ram_ptr(&s->mem, pa, len), src, len);
     if (s->dma_written)
         s->dma_written(s->opaque, pa, len);
 }
@@ -228,7 +230,9 @@ static int ahci_prdt_check(const AHCIState *s, const AHCISg *sg, uint64_t need, 
 {
     uint64_t have = 0;
     for (uint32_t i = 0; i < sg->prdtl && have < need; i++) {
-        const uint8_t *e = s->ram + sg->prdt_pa + (uint64_t)AHCI_PRD_SIZE * i;
+        const uint8_t *e = guest_ram_ptr(&s->mem, sg->prdt_pa + (uint64_t)AHCI_PRD_SIZE * i, AHCI_PRD_SIZE);
+        if (!e)
+            return AHCI_EHBF;
         uint64_t dba = ld32(e) & ~1u, len = (ld32(e + 12) & AHCI_PRD_DBC_MASK) + 1;
         if (ld32(e + 4) || !ahci_ram_ok(s, dba, len))
             return AHCI_EHBF;
@@ -253,7 +257,9 @@ static int ahci_sg_copy(AHCIState *s, AHCISg *sg, uint8_t *buf, uint64_t len, in
     while (len) {
         if (sg->idx >= sg->prdtl)
             return AHCI_EOVF;
-        const uint8_t *e = s->ram + sg->prdt_pa + (uint64_t)AHCI_PRD_SIZE * sg->idx;
+        const uint8_t *e = guest_ram_ptr(&s->mem, sg->prdt_pa + (uint64_t)AHCI_PRD_SIZE * sg->idx, AHCI_PRD_SIZE);
+        if (!e)
+            return AHCI_EHBF;
         uint64_t dba = ld32(e) & ~1u, elen = (ld32(e + 12) & AHCI_PRD_DBC_MASK) + 1;
         if (ld32(e + 4) || !ahci_ram_ok(s, dba, elen))
             return AHCI_EHBF;
@@ -264,7 +270,7 @@ static int ahci_sg_copy(AHCIState *s, AHCISg *sg, uint8_t *buf, uint64_t len, in
         }
         uint64_t pa = dba + sg->off, n = elen - sg->off < len ? elen - sg->off : len;
         if (to_ram) {
-            memcpy(s->ram + pa, buf, n);
+            memcpy(guest_ram_ptr(&s->mem, pa, n), buf, n);
             if (sg->dirty_len && sg->dirty_pa + sg->dirty_len == pa) {
                 sg->dirty_len += n;
             } else {
@@ -273,7 +279,7 @@ static int ahci_sg_copy(AHCIState *s, AHCISg *sg, uint8_t *buf, uint64_t len, in
                 sg->dirty_len = n;
             }
         } else {
-            memcpy(buf, s->ram + pa, n);
+            memcpy(buf, guest_ram_ptr(&s->mem, pa, n), n);
         }
         buf += n;
         len -= n;
@@ -479,7 +485,7 @@ static void ahci_exec_slot(AHCIState *s, int n, int slot)
         ahci_port_fatal(s, n);
         return;
     }
-    const uint8_t *hdr = s->ram + hdr_pa;
+    const uint8_t *hdr = guest_ram_ptr(&s->mem, hdr_pa, AHCI_CMD_HDR_SIZE);
     uint32_t dw0 = ld32(hdr), ctba = ld32(hdr + 8) & ~0x7fu, ctbau = ld32(hdr + 12);
     AHCISg sg = { .prdt_pa = (uint64_t)ctba + AHCI_CMD_TBL_PRDT, .prdtl = dw0 >> 16 };
     if (ctbau || !ahci_ram_ok(s, ctba, AHCI_CMD_TBL_PRDT + (uint64_t)AHCI_PRD_SIZE * sg.prdtl)) {
@@ -487,7 +493,7 @@ static void ahci_exec_slot(AHCIState *s, int n, int slot)
         return;
     }
     uint8_t fis[20];
-    memcpy(fis, s->ram + ctba, sizeof fis);
+    memcpy(fis, guest_ram_ptr(&s->mem, ctba, sizeof fis), sizeof fis);
 
     AHCITaskFile tf = { .status = ATA_STS_OK };
     int pio = 0, r;
@@ -735,8 +741,7 @@ AHCIState *ahci_init(PCIBus *bus, int devfn, int irq_line, uint32_t abar, uint8_
         free(s);
         return NULL;
     }
-    s->ram = ram;
-    s->ram_size = ram_size;
+    s->mem = guest_ram(ram, ram_size);
     s->dma_written = dma_written;
     s->opaque = opaque;
     IoRange r = { .opaque = s, .read = ahci_mmio_read, .write = ahci_mmio_write,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "devices/disk.h"
+#include "base/guestram.h"
 #include "base/iomem.h"
 #include "devices/pci.h"
 #include "base/state.h"
@@ -121,8 +122,7 @@ typedef struct AHCIState {
     AHCIPort port[AHCI_NUM_PORTS];
     /* Wiring. */
     PCIDevice *pci;
-    uint8_t *ram;
-    uint64_t ram_size;
+    GuestRAM mem;                 /* base/guestram.h: every guest address is checked against it */
     AHCIDmaNotify *dma_written;   /* after the device wrote guest RAM; may be NULL */
     void *opaque;
     Disk *disk[AHCI_NUM_PORTS];   /* NULL = empty port; not owned */
@@ -137,7 +137,8 @@ typedef struct AHCIState {
 
 /* Registers the controller at devfn (< 0: first free slot) with INTA on
  * irq_line and BAR5 at abar (4 KiB aligned, inside the PCI memory window).
- * ram/ram_size is guest physical memory from address 0. NULL on failure. */
+ * ram/ram_size is guest RAM, laid out as base/guestram.h says (up to 3 GiB
+ * from physical 0, the rest from 4 GiB). NULL on failure. */
 AHCIState *ahci_init(PCIBus *bus, int devfn, int irq_line, uint32_t abar, uint8_t *ram, uint64_t ram_size,
                      AHCIDmaNotify *dma_written, void *opaque);
 /* Before boot; port 0-3. The disk stays the caller's. 0 or -1. */

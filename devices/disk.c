@@ -2,6 +2,7 @@
 /* Raw disk images: pread/pwrite on a file descriptor, looping on short I/O.
  * Also the content digests shared by every backend (docs/disk-overlay.md). */
 #include "devices/disk.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -49,7 +50,7 @@ static int raw_flush(Disk *d)
     RawDisk *r = (RawDisk *)d;
     if (r->d.read_only)
         return 0;
-    return fsync(r->fd) ? -1 : 0;
+    return host_fsync(r->fd) ? -1 : 0;
 }
 
 static void raw_close(Disk *d)
@@ -138,9 +139,9 @@ int disk_create_raw(const char *path, uint64_t size_bytes, char *err, size_t err
         return -1;
     }
     int rc = -1;
-    if (ftruncate(fd, (off_t)size_bytes) || fsync(fd)) {
+    if (ftruncate(fd, (off_t)size_bytes) || host_fsync(fd)) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-    } else if (link(tmp, path)) {
+    } else if (host_link_new(tmp, path)) {
         /* link(), unlike rename(), fails instead of replacing a file that
          * appeared since the check above. */
         snprintf(err, errlen, "%s: %s", path, errno == EEXIST ? "already exists, not overwriting" : strerror(errno));
@@ -151,7 +152,7 @@ int disk_create_raw(const char *path, uint64_t size_bytes, char *err, size_t err
     unlink(tmp);
     free(tmp);
     if (rc == 0)
-        lbvm_fsync_dir_of(path);
+        host_fsync_dir_of(path);
     return rc;
 }
 
@@ -250,14 +251,14 @@ int disk_fd_digest(int fd, uint64_t size, const char *name, uint8_t out[32], cha
     while (pos < size) {
         uint64_t start = pos, end = size;
         if (use_seek) {
-            off_t o = lseek(fd, (off_t)pos, SEEK_DATA);
+            int64_t o = host_seek_data(fd, (int64_t)pos);
             if (o < 0 && errno == ENXIO)
                 break;                          /* only a hole is left */
             if (o < 0) {
                 use_seek = 0;                   /* not supported: read everything */
             } else {
                 start = (uint64_t)o;
-                off_t h = lseek(fd, o, SEEK_HOLE);
+                int64_t h = host_seek_hole(fd, o);
                 if (h > o && (uint64_t)h < size)
                     end = (uint64_t)h;
             }

@@ -13,6 +13,7 @@
  * descriptor. The soft RLIMIT_NOFILE is raised towards the hard one when many
  * layers are given. */
 #include "devices/overlay.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -478,7 +478,7 @@ static int ov_flush(Disk *d)
 {
     Overlay *o = (Overlay *)d;
     int fd = o->layers[o->n_frozen].fd;
-    return fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    return fd >= 0 && host_fsync(fd) == 0 ? 0 : -1;
 }
 
 static void ov_close(Disk *d)
@@ -583,12 +583,7 @@ static const DiskOps overlay_ops = { ov_read, ov_write, ov_flush, ov_close, ov_c
 
 static void raise_fd_limit(int n_layers)
 {
-    struct rlimit rl;
-    rlim_t want = (rlim_t)n_layers + 256;
-    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    host_want_open_files((uint64_t)n_layers + 256);
 }
 
 static int same_file(const struct stat *a, const struct stat *b)
@@ -694,12 +689,12 @@ Disk *disk_open_overlay(const char *base_path, const char *const *layers, int n_
      * between linking the layer and replacing the live file leaves one). */
     if (stat(live_path, &lst) == 0) {
         int clash = same_file(&lst, &bst);
-        char *live_real = realpath(live_path, NULL);
+        char *live_real = host_realpath(live_path, NULL);
         for (int i = 0; i < n_layers && !clash; i++) {
             struct stat s;
             if (stat(layers[i], &s) || !same_file(&lst, &s))
                 continue;
-            char *real = realpath(layers[i], NULL);
+            char *real = host_realpath(layers[i], NULL);
             clash = lst.st_nlink == 1 || !live_real || !real || !strcmp(live_real, real);
             free(real);
         }
@@ -711,7 +706,7 @@ Disk *disk_open_overlay(const char *base_path, const char *const *layers, int n_
     }
     if ((live_fd = live_create(o, &tmp, err, errlen)) < 0)
         goto fail;
-    if (rename(tmp, live_path)) {
+    if (host_replace(tmp, live_path)) {
         snprintf(err, errlen, "%s: %s", live_path, strerror(errno));
         close(live_fd);
         unlink(tmp);
@@ -826,7 +821,7 @@ int disk_overlay_freeze(Disk *d, const char *frozen_path, uint8_t digest[32], ch
     }
     EVP_DigestUpdate(ctx, tail, tail_len);
     if (io_exact(fd, index_off, tail_len, tail, 1) || ftruncate(fd, (off_t)(index_off + tail_len)) ||
-        fsync(fd)) {
+        host_fsync(fd)) {
         snprintf(err, errlen, "%s: writing the layer index: %s", o->live_path, strerror(errno));
         goto out;
     }
@@ -835,20 +830,20 @@ int disk_overlay_freeze(Disk *d, const char *frozen_path, uint8_t digest[32], ch
         goto out;
     }
     /* publish: a second name for the finished file; an existing one is refused */
-    if (link(o->live_path, frozen_path)) {
+    if (host_link_new(o->live_path, frozen_path)) {
         snprintf(err, errlen, "%s: %s", frozen_path,
                  errno == EEXIST ? "already exists, not overwriting a layer" : strerror(errno));
         goto out;   /* later writes reuse the space the index took */
     }
     /* from here the layer exists: the live name moves to the fresh file */
-    if (rename(tmp, o->live_path)) {
+    if (host_replace(tmp, o->live_path)) {
         snprintf(err, errlen, "%s: layer %s written, but the new live overlay could not be put in place: %s",
                  o->live_path, frozen_path, strerror(errno));
         close(new_fd);
         unlink(tmp);
         new_fd = -1;
     }
-    if (lbvm_fsync_dir_of(frozen_path) || lbvm_fsync_dir_of(o->live_path)) {
+    if (host_fsync_dir_of(frozen_path) || host_fsync_dir_of(o->live_path)) {
         if (new_fd >= 0)
             snprintf(err, errlen, "%s: layer written, but fsync of its directory failed: %s", frozen_path,
                      strerror(errno));

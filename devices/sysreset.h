@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Reset and A20 ports: PS/2 System Control Port A (0x92) and the reset
- * command of the keyboard controller (0x64), with no keyboard controller
- * behind 0x60/0x64 otherwise (see sysreset.c for what Linux sees). */
+/* PS/2 System Control Port A (0x92): the fast reset and the alternate A20
+ * gate. The keyboard controller's reset command (0x64) is the i8042's
+ * (devices/i8042.c). */
 #ifndef LBVM_SYSRESET_H
 #define LBVM_SYSRESET_H
 #include <stdint.h>
@@ -12,15 +12,6 @@
 #define SYSCTL_PORT_A        0x92
 #define  SYSCTL_A_FAST_RESET 0x01   /* alternate hot reset */
 #define  SYSCTL_A_A20        0x02   /* alternate A20 gate */
-#define I8042_DATA_REG       0x60
-#define I8042_COMMAND_REG    0x64   /* reads: status register */
-#define  I8042_STR_OBF       0x01   /* output buffer full */
-#define  I8042_STR_IBF       0x02   /* input buffer full */
-#define  I8042_CMD_PULSE     0xf0   /* 0xf0-0xff: pulse output lines whose bit is 0 */
-#define  I8042_CMD_RESET     0xfe   /* pulse line 0 = CPU reset */
-/* What the missing controller reads as (sysreset.c explains the values). */
-#define SYSRESET_KBD_STATUS  0xfd
-#define SYSRESET_KBD_DATA    0xff
 
 typedef struct SysResetState {
     uint8_t port_a;             /* bits 0-1 of port 0x92 */

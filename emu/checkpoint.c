@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Checkpoint container: see checkpoint.h and docs/checkpoint-format.md. */
 #include "emu/checkpoint.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,7 +72,7 @@ CkptWriter *ckpt_create(const char *path, char *err, size_t errlen)
     }
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp, sizeof w->tmp, "%s.XXXXXX", path);
-    int fd = mkstemp(w->tmp);
+    int fd = host_temp_file(w->tmp);
     if (fd < 0) {
         snprintf(err, errlen, "cannot create a checkpoint beside %s: %s", path, strerror(errno));
         free(w);
@@ -180,9 +180,9 @@ int ckpt_commit(CkptWriter *w, char *err, size_t errlen)
     EVP_DigestFinal_ex(w->md, t + 24, &mdlen);
     if (!w->error[0] && fwrite(t + 24, 1, 32, w->f) != 32)
         wfail(w, "cannot write %s: %s", w->tmp, strerror(errno));
-    if (!w->error[0] && (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0))
+    if (!w->error[0] && (fflush(w->f) != 0 || host_fsync(fileno(w->f)) != 0))
         wfail(w, "cannot write %s: %s", w->tmp, strerror(errno));
-    if (!w->error[0] && rename(w->tmp, w->path) != 0)
+    if (!w->error[0] && host_replace(w->tmp, w->path) != 0)
         wfail(w, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno));
     if (w->error[0]) {
         snprintf(err, errlen, "%s", w->error);
@@ -190,7 +190,7 @@ int ckpt_commit(CkptWriter *w, char *err, size_t errlen)
         return -1;
     }
     /* The rename is durable only once the folder is synced. */
-    lbvm_fsync_dir_of(w->path);
+    host_fsync_dir_of(w->path);
     writer_free(w, 0);
     return 0;
 }
@@ -345,9 +345,9 @@ static int open_file(const char *path, CkptFile *f, int check_digest, char *err,
         close(fd);
         return -1;
     }
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *m = host_map_file(fd, (size_t)st.st_size);
     close(fd);
-    if (m == MAP_FAILED) {
+    if (!m) {
         snprintf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
         return -1;
     }
@@ -356,7 +356,7 @@ static int open_file(const char *path, CkptFile *f, int check_digest, char *err,
      * structure looks wrong (the digest is the more telling reason). */
     if (parse(m, (size_t)st.st_size, f, check_digest, why, sizeof why) < 0 &&
         (check_digest || parse(m, (size_t)st.st_size, f, 1, why, sizeof why) < 0)) {
-        munmap(m, (size_t)st.st_size);
+        host_unmap_file(m, (size_t)st.st_size);
         snprintf(err, errlen, "%s: %s", path, why);
         return -1;
     }
@@ -367,7 +367,7 @@ static int open_file(const char *path, CkptFile *f, int check_digest, char *err,
 void ckpt_close(CkptFile *f)
 {
     if (f->map)
-        munmap(f->map, f->size);
+        host_unmap_file(f->map, f->size);
     memset(f, 0, sizeof *f);
 }
 

@@ -12,18 +12,17 @@
  * - Exceptions and interrupts are delivered through the guest IDT by the host.
  */
 #include "emu/cpu.h"
+#include "base/platform.h"
 
+#include "base/guestram.h"
 #include "base/state.h"
 #include "emu/x87math.h"
 
-#include <dlfcn.h>
-#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unicorn/unicorn.h>
 
 #define CR0_PE (1u << 0)
@@ -61,8 +60,7 @@ enum { ACC_READ, ACC_WRITE, ACC_FETCH };
 
 struct CPUState {
     uc_engine *uc;
-    uint8_t *ram;
-    uint64_t ram_size;
+    GuestRAM mem;             /* base/guestram.h: below 3 GiB, the rest above 4 GiB */
     IoMap *io;
     VClock *clock;
     CPUIntrController ic;
@@ -122,30 +120,33 @@ static inline uc_err reg_set(CPUState *s, int reg, uint32_t v)
     return uc_reg_write(s->uc, reg, &v);
 }
 
-/* ---- physical memory helpers (RAM only; the walk never leaves RAM) ---- */
+/* ---- physical memory helpers (RAM only; the walk never leaves RAM) ----
+ * Physical addresses are 64-bit (PAE entries carry 36 bits): RAM is below
+ * 3 GiB and from 4 GiB up (base/guestram.h); the hole and whatever lies past
+ * RAM's end is not RAM. The loads and stores take a range phys_ok passed. */
 
 static inline int phys_ok(CPUState *s, uint64_t pa, size_t len)
 {
-    return pa < s->ram_size && len <= s->ram_size - pa;
+    return guest_ram_offset(&s->mem, pa, len) != UINT64_MAX;
 }
 
 static inline uint32_t phys_ld32(CPUState *s, uint64_t pa)
 {
     uint32_t v;
-    memcpy(&v, s->ram + pa, 4);
+    memcpy(&v, guest_ram_ptr(&s->mem, pa, 4), 4);
     return v;
 }
 
 static inline uint64_t phys_ld64(CPUState *s, uint64_t pa)
 {
     uint64_t v;
-    memcpy(&v, s->ram + pa, 8);
+    memcpy(&v, guest_ram_ptr(&s->mem, pa, 8), 8);
     return v;
 }
 
 static inline void phys_st32(CPUState *s, uint64_t pa, uint32_t v)
 {
-    memcpy(s->ram + pa, &v, 4);
+    memcpy(guest_ram_ptr(&s->mem, pa, 4), &v, 4);
 }
 
 /* ---- page walk ----
@@ -266,12 +267,13 @@ static int virt_rw(CPUState *s, uint32_t va, void *buf, size_t len, int write)
         if (cpu_walk(s, &w, va & ~0xfffu, write ? ACC_WRITE : ACC_READ, 0, write, &pa, &w_ok, &err) < 0)
             return -1;
         pa |= va & 0xfff;
-        if (!phys_ok(s, pa, n))
+        uint8_t *h = guest_ram_ptr(&s->mem, pa, n);
+        if (!h)
             return -1;
         if (write)
-            memcpy(s->ram + pa, b, n);
+            memcpy(h, b, n);
         else
-            memcpy(b, s->ram + pa, n);
+            memcpy(b, h, n);
         va += (uint32_t)n;
         b += n;
         len -= n;
@@ -345,33 +347,15 @@ bool cpu_time_not_interposed;
 #define TLB_TIME_STEP_NS 1000000000ull
 #define TLB_CANON_FLUSHES 4
 
-static int find_uc_range(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    uintptr_t base = (uintptr_t)data, lo = UINTPTR_MAX, hi = 0;
-    if (info->dlpi_addr != base)
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD)
-            continue;
-        if (info->dlpi_addr + ph->p_vaddr < lo)
-            lo = info->dlpi_addr + ph->p_vaddr;
-        if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
-            hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-    }
-    uc_text_lo = lo;
-    uc_text_hi = hi;
-    return 1;
-}
-
 /* Before main, so before any engine exists: libunicorn's first call (TLB
  * set-up in uc_open) already gets the fixed time. */
 __attribute__((constructor)) static void find_libunicorn(void)
 {
-    Dl_info di;
-    if (dladdr((void *)uc_open, &di) && di.dli_fbase)
-        dl_iterate_phdr(find_uc_range, di.dli_fbase);
+    uintptr_t lo, hi;
+    if (host_library_range((const void *)(uintptr_t)uc_open, &lo, &hi) == 0) {
+        uc_text_lo = lo;
+        uc_text_hi = hi;
+    }
     const char *off = getenv("LBVM_TEST_NO_TIME_INTERPOSITION");
     cpu_time_not_interposed = off && *off && strcmp(off, "0");
 }
@@ -386,11 +370,11 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
         tv->tv_usec = (suseconds_t)(tlb_time_ns % 1000000000u / 1000u);
         return 0;
     }
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-        return -1;
-    tv->tv_sec = ts.tv_sec;
-    tv->tv_usec = ts.tv_nsec / 1000;
+    int64_t sec;
+    long nsec;
+    host_wall_clock(&sec, &nsec);
+    tv->tv_sec = (time_t)sec;
+    tv->tv_usec = (suseconds_t)(nsec / 1000);
     return 0;
 }
 
@@ -503,8 +487,9 @@ static bool cpu_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb
         s->stats.page_faults++;
         return false;
     }
-    if (pa < s->ram_size) {
-        uint64_t pn = pa >> 12;
+    uint64_t off = guest_ram_offset(&s->mem, pa, 0x1000);
+    if (off != UINT64_MAX) {
+        uint64_t pn = off >> 12;   /* code map and grants by RAM page, as checkpoints number them */
         int perms = UC_PROT_READ | (w_ok ? UC_PROT_WRITE : 0);
         if (acc == ACC_FETCH && !s->codepage[pn]) {
             s->codepage[pn] = 1;
@@ -1318,8 +1303,11 @@ void cpu_invalidate_code(CPUState *s, uint64_t pa, uint64_t len)
 {
     /* QUIRK(host-write): host writes to RAM do not invalidate translated
      * code. uc_ctl_remove_cache takes virtual addresses, so drop everything
-     * when the range holds code. */
-    for (uint64_t p = pa >> 12; p <= (pa + len - 1) >> 12 && p < s->ram_size >> 12; p++)
+     * when the range holds code. The range is RAM (the device checked it). */
+    uint64_t off = guest_ram_offset(&s->mem, pa, len);
+    if (off == UINT64_MAX || !len)
+        return;
+    for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12; p++)
         if (s->codepage[p]) {
             uc_ctl_flush_tb(s->uc);
             return;
@@ -1542,11 +1530,12 @@ static int seg_load_saved(CPUState *s, int r, const SegCache *c, const ArchState
                       ((c->base >> 16) & 0xff) | (c->flags & 0x00f0ff00u & ~0x000f0000u) |
                       (lim & 0xf0000) | (c->base & 0xff000000u) };
     uint8_t old[8];
-    memcpy(old, s->ram + at, 8);
-    memcpy(s->ram + at, d, 8);
+    uint8_t *slot = guest_ram_ptr(&s->mem, at, 8);
+    memcpy(old, slot, 8);
+    memcpy(slot, d, 8);
     uc_x86_mmr t = { 0, 0, at + 7, 0 };
     int rc = uc_reg_write(s->uc, UC_X86_REG_GDTR, &t) || reg_set(s, seg_ids[r], c->sel);
-    memcpy(s->ram + at, old, 8);
+    memcpy(slot, old, 8);
     t = (uc_x86_mmr){ 0, a->gdt_base, a->gdt_limit, 0 };
     if (uc_reg_write(s->uc, UC_X86_REG_GDTR, &t))
         rc = -1;
@@ -1719,7 +1708,7 @@ void cpu_state(CPUState *s, StateIO *io)
     /* The layer's own state: halted in hlt, the TSC floor, the code map. */
     state_bool(io, "halted", &s->halted);
     state_u64(io, "last_tsc", &s->last_tsc);
-    size_t npages = s->ram_size >> 12, nbytes = (npages + 7) / 8;
+    size_t npages = s->mem.size >> 12, nbytes = (npages + 7) / 8;
     uint8_t *bits = calloc(nbytes ? nbytes : 1, 1);
     if (!bits) {
         state_fail(io, "out of memory");
@@ -1819,8 +1808,7 @@ CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock, ch
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->ram = ram;
-    s->ram_size = ram_size;
+    s->mem = guest_ram(ram, ram_size);
     s->io = io;
     s->clock = clock;
     s->pending_exc = -1;
@@ -1854,7 +1842,9 @@ CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock, ch
     }
 #define TRY(x) do { e = (x); if (e) { snprintf(err, errlen, "%s: %s", #x, uc_strerror(e)); goto fail; } } while (0)
     TRY(uc_context_alloc(s->uc, &s->ctx));
-    TRY(uc_mem_map_ptr(s->uc, 0, ram_size, UC_PROT_ALL, ram));
+    TRY(uc_mem_map_ptr(s->uc, 0, s->mem.low, UC_PROT_ALL, ram));
+    if (guest_ram_high(&s->mem))   /* Unicorn's x86 physical space is 64-bit: PAE entries reach it */
+        TRY(uc_mem_map_ptr(s->uc, GUEST_RAM_HIGH_BASE, guest_ram_high(&s->mem), UC_PROT_ALL, ram + s->mem.low));
     s->unassigned = (IoRange){ UNASSIGNED_PAGE, 0x1000, io, unassigned_read, unassigned_write,
                                IO_SIZE8 | IO_SIZE16 | IO_SIZE32, "unassigned" };
     TRY(uc_mmio_map(s->uc, UNASSIGNED_PAGE, 0x1000, cpu_mmio_read, &s->unassigned, cpu_mmio_write,

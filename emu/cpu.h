@@ -44,8 +44,9 @@ typedef struct CPUStats {
     uint64_t halts;
 } CPUStats;
 
-/* Creates the CPU with `ram` mapped at physical 0. Returns NULL with a message
- * in err on failure. */
+/* Creates the CPU with `ram` (ram_size bytes) mapped as base/guestram.h lays
+ * it out: up to 3 GiB at physical 0, the rest from 4 GiB. Returns NULL with a
+ * message in err on failure. */
 CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock,
                    char *err, size_t errlen);
 void cpu_free(CPUState *s);

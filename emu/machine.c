@@ -3,14 +3,15 @@
 #include "emu/machine.h"
 
 #include <openssl/evp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/guestram.h"
 #include "devices/ahci.h"
 #include "devices/disk.h"
+#include "devices/i8042.h"
+#include "devices/ide.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
@@ -18,16 +19,28 @@
 #include "devices/rtc.h"
 #include "devices/sysreset.h"
 #include "devices/uart.h"
+#include "devices/vga.h"
 
 #define COM1_BASE 0x3f8
 #define COM1_IRQ 4
 #define RTC_IRQ 8
+#define KBD_IRQ 1
+#define AUX_IRQ 12
 /* The AHCI controller, placed as firmware would: slot 2, INTA on IRQ 11
  * (level-triggered in the ELCR), ABAR inside the PCI bus's memory window. */
 #define AHCI_DEVFN PCI_DEVFN(2, 0)
 #define AHCI_IRQ 11
 #define AHCI_ABAR 0xfebf0000u
 #define PIC_ELCR2_PORT 0x4d1
+/* The largest RAM still ends inside PAE's 36-bit physical address space. */
+_Static_assert(GUEST_RAM_HIGH_BASE + ((uint64_t)MACHINE_MAX_RAM_MIB << 20) - GUEST_RAM_LOW_MAX <= 1ull << 36,
+               "MACHINE_MAX_RAM_MIB: RAM would end beyond 64 GiB");
+/* With IDE disks, QEMU's PIIX3 at slot 1: the ISA bridge (function 0, no
+ * registers of its own here) and the IDE function 1 on IRQ 14 and 15. */
+#define PIIX3_DEVFN PCI_DEVFN(1, 0)
+#define PIIX3_DEVICE_ID 0x7000
+#define PCI_CLASS_BRIDGE_ISA 0x060100
+#define IDE_DEVFN PCI_DEVFN(1, 1)
 
 static void machine_console_out(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -97,7 +110,7 @@ static void machine_reset_request(void *opaque)
 
 static uint64_t machine_activity(const Machine *m)
 {
-    return m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0);
+    return m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0) + (m->ide ? m->ide->n_transfers : 0);
 }
 
 /* At a timer deadline: activity since the last look moves the watch on. */
@@ -151,6 +164,8 @@ static void machine_host_failed(void *opaque)
 
 const char *machine_host_error(const Machine *m)
 {
+    if (m->ide && m->ide->host_error[0])
+        return m->ide->host_error;
     return m->ahci ? m->ahci->host_error : "";
 }
 
@@ -172,10 +187,12 @@ static int machine_pic_ack(void *opaque)
 }
 
 /* Fill the CMOS bytes a PC BIOS would: memory sizes (in KiB above 1 MiB up
- * to 64 MiB; in 64 KiB units above 16 MiB), as QEMU's pc.c does. */
+ * to 64 MiB; in 64 KiB units above 16 MiB below the PCI hole, and above
+ * 4 GiB), as QEMU's pc.c does. */
 static void machine_fill_cmos(Machine *m)
 {
-    uint64_t kb = m->ram_size >> 10;
+    const GuestRAM mem = guest_ram(m->ram, m->ram_size);
+    uint64_t kb = mem.low >> 10;
     uint64_t ext = kb > 1024 ? kb - 1024 : 0;
     if (ext > 0xfc00)
         ext = 0xfc00;
@@ -185,11 +202,15 @@ static void machine_fill_cmos(Machine *m)
     rtc_set_cmos(m->rtc, 0x18, (uint8_t)(ext >> 8));
     rtc_set_cmos(m->rtc, 0x30, (uint8_t)ext);
     rtc_set_cmos(m->rtc, 0x31, (uint8_t)(ext >> 8));
-    uint64_t above16 = m->ram_size > (16 << 20) ? (m->ram_size - (16 << 20)) >> 16 : 0;
+    uint64_t above16 = mem.low > (16 << 20) ? (mem.low - (16 << 20)) >> 16 : 0;
     if (above16 > 0xffff)
         above16 = 0xffff;
     rtc_set_cmos(m->rtc, 0x34, (uint8_t)above16);
     rtc_set_cmos(m->rtc, 0x35, (uint8_t)(above16 >> 8));
+    uint64_t above4g = guest_ram_high(&mem) >> 16;
+    rtc_set_cmos(m->rtc, 0x5b, (uint8_t)above4g);
+    rtc_set_cmos(m->rtc, 0x5c, (uint8_t)(above4g >> 8));
+    rtc_set_cmos(m->rtc, 0x5d, (uint8_t)(above4g >> 16));
     rtc_set_cmos(m->rtc, 0x14, 0x02); /* equipment: FPU present */
 }
 
@@ -200,19 +221,28 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    if (cfg->n_ide < 0 || cfg->n_ide > MACHINE_MAX_IDE || cfg->n_disks < cfg->n_ide ||
+        cfg->n_disks - cfg->n_ide > MACHINE_MAX_AHCI) {
+        free(m);
+        snprintf(err, errlen, "%d disks with %d of them IDE: out of range", cfg->n_disks, cfg->n_ide);
+        return NULL;
+    }
     m->cfg = *cfg;
     m->ram_size = cfg->ram_size;
+    if (m->ram_size % (1 << 20) || m->ram_size < ((uint64_t)MACHINE_MIN_RAM_MIB << 20) ||
+        m->ram_size > ((uint64_t)MACHINE_MAX_RAM_MIB << 20)) {
+        snprintf(err, errlen, "guest RAM of %llu bytes: give whole MiB, %d to %d", (unsigned long long)m->ram_size,
+                 MACHINE_MIN_RAM_MIB, MACHINE_MAX_RAM_MIB);
+        goto fail;
+    }
     m->events_known = true;
-    /* Anonymous mapping: zero-filled, pages materialise on first touch. */
-    m->ram = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m->ram == MAP_FAILED) {
-        m->ram = NULL;
+    /* Zero-filled, pages materialise on first touch; huge pages where the
+     * host offers them (platform.h). */
+    m->ram = host_ram_alloc(m->ram_size);
+    if (!m->ram) {
         snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM", (unsigned long long)(m->ram_size >> 20));
         goto fail;
     }
-    /* Huge pages where the host offers them: far fewer host page faults as
-     * the guest touches its memory (invisible to the guest). */
-    madvise(m->ram, m->ram_size, MADV_HUGEPAGE);
     vclock_init(&m->clock);
     iomap_init(&m->io);
     m->console_md = EVP_MD_CTX_new();
@@ -236,23 +266,39 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     m->rtc = rtc_init(&m->io, &m->clock, &m->irq[RTC_IRQ], cfg->rtc_epoch);
     m->pci = pci_init(&m->io, machine_reset_request, m);
     m->sysreset = sysreset_init(&m->io, machine_reset_request, m);
-    if (!m->pic || !m->pit || !m->uart || !m->rtc || !m->pci || !m->sysreset) {
+    m->i8042 = i8042_init(&m->io, &m->irq[KBD_IRQ], &m->irq[AUX_IRQ], machine_reset_request, m);
+    m->vga = vga_init(&m->io);
+    if (!m->pic || !m->pit || !m->uart || !m->rtc || !m->pci || !m->sysreset || !m->i8042 || !m->vga) {
         snprintf(err, errlen, "internal error: a device failed to initialise");
         goto fail;
     }
     for (int i = 0; i < 16; i++)
         pci_bus_set_irq_sink(m->pci, i, &m->irq[i]);
-    if (cfg->n_disks > 0) {
+    int n_ahci = cfg->n_disks - cfg->n_ide;
+    if (n_ahci > 0) {
         m->ahci = ahci_init(m->pci, AHCI_DEVFN, AHCI_IRQ, AHCI_ABAR, m->ram, m->ram_size, machine_dma_written, m);
         if (!m->ahci) {
             snprintf(err, errlen, "internal error: the AHCI controller failed to initialise");
             goto fail;
         }
         m->ahci->host_failed = machine_host_failed;
-        for (int i = 0; i < cfg->n_disks; i++)
+        for (int i = 0; i < n_ahci; i++)
             ahci_attach(m->ahci, i, cfg->disks[i]);
         /* PCI interrupts are level-triggered: no BIOS here to set the ELCR. */
         iomap_port_write(&m->io, PIC_ELCR2_PORT, 1u << (AHCI_IRQ - 8), 0);
+    }
+    if (cfg->n_ide > 0) {
+        if (!pci_register_device(m->pci, "piix3", PIIX3_DEVFN, PCI_VENDOR_ID_INTEL, PIIX3_DEVICE_ID, 0x00,
+                                 PCI_CLASS_BRIDGE_ISA, 0, -1) ||
+            !(m->ide = ide_init(m->pci, &m->io, IDE_DEVFN, &m->irq[IDE_PRIMARY_IRQ], &m->irq[IDE_SECONDARY_IRQ],
+                                m->ram, m->ram_size, machine_dma_written, m))) {
+            snprintf(err, errlen, "internal error: the IDE controller failed to initialise");
+            goto fail;
+        }
+        m->ide->host_failed = machine_host_failed;
+        for (int i = 0; i < cfg->n_ide; i++)
+            if (cfg->disks[n_ahci + i])
+                ide_attach(m->ide, i, cfg->disks[n_ahci + i]);
     }
     machine_fill_cmos(m);
     vtimer_init(&m->limit_timer, &m->clock, machine_limit_expired, m);
@@ -277,12 +323,14 @@ void machine_free(Machine *m)
     free(m->rtc);
     pci_free(m->pci);
     free(m->ahci);
+    free(m->ide);
     for (int i = 0; i < m->cfg.n_disks; i++)
         disk_close(m->cfg.disks[i]);
     free(m->sysreset);
+    free(m->i8042);
+    free(m->vga);
     EVP_MD_CTX_free(m->console_md);
-    if (m->ram)
-        munmap(m->ram, m->ram_size);
+    host_ram_free(m->ram, m->ram_size);
     free(m);
 }
 
@@ -294,8 +342,7 @@ static void machine_poll_input(Machine *m)
     int npending = m->n_input;
     /* (Input queued by the console window is taken here too.) */
     if (m->cfg.console_input && npending == 0) {
-        struct pollfd p = { .fd = 0, .events = POLLIN };
-        if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
+        if (host_wait_input(0, 0) > 0) {
             ssize_t n = read(0, pending, sizeof m->input);
             if (n > 0)
                 npending = (int)n;
@@ -367,36 +414,6 @@ MachineEnd machine_run(Machine *m)
             break;
         }
     }
-}
-
-void machine_backed_pages(const uint8_t *host, size_t host_page, uint8_t *out, size_t npages)
-{
-    if (host_page >= 4096) {
-        for (size_t p = 0; p < npages; p++)
-            out[p] = host[p * 4096 / host_page] & 1;
-        return;
-    }
-    /* Host pages smaller than 4 KiB (none known): any backed part counts. */
-    size_t per = 4096 / host_page;
-    for (size_t p = 0; p < npages; p++) {
-        out[p] = 0;
-        for (size_t i = 0; i < per; i++)
-            out[p] |= host[p * per + i] & 1;
-    }
-}
-
-bool machine_ram_backed(const Machine *m, uint8_t *out)
-{
-    long hp = sysconf(_SC_PAGESIZE);
-    if (hp <= 0 || (hp & (hp - 1)) || m->ram_size % (uint64_t)hp)
-        return false;
-    size_t npages = m->ram_size >> 12, nhost = m->ram_size / (uint64_t)hp;
-    unsigned char *host = malloc(nhost);
-    bool ok = host && mincore(m->ram, m->ram_size, host) == 0;
-    if (ok)
-        machine_backed_pages(host, (size_t)hp, out, npages);
-    free(host);
-    return ok;
 }
 
 /* Digest of guest RAM that costs nothing for pages never written: SHA-256

@@ -18,13 +18,23 @@ typedef struct UARTState UARTState;
 typedef struct RTCState RTCState;
 typedef struct PCIBus PCIBus;
 typedef struct SysResetState SysResetState;
+typedef struct I8042State I8042State;
+typedef struct VGAState VGAState;
 typedef struct AHCIState AHCIState;
+typedef struct IDEState IDEState;
 typedef struct Disk Disk;
 
-#define MACHINE_MAX_DISKS 4
+#define MACHINE_MAX_AHCI 4    /* AHCI ports */
+#define MACHINE_MAX_IDE 4     /* IDE devices: primary master, primary slave, secondary master, secondary slave */
+#define MACHINE_MAX_DISKS (MACHINE_MAX_AHCI + MACHINE_MAX_IDE)
 
+/* Guest RAM in MiB. Above 3072 the rest sits above 4 GiB (base/guestram.h),
+ * where only a PAE kernel reaches it; the top is PAE's 36-bit physical
+ * address space (RAM ends at 64 GiB). The strings are for help texts. */
 #define MACHINE_MIN_RAM_MIB 64
-#define MACHINE_MAX_RAM_MIB 3072
+#define MACHINE_MAX_RAM_MIB 64512
+#define MACHINE_MIN_RAM_STR "64"
+#define MACHINE_MAX_RAM_STR "64512"
 
 typedef enum MachineEnd {
     MACHINE_HALTED,   /* hlt with interrupts off: power-off or halt */
@@ -32,7 +42,7 @@ typedef enum MachineEnd {
     MACHINE_LIMIT,    /* the guest-time limit was reached */
     MACHINE_FATAL,    /* triple fault or emulation error */
     MACHINE_PAUSED,   /* machine_pause() or the pause timer: machine_run may go on */
-    MACHINE_HOST_ERROR, /* the host failed a disk I/O (m->ahci->host_error): the run cannot go on */
+    MACHINE_HOST_ERROR, /* the host failed a disk I/O (machine_host_error): the run cannot go on */
 } MachineEnd;
 
 /* A complete console line (without its newline, NUL-terminated, at most
@@ -48,8 +58,9 @@ typedef struct MachineConfig {
     FILE *console;            /* serial console output */
     bool console_input;       /* read host stdin into COM1 */
     uint64_t limit_ticks;     /* 0 = none */
-    Disk *disks[MACHINE_MAX_DISKS]; /* AHCI ports 0..n-1; the machine closes them */
+    Disk *disks[MACHINE_MAX_DISKS]; /* AHCI ports 0.., then IDE devices; the machine closes them */
     int n_disks;
+    int n_ide;                /* the last n_ide of disks[] are IDE devices (0..3) */
 } MachineConfig;
 
 typedef struct Machine {
@@ -67,7 +78,10 @@ typedef struct Machine {
     RTCState *rtc;
     PCIBus *pci;
     SysResetState *sysreset;
-    AHCIState *ahci;          /* only with disks */
+    I8042State *i8042;
+    VGAState *vga;
+    AHCIState *ahci;          /* only with AHCI disks */
+    IDEState *ide;            /* only with IDE disks */
     VTimer limit_timer;
     VTimer pause_timer;       /* host-side stops: checkpoints, journal points */
     /* The stall watch (machine_watch_stall): `stalled` and a pause once no
@@ -119,15 +133,6 @@ const char *machine_host_error(const Machine *m);
 /* Digest of guest RAM (see machine.c), and the same as 64 hex digits plus NUL. */
 void machine_ram_digest(Machine *m, uint8_t out[32]);
 void machine_ram_sha256(Machine *m, char out[65]);
-/* Which 4 KiB guest pages the host has backed: out[p] (ram_size / 4096
- * bytes) is 1 if guest page p may hold data, 0 if the host never backed it
- * (so it is zero and need not be read). Returns false, out untouched, if the
- * host cannot tell (then every page must be read). */
-bool machine_ram_backed(const Machine *m, uint8_t *out);
-/* mincore()'s answer `host` (one byte per host page of `host_page` bytes,
- * bit 0 = resident) as one byte per 4 KiB guest page, for npages guest pages.
- * Host pages are 4 KiB on x86 but 16 or 64 KiB on many arm64 hosts. */
-void machine_backed_pages(const uint8_t *host, size_t host_page, uint8_t *out, size_t npages);
 /* Console input replayed from a journal, at the tick it was first taken. */
 void machine_feed_input(Machine *m, const uint8_t *buf, int len);
 /* Host keyboard input from elsewhere than stdin (the console window): added

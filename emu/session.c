@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Run loop with checkpoints, journal and verification (session.h). */
 #include "emu/session.h"
+#include "base/platform.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "devices/ahci.h"
@@ -22,12 +21,7 @@ static void on_signal(int sig)
 
 void session_install_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    host_catch_stop_signals(on_signal, false);
 }
 
 void session_catch_signals(Machine *m)
@@ -224,182 +218,281 @@ static int session_checkpoint(Machine *m, const SessionOpts *o, SessionResult *r
     return -1;
 }
 
+/* One session_run: where it is in the journal it replays or checks. */
+typedef struct Run {
+    Machine *m;
+    const SessionOpts *o;
+    SessionResult *r;
+    LineCtx lc;
+    InputCtx ic;
+    bool verify;
+    int next_expect, next_input;
+    uint64_t next_every;
+    char last[SESSION_PATH_MAX];        /* the last checkpoint this run wrote */
+} Run;
+
+/* A step's answer: go on running, or session_run returns this (0, -1). */
+#define RUN_GO 1
+
+/* Hooks the console and input observers in, and skips the points and
+ * inputs before the start (verify from a checkpoint: not ours). */
+static void run_begin(Run *c)
+{
+    Machine *m = c->m;
+    const SessionOpts *o = c->o;
+    m->line_cb = on_line;
+    m->line_opaque = &c->lc;
+    m->input_cb = on_input;
+    m->input_opaque = &c->ic;
+    while (c->verify && c->next_expect < o->n_expect && o->expect[c->next_expect].ticks <= m->clock.now)
+        c->next_expect++;
+    while (o->inputs && c->next_input < o->n_inputs && o->inputs[c->next_input].ticks < m->clock.now)
+        c->next_input++;
+    c->next_every = o->every ? (m->clock.now / o->every + 1) * o->every : VCLOCK_NEVER;
+}
+
+/* The next pause: a checkpoint every o->every ticks, the next point to
+ * check, the next input to replay. */
+static uint64_t run_next_pause(const Run *c)
+{
+    const SessionOpts *o = c->o;
+    uint64_t target = c->next_every;
+    if (c->verify && c->next_expect < o->n_expect && o->expect[c->next_expect].ticks < target)
+        target = o->expect[c->next_expect].ticks;
+    if (o->inputs && c->next_input < o->n_inputs && o->inputs[c->next_input].ticks < target)
+        target = o->inputs[c->next_input].ticks;
+    return target;
+}
+
+/* The host failed the guest's disk I/O: no checkpoint (a command is half
+ * done and the host disk is failing), no journal point: the last
+ * checkpoint stands. */
+static int run_host_error(Run *c, MachineEnd end)
+{
+    c->r->end = end;
+    /* A message cut at r->error's size is fine (gcc, seeing c->last's size,
+     * would say so). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+    snprintf(c->r->error, sizeof c->r->error, "the host failed the guest's disk I/O, so the run stops here without a "
+             "checkpoint (the guest was not told): %s%s%s", machine_host_error(c->m),
+             c->last[0] ? "; the last checkpoint is " : "", c->last);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+    return -1;
+}
+
+/* The guest ended (off, reset, limit, crash): verify compares the end
+ * point; a run takes a final checkpoint and journal point. */
+static int run_guest_ended(Run *c, MachineEnd end)
+{
+    Machine *m = c->m;
+    const SessionOpts *o = c->o;
+    SessionResult *r = c->r;
+    r->end = end;
+    if (c->verify) {
+        if (c->next_expect < o->n_expect) {
+            /* The end point, or the recorded run went further. */
+            const JournalPoint *want = &o->expect[c->next_expect];
+            session_point(m, "end", true, &r->got);
+            if (!same_point(&r->got, want, r->what, sizeof r->what) || c->next_expect + 1 < o->n_expect) {
+                if (!r->what[0] || c->next_expect + 1 < o->n_expect)
+                    snprintf(r->what, sizeof r->what, "the run ended here, before this point: it");
+                r->want = *want;
+                r->diverged = true;
+                r->index = c->next_expect;
+            } else {
+                c->next_expect++;
+                r->compared++;
+            }
+        }
+        return 0;
+    }
+    /* One console link per point: the checkpoint makes it, the
+     * journal line reuses it. */
+    bool linked = false;
+    m->ended = 1 + (int)end;
+    if (o->cs && end != MACHINE_FATAL) {
+        char path[SESSION_PATH_MAX];
+        if (session_checkpoint(m, o, r, c->last, path) < 0)
+            return -1;
+        linked = true;
+        if (!o->quiet)
+            fprintf(stderr, "lbvm: final checkpoint %s\n", path);
+    }
+    if (o->journal) {
+        JournalPoint p;
+        session_point(m, "end", !linked, &p);
+        journal_write_point(o->journal, &p);
+    }
+    return 0;
+}
+
+/* Replayed console input goes in exactly where it was taken. */
+static void run_feed_inputs(Run *c, uint64_t now)
+{
+    const SessionOpts *o = c->o;
+    while (o->inputs && c->next_input < o->n_inputs && o->inputs[c->next_input].ticks == now) {
+        const JournalInput *in = &o->inputs[c->next_input++];
+        machine_feed_input(c->m, in->bytes, in->len);
+    }
+}
+
+/* SIGINT, SIGTERM or the console window asked to stop: a last checkpoint
+ * (not when verifying) and how to resume. */
+static int run_stop_requested(Run *c)
+{
+    Machine *m = c->m;
+    const SessionOpts *o = c->o;
+    SessionResult *r = c->r;
+    r->interrupted = true;
+    r->end = MACHINE_PAUSED;
+    if (o->cs && !c->verify) {
+        char path[SESSION_PATH_MAX];
+        if (session_checkpoint(m, o, r, c->last, path) < 0)
+            return -1;
+        if (o->journal) {
+            JournalPoint p;
+            session_point(m, "signal", false, &p);
+            journal_write_point(o->journal, &p);
+        }
+        if (g_stop_signal == MACHINE_STOP_WINDOW)
+            fprintf(stderr, "lbvm: stopped from the console window; resume with: lbvm resume %s\n", path);
+        else
+            fprintf(stderr, "lbvm: stopped by signal %d; resume with: lbvm resume %s\n", g_stop_signal, path);
+    } else if (g_stop_signal == MACHINE_STOP_WINDOW && !c->verify) {
+        fprintf(stderr, "lbvm: stopped from the console window (no --checkpoint-dir: nothing saved)\n");
+    } else {
+        fprintf(stderr, "lbvm: stopped by signal %d (no --checkpoint-dir: nothing saved)\n", g_stop_signal);
+    }
+    return 0;
+}
+
+/* No console output and no disk I/O for o->stall ticks: a checkpoint of
+ * the stalled run (not when verifying). */
+static int run_stalled(Run *c)
+{
+    SessionResult *r = c->r;
+    r->stalled = true;
+    r->end = MACHINE_PAUSED;
+    if (c->o->cs && !c->verify) {
+        char path[SESSION_PATH_MAX];
+        if (session_checkpoint(c->m, c->o, r, c->last, path) < 0)
+            return -1;
+        fprintf(stderr, "lbvm: checkpoint of the stalled run: %s\n", path);
+    }
+    return 0;
+}
+
+/* verify: at the next recorded point, compare; stop at a divergence (or
+ * after the last point with o->stop_at_last). */
+static int run_check_point(Run *c, uint64_t now)
+{
+    const SessionOpts *o = c->o;
+    SessionResult *r = c->r;
+    if (c->next_expect < o->n_expect && now >= o->expect[c->next_expect].ticks) {
+        const JournalPoint *want = &o->expect[c->next_expect];
+        session_point(c->m, want->kind, true, &r->got);
+        if (!same_point(&r->got, want, r->what, sizeof r->what)) {
+            r->want = *want;
+            r->diverged = true;
+            r->index = c->next_expect;
+            r->end = MACHINE_PAUSED;
+            return 0;
+        }
+        c->next_expect++;
+        r->compared++;
+        if (o->stop_at_last && c->next_expect == o->n_expect) {
+            r->end = MACHINE_PAUSED;
+            return 0;
+        }
+    }
+    return RUN_GO;
+}
+
+/* A point is due (every o->every ticks, or after a console line matching
+ * the pattern): a checkpoint, and a journal point. */
+static int run_take_point(Run *c, uint64_t now)
+{
+    Machine *m = c->m;
+    const SessionOpts *o = c->o;
+    JournalPoint p;
+    const char *kind = c->lc.matched ? "marker" : "every";
+    if (o->cs) {
+        char path[SESSION_PATH_MAX];
+        /* Host time here is for the person reading stderr only. */
+        double t0 = host_monotonic();
+        if (session_checkpoint(m, o, c->r, c->last, path) < 0)
+            return -1;
+        double t1 = host_monotonic();
+        if (o->on_checkpoint)
+            o->on_checkpoint(o->observer, now, path);
+        struct stat st;
+        if (!o->quiet)
+            fprintf(stderr, "lbvm: checkpoint %s at %llu ticks (%.1f MiB in %.2f s)%s%s\n", path,
+                    (unsigned long long)now, stat(path, &st) == 0 ? st.st_size / 1048576.0 : 0.0,
+                    t1 - t0, c->lc.matched ? " after: " : "",
+                    c->lc.matched ? c->lc.line : "");
+    }
+    if (o->journal) {
+        session_point(m, kind, !o->cs, &p);
+        journal_write_point(o->journal, &p);
+    }
+    return RUN_GO;
+}
+
+/* What the machine did when it paused: one step, or the end of the run. */
+static int run_after_pause(Run *c)
+{
+    uint64_t now = c->m->clock.now;
+    run_feed_inputs(c, now);
+    if (g_stop_signal)
+        return run_stop_requested(c);
+    if (c->m->stalled)
+        return run_stalled(c);
+    bool every_due = c->next_every != VCLOCK_NEVER && now >= c->next_every;
+    if (every_due)
+        c->next_every = (now / c->o->every + 1) * c->o->every;
+    bool point = every_due || c->lc.matched;
+    if (c->verify)
+        return run_check_point(c, now);
+    return point ? run_take_point(c, now) : RUN_GO;
+}
+
 int session_run(Machine *m, const SessionOpts *o, SessionResult *r)
 {
     memset(r, 0, sizeof *r);
-    LineCtx lc = { o->pattern, false, "", o, m };
-    InputCtx ic = { o->expect ? NULL : o->journal };
-    m->line_cb = on_line;
-    m->line_opaque = &lc;
-    m->input_cb = on_input;
-    m->input_opaque = &ic;
-    bool verify = o->expect != NULL;
-    int next_expect = 0, next_input = 0;
-    char last[SESSION_PATH_MAX] = "";
-    /* Points before the start (verify from a checkpoint) are not ours. */
-    while (verify && next_expect < o->n_expect && o->expect[next_expect].ticks <= m->clock.now)
-        next_expect++;
-    while (o->inputs && next_input < o->n_inputs && o->inputs[next_input].ticks < m->clock.now)
-        next_input++;
+    Run run = { .m = m, .o = o, .r = r, .lc = { o->pattern, false, "", o, m },
+                .ic = { o->expect ? NULL : o->journal }, .verify = o->expect != NULL }, *c = &run;
+    run_begin(c);
+    int rc = RUN_GO;
     if (m->ended) {
         /* A final checkpoint: the run had ended there; say how, again. */
         r->end = (MachineEnd)(m->ended - 1);
         r->already_ended = true;
-        return 0;
+        rc = 0;
+    } else {
+        /* Stalled once no console byte and no disk transfer was seen for
+         * `stall` ticks: the machine watches at the guest's own timer deadlines
+         * (a pause of ours would change the TLB refills of this run only). */
+        machine_watch_stall(m, o->stall);
     }
-    uint64_t next_every = o->every ? (m->clock.now / o->every + 1) * o->every : VCLOCK_NEVER;
-    /* Stalled once no console byte and no disk transfer was seen for
-     * `stall` ticks: the machine watches at the guest's own timer deadlines
-     * (a pause of ours would change the TLB refills of this run only). */
-    machine_watch_stall(m, o->stall);
-    for (;;) {
-        uint64_t target = next_every;
-        if (verify && next_expect < o->n_expect && o->expect[next_expect].ticks < target)
-            target = o->expect[next_expect].ticks;
-        if (o->inputs && next_input < o->n_inputs && o->inputs[next_input].ticks < target)
-            target = o->inputs[next_input].ticks;
-        machine_pause_at(m, target);
-        lc.matched = false;
+    while (rc == RUN_GO) {
+        machine_pause_at(m, run_next_pause(c));
+        c->lc.matched = false;
         MachineEnd end = machine_run(m);
         machine_pause_at(m, VCLOCK_NEVER);
-        if (end == MACHINE_HOST_ERROR) {
-            /* No checkpoint (a command is half done and the host disk is
-             * failing), no journal point: the last checkpoint stands. */
-            r->end = end;
-            snprintf(r->error, sizeof r->error, "the host failed the guest's disk I/O, so the run stops here without a "
-                     "checkpoint (the guest was not told): %s%s%s", machine_host_error(m),
-                     last[0] ? "; the last checkpoint is " : "", last);
-            return -1;
-        }
-        if (end != MACHINE_PAUSED) {
-            r->end = end;
-            if (verify) {
-                if (next_expect < o->n_expect) {
-                    /* The end point, or the recorded run went further. */
-                    const JournalPoint *want = &o->expect[next_expect];
-                    session_point(m, "end", true, &r->got);
-                    if (!same_point(&r->got, want, r->what, sizeof r->what) || next_expect + 1 < o->n_expect) {
-                        if (!r->what[0] || next_expect + 1 < o->n_expect)
-                            snprintf(r->what, sizeof r->what, "the run ended here, before this point: it");
-                        r->want = *want;
-                        r->diverged = true;
-                        r->index = next_expect;
-                    } else {
-                        next_expect++;
-                        r->compared++;
-                    }
-                }
-                return 0;
-            }
-            /* One console link per point: the checkpoint makes it, the
-             * journal line reuses it. */
-            bool linked = false;
-            m->ended = 1 + (int)end;
-            if (o->cs && end != MACHINE_FATAL) {
-                char path[SESSION_PATH_MAX];
-                if (session_checkpoint(m, o, r, last, path) < 0)
-                    return -1;
-                linked = true;
-                if (!o->quiet)
-                    fprintf(stderr, "lbvm: final checkpoint %s\n", path);
-            }
-            if (o->journal) {
-                JournalPoint p;
-                session_point(m, "end", !linked, &p);
-                journal_write_point(o->journal, &p);
-            }
-            return 0;
-        }
-        uint64_t now = m->clock.now;
-        /* Replayed console input goes in exactly where it was taken. */
-        while (o->inputs && next_input < o->n_inputs && o->inputs[next_input].ticks == now) {
-            const JournalInput *in = &o->inputs[next_input++];
-            machine_feed_input(m, in->bytes, in->len);
-        }
-        if (g_stop_signal) {
-            r->interrupted = true;
-            r->end = MACHINE_PAUSED;
-            if (o->cs && !verify) {
-                char path[SESSION_PATH_MAX];
-                if (session_checkpoint(m, o, r, last, path) < 0)
-                    return -1;
-                if (o->journal) {
-                    JournalPoint p;
-                    session_point(m, "signal", false, &p);
-                    journal_write_point(o->journal, &p);
-                }
-                if (g_stop_signal == MACHINE_STOP_WINDOW)
-                    fprintf(stderr, "lbvm: stopped from the console window; resume with: lbvm resume %s\n", path);
-                else
-                    fprintf(stderr, "lbvm: stopped by signal %d; resume with: lbvm resume %s\n", g_stop_signal, path);
-            } else if (g_stop_signal == MACHINE_STOP_WINDOW && !verify) {
-                fprintf(stderr, "lbvm: stopped from the console window (no --checkpoint-dir: nothing saved)\n");
-            } else {
-                fprintf(stderr, "lbvm: stopped by signal %d (no --checkpoint-dir: nothing saved)\n", g_stop_signal);
-            }
-            return 0;
-        }
-        if (m->stalled) {
-            r->stalled = true;
-            r->end = MACHINE_PAUSED;
-            if (o->cs && !verify) {
-                char path[SESSION_PATH_MAX];
-                if (session_checkpoint(m, o, r, last, path) < 0)
-                    return -1;
-                fprintf(stderr, "lbvm: checkpoint of the stalled run: %s\n", path);
-            }
-            return 0;
-        }
-        bool every_due = next_every != VCLOCK_NEVER && now >= next_every;
-        if (every_due)
-            next_every = (now / o->every + 1) * o->every;
-        bool point = every_due || lc.matched;
-        if (verify) {
-            if (next_expect < o->n_expect && now >= o->expect[next_expect].ticks) {
-                const JournalPoint *want = &o->expect[next_expect];
-                session_point(m, want->kind, true, &r->got);
-                if (!same_point(&r->got, want, r->what, sizeof r->what)) {
-                    r->want = *want;
-                    r->diverged = true;
-                    r->index = next_expect;
-                    r->end = MACHINE_PAUSED;
-                    return 0;
-                }
-                next_expect++;
-                r->compared++;
-                if (o->stop_at_last && next_expect == o->n_expect) {
-                    r->end = MACHINE_PAUSED;
-                    return 0;
-                }
-            }
-            continue;
-        }
-        if (!point)
-            continue;
-        JournalPoint p;
-        const char *kind = lc.matched ? "marker" : "every";
-        if (o->cs) {
-            char path[SESSION_PATH_MAX];
-            /* Host time here is for the person reading stderr only. */
-            struct timespec t0, t1;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            if (session_checkpoint(m, o, r, last, path) < 0)
-                return -1;
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            if (o->on_checkpoint)
-                o->on_checkpoint(o->observer, now, path);
-            struct stat st;
-            if (!o->quiet)
-                fprintf(stderr, "lbvm: checkpoint %s at %llu ticks (%.1f MiB in %.2f s)%s%s\n", path,
-                        (unsigned long long)now, stat(path, &st) == 0 ? st.st_size / 1048576.0 : 0.0,
-                        (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, lc.matched ? " after: " : "",
-                        lc.matched ? lc.line : "");
-        }
-        if (o->journal) {
-            session_point(m, kind, !o->cs, &p);
-            journal_write_point(o->journal, &p);
-        }
+        if (end == MACHINE_HOST_ERROR)
+            rc = run_host_error(c, end);
+        else if (end != MACHINE_PAUSED)
+            rc = run_guest_ended(c, end);
+        else
+            rc = run_after_pause(c);
     }
+    return rc;
 }
 
 /* ---- reading a journal ---- */

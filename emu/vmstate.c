@@ -12,25 +12,29 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include "devices/ahci.h"
 #include "devices/disk.h"
+#include "devices/i8042.h"
+#include "devices/ide.h"
 #include "devices/overlay.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
+#include "base/guestram.h"
 #include "base/platform.h"
 #include "devices/rtc.h"
 #include "base/state.h"
 #include "devices/sysreset.h"
 #include "devices/uart.h"
+#include "devices/vga.h"
 #include "base/util.h"
 
-#define MACHINE_STATE_VERSION 1
+/* Version 2 adds n_ide; a machine without IDE disks still writes version 1. */
+#define MACHINE_STATE_VERSION 2
 #define RAM_STATE_VERSION 2
 #define DISKS_STATE_VERSION 1
 #define PAGE 4096u
@@ -38,6 +42,7 @@
 /* ---- the field-coded sections, one list for save, load and digests ---- */
 
 typedef void SectionFunc(Machine *m, StateIO *io);
+enum { NEEDS_AHCI = 1, NEEDS_IDE };
 
 static void sec_cpu(Machine *m, StateIO *io) { cpu_state(m->cpu, io); }
 static void sec_pic(Machine *m, StateIO *io) { pic_state(m->pic, io); }
@@ -46,7 +51,10 @@ static void sec_uart(Machine *m, StateIO *io) { uart_state(m->uart, io); }
 static void sec_rtc(Machine *m, StateIO *io) { rtc_state(m->rtc, io); }
 static void sec_pci(Machine *m, StateIO *io) { pci_state(m->pci, io); }
 static void sec_sysreset(Machine *m, StateIO *io) { sysreset_state(m->sysreset, io); }
+static void sec_i8042(Machine *m, StateIO *io) { i8042_state(m->i8042, io); }
+static void sec_vga(Machine *m, StateIO *io) { vga_state(m->vga, io); }
 static void sec_ahci(Machine *m, StateIO *io) { ahci_state(m->ahci, io); }
+static void sec_ide(Machine *m, StateIO *io) { ide_state(m->ide, io); }
 /* Not in sections[]: the event counts are not state (not in the digest). */
 static void sec_events(Machine *m, StateIO *io) { cpu_events_state(m->cpu, io); }
 
@@ -54,25 +62,40 @@ static const struct {
     const char *name;
     uint32_t version;
     SectionFunc *fn;
-    bool needs_disks;
+    int needs;            /* 0, or the controller the section is only there with */
 } sections[] = {
-    { "cpu", CPU_STATE_VERSION, sec_cpu, false },
-    { "pic", PIC_STATE_VERSION, sec_pic, false },
-    { "pit", PIT_STATE_VERSION, sec_pit, false },
-    { "uart", UART_STATE_VERSION, sec_uart, false },
-    { "rtc", RTC_STATE_VERSION, sec_rtc, false },
-    { "pci", PCI_STATE_VERSION, sec_pci, false },
-    { "sysreset", SYSRESET_STATE_VERSION, sec_sysreset, false },
-    { "ahci", AHCI_STATE_VERSION, sec_ahci, true },
+    { "cpu", CPU_STATE_VERSION, sec_cpu, 0 },
+    { "pic", PIC_STATE_VERSION, sec_pic, 0 },
+    { "pit", PIT_STATE_VERSION, sec_pit, 0 },
+    { "uart", UART_STATE_VERSION, sec_uart, 0 },
+    { "rtc", RTC_STATE_VERSION, sec_rtc, 0 },
+    { "pci", PCI_STATE_VERSION, sec_pci, 0 },
+    { "sysreset", SYSRESET_STATE_VERSION, sec_sysreset, 0 },
+    { "i8042", I8042_STATE_VERSION, sec_i8042, 0 },
+    { "vga", VGA_STATE_VERSION, sec_vga, 0 },
+    { "ahci", AHCI_STATE_VERSION, sec_ahci, NEEDS_AHCI },
+    { "ide", IDE_STATE_VERSION, sec_ide, NEEDS_IDE },
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 
+static bool section_present(const Machine *m, size_t i)
+{
+    return sections[i].needs == NEEDS_AHCI ? m->ahci != NULL : sections[i].needs == NEEDS_IDE ? m->ide != NULL : true;
+}
+
 /* Machine-level fields: what a new machine needs before it exists (RAM
  * size, disks are in "disks") and what only the machine knows. */
-static void machine_fields(Machine *m, StateIO *io, uint64_t *ram_size, uint32_t *n_disks)
+static void machine_fields(Machine *m, StateIO *io, uint32_t version, uint64_t *ram_size, uint32_t *n_disks,
+                           uint32_t *n_ide)
 {
     state_u64(io, "ram_size", ram_size);
     state_u32(io, "n_disks", n_disks);
+    if (version >= 2)
+        state_u32(io, "n_ide", n_ide);
+    else if (state_loading(io))
+        *n_ide = 0;
+    state_check(io, *n_ide <= MACHINE_MAX_IDE && *n_ide <= *n_disks && *n_disks - *n_ide <= MACHINE_MAX_AHCI,
+                "machine: %u disks, %u of them IDE: out of range", *n_disks, *n_ide);
     state_u64(io, "ticks", &m->clock.now);
     state_int(io, "ended", &m->ended);
     state_check(io, m->ended >= 0 && m->ended <= MACHINE_PAUSED + 1, "machine: end state %d", m->ended);
@@ -373,8 +396,8 @@ static int ram_load(Machine *m, uint32_t version, const uint8_t *buf, uint64_t l
     RamWorkers rw = { .chunks = chunks, .n = (size_t)nchunks };
     pthread_mutex_init(&rw.lock, NULL);
     pthread_t th[RAM_LOAD_THREADS_MAX - 1];
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int nthreads = cores < 2 ? 1 : cores > RAM_LOAD_THREADS_MAX ? RAM_LOAD_THREADS_MAX : (int)cores;
+    int cores = host_cores();
+    int nthreads = cores < 2 ? 1 : cores > RAM_LOAD_THREADS_MAX ? RAM_LOAD_THREADS_MAX : cores;
     int started = 0;
     for (int i = 0; i < nthreads - 1 && (uint64_t)i + 1 < nchunks; i++)
         if (pthread_create(&th[i], NULL, ram_worker, &rw) == 0)
@@ -477,7 +500,7 @@ int ckpt_session_open(CkptSession *cs, const char *dir, char *err, size_t errlen
         snprintf(err, errlen, "cannot create checkpoint folder %s: %s", dir, strerror(errno));
         return -1;
     }
-    if (!realpath(dir, cs->dir)) {
+    if (!host_realpath(dir, cs->dir)) {
         snprintf(err, errlen, "checkpoint folder %s: %s", dir, strerror(errno));
         return -1;
     }
@@ -488,7 +511,7 @@ int ckpt_session_open(CkptSession *cs, const char *dir, char *err, size_t errlen
         snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
         return -1;
     }
-    if (flock(cs->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (host_lock(cs->lock_fd) != 0) {
         snprintf(err, errlen, "checkpoint folder %s is in use by another lbvm", cs->dir);
         close(cs->lock_fd);
         cs->lock_fd = -1;
@@ -570,7 +593,7 @@ Disk *ckpt_session_add_disk(CkptSession *cs, const char *base, int read_only, ui
         return NULL;
     CkptDisk *d = &cs->disk[cs->n_disks];
     memset(d, 0, sizeof *d);
-    if (!realpath(base, d->base)) {
+    if (!host_realpath(base, d->base)) {
         snprintf(err, errlen, "%s: %s", base, strerror(errno));
         return NULL;
     }
@@ -615,11 +638,16 @@ static int write_fields(Machine *m, CkptWriter *w, const char *name, uint32_t ve
     return write_section(w, name, version, &io, err, errlen);
 }
 
+static uint32_t machine_version(const Machine *m)
+{
+    return m->cfg.n_ide ? 2 : 1;
+}
+
 static void sec_machine(Machine *m, StateIO *io)
 {
     uint64_t rs = m->ram_size;
-    uint32_t nd = (uint32_t)m->cfg.n_disks;
-    machine_fields(m, io, &rs, &nd);
+    uint32_t nd = (uint32_t)m->cfg.n_disks, ni = (uint32_t)m->cfg.n_ide;
+    machine_fields(m, io, machine_version(m), &rs, &nd, &ni);
 }
 
 static int cmp_unsigned_desc(const void *a, const void *b)
@@ -660,7 +688,7 @@ static void session_prune(CkptSession *cs)
             if (unlink(p) != 0 && errno != ENOENT)
                 fprintf(stderr, "lbvm: warning: cannot remove old checkpoint %s: %s\n", p, strerror(errno));
         }
-        lbvm_fsync_dir(cs->dir);
+        host_fsync_dir(cs->dir);
     }
     free(nums);
 }
@@ -706,9 +734,9 @@ int machine_checkpoint(Machine *m, CkptSession *cs, char *path_out, size_t path_
     /* The console's hash chain links here, so a resumed run continues it. */
     uint8_t link[32];
     machine_console_link(m, link);
-    int rc = write_fields(m, w, "machine", MACHINE_STATE_VERSION, sec_machine, err, errlen);
+    int rc = write_fields(m, w, "machine", machine_version(m), sec_machine, err, errlen);
     for (size_t i = 0; i < N_SECTIONS && !rc; i++)
-        if (!sections[i].needs_disks || m->ahci)
+        if (section_present(m, i))
             rc = write_fields(m, w, sections[i].name, sections[i].version, sections[i].fn, err, errlen);
     /* Counts that run from power-on only: a resume from a checkpoint
      * without them (format 1.0) runs its own from there. */
@@ -764,18 +792,19 @@ static int read_fields(Machine *m, const CkptFile *f, const char *name, uint32_t
 }
 
 /* Reads the "machine" section into a scratch machine-less StateIO pass. */
-static int peek_machine(const CkptFile *f, uint64_t *ram_size, uint32_t *n_disks, char *err, size_t errlen)
+static int peek_machine(const CkptFile *f, uint64_t *ram_size, uint32_t *n_disks, uint32_t *n_ide, char *err,
+                        size_t errlen)
 {
     const CkptSection *s = ckpt_find(f, "machine");
-    if (!s || s->version != MACHINE_STATE_VERSION) {
-        snprintf(err, errlen, "checkpoint has no machine section of version %d", MACHINE_STATE_VERSION);
+    if (!s || s->version < 1 || s->version > MACHINE_STATE_VERSION) {
+        snprintf(err, errlen, "checkpoint has no machine section of version 1 to %d", MACHINE_STATE_VERSION);
         return -1;
     }
     Machine scratch;
     memset(&scratch, 0, sizeof scratch);
     StateIO io;
     state_init_load(&io, ckpt_payload(f, s), s->length, &scratch.clock);
-    machine_fields(&scratch, &io, ram_size, n_disks);
+    machine_fields(&scratch, &io, s->version, ram_size, n_disks, n_ide);
     if (!state_finish(&io)) {
         snprintf(err, errlen, "checkpoint's machine section: %s", state_error(&io));
         return -1;
@@ -792,7 +821,7 @@ static void ckpt_dir_of(const char *name, char *dir, size_t len)
     if (slash)
         *slash = 0;
     const char *d = slash ? (tmp[0] ? tmp : "/") : ".";
-    if (!realpath(d, dir))
+    if (!host_realpath(d, dir))
         snprintf(dir, len, "%s", d);
 }
 
@@ -830,13 +859,13 @@ int machine_checkpoint_refs(const char *path, bool check_digest, uint64_t *ticks
         return -1;
     char why[4608];
     uint64_t ram_size = 0;
-    uint32_t n_disks = 0;
+    uint32_t n_disks = 0, n_ide = 0;
     Machine scratch;
     memset(&scratch, 0, sizeof scratch);
     memset(refs, 0, sizeof *refs);
     refs->lock_fd = -1;
     int rc = -1;
-    if (peek_machine(&f, &ram_size, &n_disks, why, sizeof why) < 0)
+    if (peek_machine(&f, &ram_size, &n_disks, &n_ide, why, sizeof why) < 0)
         goto out;
     if (n_disks > MACHINE_MAX_DISKS) {
         snprintf(why, sizeof why, "%u disks", n_disks);
@@ -845,7 +874,7 @@ int machine_checkpoint_refs(const char *path, bool check_digest, uint64_t *ticks
     const CkptSection *ms = ckpt_find(&f, "machine");
     StateIO io;
     state_init_load(&io, ckpt_payload(&f, ms), ms->length, &scratch.clock);
-    machine_fields(&scratch, &io, &ram_size, &n_disks);
+    machine_fields(&scratch, &io, ms->version, &ram_size, &n_disks, &n_ide);
     state_finish(&io);
     *ticks = scratch.clock.now;
     if (load_disk_refs(&f, path, refs, n_disks, why, sizeof why) < 0)
@@ -973,10 +1002,10 @@ static Machine *resume(const CkptFile *fp, const char *path, CkptSession *cs, co
     const CkptFile f = *fp;
     char why[4608];
     uint64_t ram_size = 0;
-    uint32_t n_disks = 0;
+    uint32_t n_disks = 0, n_ide = 0;
     Machine *m = NULL;
     MachineConfig cfg = *cfg_in;
-    if (peek_machine(&f, &ram_size, &n_disks, why, sizeof why) < 0)
+    if (peek_machine(&f, &ram_size, &n_disks, &n_ide, why, sizeof why) < 0)
         goto bad;
     if (ram_size < ((uint64_t)MACHINE_MIN_RAM_MIB << 20) || ram_size > ((uint64_t)MACHINE_MAX_RAM_MIB << 20) ||
         ram_size % (1 << 20) || n_disks > MACHINE_MAX_DISKS) {
@@ -990,16 +1019,17 @@ static Machine *resume(const CkptFile *fp, const char *path, CkptSession *cs, co
      * overlays are files in the folder): ports stay empty until then. */
     cfg.ram_size = ram_size;
     cfg.n_disks = (int)n_disks;
+    cfg.n_ide = (int)n_ide;
     memset(cfg.disks, 0, sizeof cfg.disks);
     m = machine_new(&cfg, why, sizeof why);
     if (!m)
         goto bad;
     uint64_t rs = ram_size;
-    uint32_t nd = n_disks;
+    uint32_t nd = n_disks, ni = n_ide;
     StateIO io;
     const CkptSection *ms = ckpt_find(&f, "machine");
     state_init_load(&io, ckpt_payload(&f, ms), ms->length, &m->clock);
-    machine_fields(m, &io, &rs, &nd);
+    machine_fields(m, &io, ms->version, &rs, &nd, &ni);
     state_finish(&io);
     /* The chain goes on from the saved link. */
     EVP_DigestInit_ex(m->console_md, EVP_sha256(), NULL);
@@ -1023,10 +1053,14 @@ static Machine *resume(const CkptFile *fp, const char *path, CkptSession *cs, co
             goto bad;
         }
         m->cfg.disks[i] = d;                  /* the machine owns it from here */
-        ahci_attach(m->ahci, i, d);
+        int n_ahci = (int)(n_disks - n_ide);
+        if (i < n_ahci)
+            ahci_attach(m->ahci, i, d);
+        else
+            ide_attach(m->ide, i - n_ahci, d);
     }
     for (size_t i = 0; i < N_SECTIONS; i++) {
-        if (sections[i].needs_disks && !m->ahci)
+        if (!section_present(m, i))
             continue;
         if (read_fields(m, &f, sections[i].name, sections[i].version, sections[i].fn, why, sizeof why) < 0)
             goto bad;
@@ -1054,10 +1088,10 @@ int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
         return -1;
     char why[4608];
     uint64_t ram_size = 0;
-    uint32_t n_disks = 0;
+    uint32_t n_disks = 0, n_ide = 0;
     CkptSession cs;
     memset(&cs, 0, sizeof cs);
-    if (peek_machine(&f, &ram_size, &n_disks, why, sizeof why) < 0 ||
+    if (peek_machine(&f, &ram_size, &n_disks, &n_ide, why, sizeof why) < 0 ||
         (n_disks > MACHINE_MAX_DISKS && snprintf(why, sizeof why, "%u disks", n_disks)) ||
         load_disk_refs(&f, path, &cs, n_disks, why, sizeof why) < 0) {
         snprintf(err, errlen, "%s: %s", path, why);
@@ -1070,12 +1104,18 @@ int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
     const CkptSection *ms = ckpt_find(&f, "machine");
     StateIO io;
     state_init_load(&io, ckpt_payload(&f, ms), ms->length, &scratch.clock);
-    machine_fields(&scratch, &io, &ram_size, &n_disks);
+    machine_fields(&scratch, &io, ms->version, &ram_size, &n_disks, &n_ide);
     fprintf(out, "checkpoint   %s\n", path);
     fprintf(out, "format       %u.%u, %llu bytes\n", f.major, f.minor, (unsigned long long)f.size);
     fprintf(out, "guest time   %llu ticks (%.3f s)\n", (unsigned long long)scratch.clock.now,
             (double)scratch.clock.now / VCLOCK_HZ);
-    fprintf(out, "guest RAM    %llu MiB\n", (unsigned long long)(ram_size >> 20));
+    GuestRAM lay = guest_ram(NULL, ram_size);
+    if (guest_ram_high(&lay))
+        fprintf(out, "guest RAM    %llu MiB (%llu below the PCI hole, %llu from 4 GiB)\n",
+                (unsigned long long)(ram_size >> 20), (unsigned long long)(lay.low >> 20),
+                (unsigned long long)(guest_ram_high(&lay) >> 20));
+    else
+        fprintf(out, "guest RAM    %llu MiB\n", (unsigned long long)(ram_size >> 20));
     static const char *const ends[] = { "running", "halted", "reset requested", "time limit reached", "crashed",
                                         "running" };
     fprintf(out, "state        %s\n", ends[scratch.ended]);
@@ -1108,8 +1148,9 @@ int machine_inspect(const char *path, FILE *out, char *err, size_t errlen)
     for (int i = 0; i < cs.n_disks; i++) {
         char h[65];
         hex(cs.disk[i].base_sha256, 32, h);
-        fprintf(out, "disk %d       %s (%llu MiB%s), content SHA-256 %s, %d layer%s\n", i, cs.disk[i].base,
-                (unsigned long long)(cs.disk[i].sectors >> 11), cs.disk[i].read_only ? ", read-only" : "", h,
+        fprintf(out, "disk %d       %s (%llu MiB%s%s), content SHA-256 %s, %d layer%s\n", i, cs.disk[i].base,
+                (unsigned long long)(cs.disk[i].sectors >> 11), cs.disk[i].read_only ? ", read-only" : "",
+                i >= cs.n_disks - (int)n_ide ? ", IDE" : "", h,
                 cs.disk[i].n_layers, cs.disk[i].n_layers == 1 ? "" : "s");
         char dir[4096];
         ckpt_dir_of(path, dir, sizeof dir);
@@ -1143,7 +1184,7 @@ void machine_state_digest(Machine *m, uint8_t out[32])
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     EVP_DigestInit_ex(c, EVP_sha256(), NULL);
     for (size_t i = 0; i < N_SECTIONS; i++) {
-        if (sections[i].needs_disks && !m->ahci)
+        if (!section_present(m, i))
             continue;
         StateIO io;
         state_init_save(&io, &m->clock);

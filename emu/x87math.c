@@ -23,8 +23,8 @@
  * tests/unit/test_x87math.c pins results bit for bit and runs the x87
  * instructions through Unicorn. */
 #include "emu/x87math.h"
+#include "base/platform.h"
 
-#include <dlfcn.h>
 #include <float.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -368,7 +368,7 @@ double pow(double x, double y)
         return x87math_exp2(y);
     double (*f)(double, double) = __atomic_load_n(&libc_pow, __ATOMIC_ACQUIRE);
     if (!f) {
-        void *p = dlsym(RTLD_NEXT, "pow");
+        void *p = host_next_symbol("pow");
         memcpy(&f, &p, sizeof f);
         __atomic_store_n(&libc_pow, f, __ATOMIC_RELEASE);
     }
@@ -389,7 +389,7 @@ int x87math_check(char *err, size_t errlen)
     memcpy(&ours[5], &f4, sizeof ours[5]);
     memcpy(&ours[6], &f5, sizeof ours[6]);
     for (int i = 0; i < 7; i++) {
-        void *p = dlsym(RTLD_DEFAULT, names[i]);
+        void *p = host_global_symbol(names[i]);
         if (p != ours[i]) {
             snprintf(err, errlen, "the C library's %s, not lbvm's, would compute the guest's x87 instructions "
                      "(host-dependent results): is %s exported from the program?", names[i], names[i]);

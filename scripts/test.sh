@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Sets up a fresh machine (dependencies, build, test kernels), then runs the
 # whole test suite with ctest: unit tests, real kernel boots, and a short run
-# of every libFuzzer target (a separate clang build with sanitizers).
+# of every libFuzzer target (a separate clang build with sanitizers). Every
+# build treats warnings as errors: gcc (build), clang (build-strict, build-fuzz).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -33,10 +34,24 @@ v=$(clang --version | sed -n 's/.*clang version \([0-9][0-9]*\).*/\1/p' | head -
 if ! ls /usr/lib/llvm-"$v"/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
     need_pkg "libclang-rt-$v-dev" "libFuzzer for clang $v"
 fi
-cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_C_COMPILER=clang -DLBVM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
+cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_C_COMPILER=clang -DLBVM_FUZZ=ON -DLBVM_STRICT=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
     || die "cmake could not configure the fuzz build in build-fuzz (above)"
 cmake --build "$here/build-fuzz" -j"$(nproc)" >/dev/null \
     || die "the fuzz build in build-fuzz failed (above)"
+
+# Both compilers, warnings as errors (LBVM_STRICT), C11 + POSIX.1-2008 but for
+# base/platform.c (docs/architecture.md, "Porting"): the main build with gcc
+# (the one the tests below run), and build-strict with clang.
+cmake -S "$here" -B "$here/build" -DLBVM_STRICT=ON >/dev/null \
+    || die "cmake could not configure the main build in build (above)"
+cmake --build "$here/build" -j"$(nproc)" >/dev/null \
+    || die "the main build (gcc, -Werror) in build failed (above)"
+cmake -S "$here" -B "$here/build-strict" -DCMAKE_C_COMPILER=clang -DLBVM_STRICT=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
+    || die "cmake could not configure the strict clang build in build-strict (above)"
+cmake --build "$here/build-strict" -j"$(nproc)" >/dev/null \
+    || die "the strict clang build (-Werror) in build-strict failed (above)"
 
 cd "$here/build"
 ctest --output-on-failure -j"$(nproc)" "$@"

@@ -1,29 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `lbvm bootstrap`: fetch, build, boot, watch, checkpoint, resume.
  * See steps/bootstrap.h and docs/definitions.md. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/bootstrap.h"
+#include "base/platform.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "steps/build.h"
@@ -43,9 +34,7 @@
 
 static double now_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
+    return host_monotonic();
 }
 
 /* "12.3 s", "4:05", "1:02:03" */
@@ -91,21 +80,10 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* rm -rf PATH (no error if it does not exist) */
 static int rm_tree(const char *path)
 {
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return host_remove_tree(path);
 }
 
 /* Does name look like PREFIX<digits>SUFFIX? Sets *n. */
@@ -407,13 +385,13 @@ static int state_write(const char *path, const State *s)
         fprintf(f, "failed-after %llu\n", s->failed_after);
     if (s->completed)
         fprintf(f, "completed\n");
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    if (fflush(f) != 0 || host_fsync(fileno(f)) != 0) {
         fclose(f);
         unlink(tmp);
         return -1;
     }
     fclose(f);
-    return rename(tmp, path);
+    return host_replace(tmp, path);
 }
 
 /* Steps seen so far, from WORKDIR/steps ("TICKS NAME" lines): how many
@@ -464,6 +442,7 @@ typedef struct Pending {
 
 typedef struct Runner {
     const BootstrapOptions *o;
+    BootstrapOptions opts;        /* the caller's, with the kernel's absolute path */
     FILE *out;
     int tty;
     double t0;
@@ -543,10 +522,8 @@ static void info(Runner *r, const char *fmt, ...)
 
 static int term_width(Runner *r)
 {
-    struct winsize ws;
-    if (ioctl(fileno(r->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
-        return ws.ws_col;
-    return 80;
+    int cols = host_term_cols(fileno(r->out));
+    return cols > 20 ? cols : 80;
 }
 
 static void show_line(Runner *r, const char *extra)
@@ -738,7 +715,8 @@ static void stderr_line(Runner *r, char *line)
         snprintf(r->saved_ckpt, sizeof r->saved_ckpt, "%s", path);
         return;
     }
-    if (!strncmp(line, "lbvm: ram-sha256 ", 17) || !strncmp(line, "lbvm: events: ", 14))
+    if (!strncmp(line, "lbvm: ram-sha256 ", 17) || !strncmp(line, "lbvm: events: ", 14) ||
+        !strncmp(line, "lbvm: host peak-rss ", 20))
         return;
     if (r->errs_n == 6) {
         memmove(r->errs[0], r->errs[1], sizeof r->errs[0] * 5);
@@ -786,7 +764,7 @@ typedef enum { ATTEMPT_DONE, ATTEMPT_RESUME_REFUSED, ATTEMPT_SETUP } AttemptEnd;
 typedef struct Attempt {
     int number;
     char console[4200], log[4200];
-    int status;           /* waitpid status */
+    HostExit status;      /* how the child ended */
     int stopped_by_user;  /* we forwarded SIGINT/SIGTERM */
     int term_sent;
 } Attempt;
@@ -804,23 +782,26 @@ static int next_attempt(const char *work)
     return (int)best + 1;
 }
 
-/* Starts the child and watches it until it ends. */
-static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attempt *a)
+/* The child's command line (argv points into it). */
+typedef struct AttemptCmd {
+    char mem[32], stall[32], keep[32];
+    char initrd[4200], disk[4200];
+    const char *argv[40];
+} AttemptCmd;
+
+/* `lbvm boot` (or `lbvm resume` from a checkpoint) with the options that
+ * let the runner watch it: checkpoints, journal, console file, stall. */
+static void attempt_command(Runner *r, const BootstrapCheckpoint *from, const Attempt *a, AttemptCmd *c)
 {
     const BootstrapOptions *o = r->o;
-    a->number = next_attempt(r->work);
-    snprintf(a->console, sizeof a->console, "%s/console-%d.log", r->work, a->number);
-    snprintf(a->log, sizeof a->log, "%s/lbvm-%d.log", r->work, a->number);
-    char mem[32], stall[32], keep[32];
-    snprintf(mem, sizeof mem, "%llu", (unsigned long long)(o->mem_mib ? o->mem_mib : BOOTSTRAP_DEFAULT_MEM_MIB));
-    snprintf(keep, sizeof keep, "%llu", (unsigned long long)(o->keep ? o->keep : BOOTSTRAP_DEFAULT_KEEP));
-    snprintf(stall, sizeof stall, "%llu",
+    snprintf(c->mem, sizeof c->mem, "%llu", (unsigned long long)(o->mem_mib ? o->mem_mib : BOOTSTRAP_DEFAULT_MEM_MIB));
+    snprintf(c->keep, sizeof c->keep, "%llu", (unsigned long long)(o->keep ? o->keep : BOOTSTRAP_DEFAULT_KEEP));
+    snprintf(c->stall, sizeof c->stall, "%llu",
              (unsigned long long)(o->stall_s ? o->stall_s : BOOTSTRAP_DEFAULT_STALL_S));
-    char initrd[4200], disk[4200];
-    snprintf(initrd, sizeof initrd, "%s/%s", r->work, BUILD_INITRAMFS_NAME);
-    snprintf(disk, sizeof disk, "%s/%s", r->work, BUILD_DISK_NAME);
+    snprintf(c->initrd, sizeof c->initrd, "%s/%s", r->work, BUILD_INITRAMFS_NAME);
+    snprintf(c->disk, sizeof c->disk, "%s/%s", r->work, BUILD_DISK_NAME);
     const char *regex = r->regex;
-    const char *argv[40];
+    const char **argv = c->argv;
     int n = 0;
     argv[n++] = r->exe;
     if (from) {
@@ -831,86 +812,61 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
         argv[n++] = "--kernel";
         argv[n++] = o->kernel;
         argv[n++] = "--initrd";
-        argv[n++] = initrd;
+        argv[n++] = c->initrd;
         argv[n++] = "--disk";
-        argv[n++] = disk;
+        argv[n++] = c->disk;
         argv[n++] = "--mem";
-        argv[n++] = mem;
+        argv[n++] = c->mem;
     }
     argv[n++] = "--checkpoint-dir";
     argv[n++] = r->ckdir;
     argv[n++] = "--checkpoint-on";
     argv[n++] = regex;
     argv[n++] = "--keep-checkpoints";
-    argv[n++] = keep;
+    argv[n++] = c->keep;
     argv[n++] = "--journal";
     argv[n++] = r->journal;
     argv[n++] = "--console";
     argv[n++] = a->console;
     argv[n++] = "--stall";
-    argv[n++] = stall;
+    argv[n++] = c->stall;
     argv[n++] = "--stats";
     argv[n] = NULL;
+}
 
-    int cfd = open(a->console, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int lfd = open(a->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int ep[2] = { -1, -1 };
-    if (cfd < 0 || lfd < 0 || nullfd < 0 || pipe2(ep, O_CLOEXEC) != 0) {
+/* The child's console file, its log (stdout), /dev/null (stdin) and a pipe
+ * for its stderr; the command line goes into the log first. */
+static int attempt_open(Runner *r, const Attempt *a, const AttemptCmd *c, int *cfd, int *lfd, int *nullfd,
+                        int ep[2])
+{
+    *cfd = open(a->console, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    *lfd = open(a->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    *nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ep[0] = ep[1] = -1;
+    if (*cfd < 0 || *lfd < 0 || *nullfd < 0 || host_pipe(ep) != 0) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot set up the guest's console %s or log %s: %s", a->console, a->log, strerror(errno));
-        if (cfd >= 0)
-            close(cfd);
-        if (lfd >= 0)
-            close(lfd);
-        if (nullfd >= 0)
-            close(nullfd);
-        return ATTEMPT_SETUP;
+        if (*cfd >= 0)
+            close(*cfd);
+        if (*lfd >= 0)
+            close(*lfd);
+        if (*nullfd >= 0)
+            close(*nullfd);
+        return -1;
     }
-    r->child_log = fdopen(dup(lfd), "a");
+    r->child_log = fdopen(dup(*lfd), "a");
     if (r->child_log) {
         fprintf(r->child_log, "# attempt %d:", a->number);
-        for (int i = 0; argv[i]; i++)
-            fprintf(r->child_log, " %s", argv[i]);
+        for (int i = 0; c->argv[i]; i++)
+            fprintf(r->child_log, " %s", c->argv[i]);
         fputc('\n', r->child_log);
         fflush(r->child_log);
     }
-    pid_t parent = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot start the guest: fork: %s", strerror(errno));
-        close(cfd);
-        close(lfd);
-        close(nullfd);
-        close(ep[0]);
-        close(ep[1]);
-        return ATTEMPT_SETUP;
-    }
-    if (pid == 0) {
-        /* the child: `lbvm boot` or `lbvm resume`, with SIGTERM if the runner dies */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigaction(SIGINT, &dfl, NULL);
-        sigaction(SIGTERM, &dfl, NULL);
-        sigaction(SIGHUP, &dfl, NULL);
-        sigaction(SIGPIPE, &dfl, NULL);
-        dup2(nullfd, 0);
-        dup2(lfd, 1);
-        dup2(ep[1], 2);
-        execv(r->exe, (char *const *)argv);
-        dprintf(2, "lbvm: cannot run %s: %s\n", r->exe, strerror(errno));
-        _exit(127);
-    }
-    close(ep[1]);
-    close(nullfd);
-    close(lfd);
-    fcntl(ep[0], F_SETFL, fcntl(ep[0], F_GETFL) | O_NONBLOCK);
+    return 0;
+}
 
-    /* fresh per-attempt watch state */
+/* Fresh per-attempt watch state. */
+static void attempt_reset_watch(Runner *r, const BootstrapCheckpoint *from)
+{
     r->console_base = from ? from->console_bytes : 0;
     r->console_off = 0;
     r->cline_len = 0;
@@ -926,50 +882,58 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
     r->in_answers = 0;
     if (from)
         r->last_ticks = from->ticks;
+}
 
+/* Asks the child to stop once the user asked, the run failed or completed
+ * (after a grace period); kills it when it has not stopped 600 s later. */
+static void attempt_stop_child(Runner *r, Attempt *a, long pid, double t, double *term_at)
+{
+    if (!a->term_sent) {
+        const char *why = NULL;
+        if (g_signal) {
+            a->stopped_by_user = 1;
+            why = "stopping";
+        } else if (r->fail_reason) {
+            why = "failed";
+        } else if (r->completed && t - r->completed_at > BOOTSTRAP_GRACE_S) {
+            why = "completed";
+        }
+        if (why) {
+            host_kill(pid, false);
+            a->term_sent = 1;
+            *term_at = t;
+        }
+    } else if (t - *term_at > 600) {
+        host_kill(pid, true);
+        *term_at = t;
+    }
+}
+
+/* Reads the child's stderr and console as they come, pairing steps with
+ * checkpoints, until it ends. 1 when its stderr reached its end. */
+static int attempt_watch(Runner *r, Attempt *a, long pid, int cfd, int efd)
+{
     int exited = 0, err_eof = 0;
     double term_at = 0;
     a->term_sent = 0;
     a->stopped_by_user = 0;
     while (!exited) {
-        struct pollfd pfd = { .fd = ep[0], .events = POLLIN };
-        if (!err_eof)
-            poll(&pfd, 1, 250);
-        else
-            usleep(250000);
+        host_wait_input(err_eof ? -1 : efd, 250);
         /* stderr first: any checkpoint line read now was written after its
          * console line, so the console read below has that line too */
         if (!err_eof)
-            err_eof = drain_fd(r, ep[0], 0);
+            err_eof = drain_fd(r, efd, 0);
         drain_fd(r, cfd, 1);
         pair(r);
-        int st;
-        pid_t w = waitpid(pid, &st, WNOHANG);
+        HostExit st;
+        long w = host_wait(pid, false, &st);
         if (w == pid) {
             exited = 1;
             a->status = st;
             break;
         }
         double t = now_s();
-        if (!a->term_sent) {
-            const char *why = NULL;
-            if (g_signal) {
-                a->stopped_by_user = 1;
-                why = "stopping";
-            } else if (r->fail_reason) {
-                why = "failed";
-            } else if (r->completed && t - r->completed_at > BOOTSTRAP_GRACE_S) {
-                why = "completed";
-            }
-            if (why) {
-                kill(pid, SIGTERM);
-                a->term_sent = 1;
-                term_at = t;
-            }
-        } else if (t - term_at > 600) {
-            kill(pid, SIGKILL);
-            term_at = t;
-        }
+        attempt_stop_child(r, a, pid, t, &term_at);
         if (r->tty && r->line_open && t - r->last_refresh >= 1.0) {
             char extra[64], d[32];
             fmt_dur(t - r->line_t, d, sizeof d);
@@ -978,16 +942,21 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
             r->last_refresh = t;
         }
     }
-    /* the rest of stderr and the console */
-    fcntl(ep[0], F_SETFL, fcntl(ep[0], F_GETFL) & ~O_NONBLOCK);
+    return err_eof;
+}
+
+/* The rest of stderr and the console, after the child ended. */
+static void attempt_drain(Runner *r, int cfd, int efd, int err_eof)
+{
+    fcntl(efd, F_SETFL, fcntl(efd, F_GETFL) & ~O_NONBLOCK);
     while (!err_eof)
-        err_eof = drain_fd(r, ep[0], 0);
+        err_eof = drain_fd(r, efd, 0);
     if (r->ebuf_len) {
         r->ebuf[r->ebuf_len] = 0;
         stderr_line(r, r->ebuf);
         r->ebuf_len = 0;
     }
-    close(ep[0]);
+    close(efd);
     drain_fd(r, cfd, 1);
     if (r->cline_len && !r->fail_reason) {
         r->cline[r->cline_len] = 0;
@@ -1001,8 +970,41 @@ static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attemp
         fclose(r->child_log);
         r->child_log = NULL;
     }
+}
+
+/* Starts the child and watches it until it ends. */
+static AttemptEnd run_attempt(Runner *r, const BootstrapCheckpoint *from, Attempt *a)
+{
+    a->number = next_attempt(r->work);
+    snprintf(a->console, sizeof a->console, "%s/console-%d.log", r->work, a->number);
+    snprintf(a->log, sizeof a->log, "%s/lbvm-%d.log", r->work, a->number);
+    AttemptCmd c;
+    attempt_command(r, from, a, &c);
+    int cfd, lfd, nullfd, ep[2];
+    if (attempt_open(r, a, &c, &cfd, &lfd, &nullfd, ep) < 0)
+        return ATTEMPT_SETUP;
+    /* the child: `lbvm boot` or `lbvm resume`, with SIGTERM if the runner dies */
+    HostSpawn sp = { .exe = r->exe, .argv = (char *const *)c.argv, .fd_in = nullfd, .fd_out = lfd, .fd_err = ep[1],
+                     .die_with_parent = true, .default_signals = true, .say_exec_error = true };
+    long pid = host_spawn(&sp);
+    if (pid < 0) {
+        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot start the guest: fork: %s", strerror(errno));
+        close(cfd);
+        close(lfd);
+        close(nullfd);
+        close(ep[0]);
+        close(ep[1]);
+        return ATTEMPT_SETUP;
+    }
+    close(ep[1]);
+    close(nullfd);
+    close(lfd);
+    fcntl(ep[0], F_SETFL, fcntl(ep[0], F_GETFL) | O_NONBLOCK);
+    attempt_reset_watch(r, from);
+    int err_eof = attempt_watch(r, a, pid, cfd, ep[0]);
+    attempt_drain(r, cfd, ep[0], err_eof);
     /* a resume the child refused before running anything */
-    if (from && WIFEXITED(a->status) && WEXITSTATUS(a->status) == 1 && r->console_off == 0)
+    if (from && a->status.exited && a->status.code == 1 && r->console_off == 0)
         return ATTEMPT_RESUME_REFUSED;
     return ATTEMPT_DONE;
 }
@@ -1144,19 +1146,7 @@ static int find_exe(Runner *r)
         snprintf(r->exe, sizeof r->exe, "%s", r->o->self_exe);
         return 0;
     }
-    ssize_t n = readlink("/proc/self/exe", r->exe, sizeof r->exe - 1);
-    if (n > 0) {
-        r->exe[n] = 0;
-        if (access(r->exe, X_OK) == 0)
-            return 0;
-    }
-    /* no /proc: the name this program was started by */
-    extern char *program_invocation_name;
-    if (program_invocation_name && *program_invocation_name) {
-        snprintf(r->exe, sizeof r->exe, "%s", program_invocation_name);
-        return 0;
-    }
-    return -1;
+    return host_self_exe(r->exe, sizeof r->exe);
 }
 
 static int lock_workdir(const char *work)
@@ -1168,7 +1158,7 @@ static int lock_workdir(const char *work)
     int fd = open(p, O_RDWR | O_CREAT, 0644);
     if (fd < 0)
         return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot open %s: %s", p, strerror(errno)), -1;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (host_lock(fd) != 0) {
         if (errno == EWOULDBLOCK)
             lbvm_error(BOOTSTRAP_EXIT_SETUP, "work folder %s is in use by another lbvm bootstrap (or its guest is still saving a checkpoint)",
                     work);
@@ -1197,7 +1187,7 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
     else
         snprintf(where, sizeof where, "before the first step");
     int code = BOOTSTRAP_EXIT_FAILED;
-    int st = a->status;
+    HostExit st = a->status;
     if (r->missing_names[0]) {
         char dd[4096];
         const char *distdir = r->o->distdir;
@@ -1218,10 +1208,10 @@ static int report_failure(Runner *r, const Attempt *a, State *s)
             s->failed_after = r->fail_at;
             state_write(r->state_path, s);
         }
-    } else if (WIFSIGNALED(st)) {
-        snprintf(why, sizeof why, "the guest process (lbvm) was killed by signal %d", WTERMSIG(st));
+    } else if (!st.exited) {
+        snprintf(why, sizeof why, "the guest process (lbvm) was killed by signal %d", st.code);
     } else {
-        int c = WEXITSTATUS(st);
+        int c = st.code;
         switch (c) {
         case 0: snprintf(why, sizeof why, "the guest powered off before \"%s\"", BOOTSTRAP_COMPLETED_LINE); break;
         case 1:
@@ -1291,165 +1281,168 @@ static int make_step_regex(Runner *r, const char *user)
     return 0;
 }
 
-int bootstrap_run(const BootstrapOptions *o)
+/* 1. Checks the options and the tree, finds lbvm and the kernel, makes and
+ * locks the work folder. r->o becomes r->opts with the kernel's absolute
+ * path. -1 after a one-line message. */
+static int run_setup(Runner *r, int *have_re, int *lockfd)
 {
-    Runner *r = calloc(1, sizeof *r);
-    if (!r)
-        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "out of memory");
-    r->o = o;
-    r->out = o->out ? o->out : stdout;
-    r->tty = isatty(fileno(r->out));
-    r->t0 = now_s();
-    int code = BOOTSTRAP_EXIT_SETUP, lockfd = -1, have_re = 0;
+    const BootstrapOptions *o = r->o;
     const char *regex = o->step_regex ? o->step_regex : BOOTSTRAP_DEFAULT_STEP_REGEX;
-
     char err[2048], kernel_buf[4096];
-    if (!o->tree) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --tree DIR, a live-bootstrap checkout (see 'lbvm bootstrap --help')");
-        goto out;
-    }
+    if (!o->tree)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "bootstrap needs --tree DIR, a live-bootstrap checkout (see 'lbvm bootstrap --help')"), -1;
     regex_t user_re;
-    if (regcomp(&user_re, regex, REG_EXTENDED) != 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "--step-regex '%s': not a valid extended regular expression", regex);
-        goto out;
-    }
+    if (regcomp(&user_re, regex, REG_EXTENDED) != 0)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "--step-regex '%s': not a valid extended regular expression", regex), -1;
     regfree(&user_re);
-    if (build_check_tree(o->tree, o->own_seeds, err, sizeof err) < 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
-        goto out;
-    }
+    if (build_check_tree(o->tree, o->own_seeds, err, sizeof err) < 0)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err), -1;
     const char *kernel = o->kernel ? o->kernel : kernel_buf;
     if (check_kernel(r, kernel_buf, sizeof kernel_buf) < 0 || make_step_regex(r, regex) < 0)
-        goto out;
-    have_re = 1;
-    if (find_exe(r) < 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot find the lbvm program to run the guest with (no /proc/self/exe)");
-        goto out;
-    }
+        return -1;
+    *have_re = 1;
+    if (find_exe(r) < 0)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot find the lbvm program to run the guest with (no /proc/self/exe)"), -1;
     const char *work = o->workdir ? o->workdir : BOOTSTRAP_DEFAULT_WORKDIR;
-    if (mkdir_p(work) != 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot create the work folder %s: %s", work, strerror(errno));
-        goto out;
-    }
-    if (!realpath(work, r->work)) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", work, strerror(errno));
-        goto out;
-    }
+    if (mkdir_p(work) != 0)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot create the work folder %s: %s", work, strerror(errno)), -1;
+    if (!host_realpath(work, r->work))
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", work, strerror(errno)), -1;
     /* the child runs with absolute paths: checkpoints record them */
     char kernel_abs[4096];
-    if (!realpath(kernel, kernel_abs)) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", kernel, strerror(errno));
-        goto out;
-    }
-    BootstrapOptions opts = *o;
-    opts.kernel = kernel_abs;
-    r->o = o = &opts;
+    if (!host_realpath(kernel, kernel_abs))
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resolve %s: %s", kernel, strerror(errno)), -1;
+    r->opts = *o;
+    r->opts.kernel = strdup(kernel_abs);
+    if (!r->opts.kernel)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "out of memory"), -1;
+    r->o = &r->opts;
     snprintf(r->ckdir, sizeof r->ckdir, "%s/checkpoints", r->work);
     snprintf(r->state_path, sizeof r->state_path, "%s/state", r->work);
     snprintf(r->steps_path, sizeof r->steps_path, "%s/steps", r->work);
     snprintf(r->journal, sizeof r->journal, "%s/journal", r->work);
+    return (*lockfd = lock_workdir(r->work)) < 0 ? -1 : 0;
+}
 
-    if ((lockfd = lock_workdir(r->work)) < 0)
-        goto out;
-
-    State s;
-    state_read(r->state_path, &s);
+/* The work folder's state: a run that completed (--resume says so: 1 with
+ * *code), checkpoints of an earlier run without --resume or --fresh (-1);
+ * else 0 with the number of checkpoints. */
+static int run_check_state(Runner *r, State *s, int *n_ckpt, int *code)
+{
+    const BootstrapOptions *o = r->o;
+    state_read(r->state_path, s);
     unsigned long long *nums;
-    int n_ckpt = list_checkpoints(r->ckdir, &nums);
+    *n_ckpt = list_checkpoints(r->ckdir, &nums);
     free(nums);
-    if (o->resume && s.completed && !o->fresh) {
+    if (o->resume && s->completed && !o->fresh) {
         info(r, "the bootstrap in %s already completed (run with --fresh to do it again)", r->work);
-        code = BOOTSTRAP_EXIT_OK;
-        goto out;
+        *code = BOOTSTRAP_EXIT_OK;
+        return 1;
     }
-    if (!o->resume && !o->fresh && n_ckpt > 0) {
+    if (!o->resume && !o->fresh && *n_ckpt > 0) {
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s holds checkpoints of an earlier run: add --resume to continue it, or --fresh to start over",
                 r->work);
-        goto out;
+        return -1;
     }
     r->total = r->phases.n + bootstrap_count_steps(o->tree);
+    return 0;
+}
 
-    /* 2. distfiles */
+/* 2. The distfiles (what --allow-missing leaves out, listed); 3. the
+ * initramfs and the disk, unless unchanged on --resume. */
+static int run_prepare(Runner *r, State *s, int n_ckpt)
+{
+    const BootstrapOptions *o = r->o;
+    char err[2048];
     if (do_fetch(r) != 0)
-        goto out;
-
+        return -1;
     if (o->allow_missing) {
         int nm = build_list_missing(o->tree, o->distdir, &r->missing, err, sizeof err);
-        if (nm < 0) {
-            lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err);
-            goto out;
-        }
+        if (nm < 0)
+            return lbvm_error(BOOTSTRAP_EXIT_SETUP, "%s", err), -1;
         if (nm)
             info(r, "%d distfile%s left out (--allow-missing): the run stops at the first step that needs one", nm,
                  nm == 1 ? "" : "s");
     }
-
-    /* 3. the initramfs and the disk */
-    BootstrapCheckpoint *from = NULL, ck;
-    unsigned long long skip[MAX_RESUME_TRIES] = { 0 };
-    int n_skip = 0;
-    if (o->resume && !o->fresh && outputs_match(r, &s)) {
+    if (o->resume && !o->fresh && outputs_match(r, s)) {
         info(r, "build outputs in %s are unchanged: not rebuilt", r->work);
     } else {
-        if (do_build(r, &s, o->resume && !o->fresh && n_ckpt > 0) != 0)
-            goto out;
+        if (do_build(r, s, o->resume && !o->fresh && n_ckpt > 0) != 0)
+            return -1;
     }
-    if (o->resume && !o->fresh &&
-        bootstrap_pick_checkpoint(r->ckdir, s.failed_after, skip, n_skip, &ck, stderr))
-        from = &ck;
-    if (!from) {
+    return 0;
+}
+
+/* Where the run starts: the checkpoint --resume picks (into *ck), or the
+ * beginning (an empty run folder). The state is written either way. */
+static int run_pick_start(Runner *r, State *s, BootstrapCheckpoint *ck, BootstrapCheckpoint **from)
+{
+    const BootstrapOptions *o = r->o;
+    unsigned long long none[MAX_RESUME_TRIES] = { 0 };
+    *from = NULL;
+    if (o->resume && !o->fresh && bootstrap_pick_checkpoint(r->ckdir, s->failed_after, none, 0, ck, stderr))
+        *from = ck;
+    if (!*from) {
         if (o->resume && !o->fresh)
             info(r, "no checkpoint to resume from in %s: starting from the beginning", r->ckdir);
         if (clean_run(r) != 0)
-            goto out;
-        s.failed_after = ULLONG_MAX;
-        s.completed = 0;
+            return -1;
+        s->failed_after = ULLONG_MAX;
+        s->completed = 0;
     }
-    if (state_write(r->state_path, &s) != 0) {
-        lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot write %s: %s", r->state_path, strerror(errno));
-        goto out;
-    }
+    if (state_write(r->state_path, s) != 0)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot write %s: %s", r->state_path, strerror(errno)), -1;
     r->steps_log = fopen(r->steps_path, "a");
+    return 0;
+}
 
-    /* 4-7. run, watch, maybe retry an older checkpoint */
-    struct sigaction sa, old_int, old_term, old_hup;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    g_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
-    Attempt a;
+/* Where an attempt starts, said on the progress output: the step the
+ * checkpoint follows (with the console before it, for a failure report),
+ * or the boot. */
+static void run_announce(Runner *r, BootstrapCheckpoint *from)
+{
+    const BootstrapOptions *o = r->o;
+    r->ring_n = r->ring_start = 0;
+    if (from) {
+        char last[256];
+        r->done = steps_before(r->steps_path, from->ticks, last, sizeof last);
+        snprintf(r->step, sizeof r->step, "%s", last);
+        r->last_ticks = from->ticks;
+        /* the console before the checkpoint, for a failure report */
+        char *save = NULL;
+        for (char *line = strtok_r(from->tail, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            ring_push(r, line);
+        char g[32];
+        fmt_dur(from->ticks / 1e9, g, sizeof g);
+        info(r, "resuming from %s (guest time %s, console byte %llu, after step %d/%d%s%s)", from->path, g,
+             from->console_bytes, r->done, r->total, r->step[0] ? ": " : "", r->step);
+    } else {
+        r->done = 0;
+        r->step[0] = 0;
+        r->last_ticks = 0;
+        info(r, "booting %s (%d steps defined in %s)", o->kernel, r->total, o->tree);
+    }
+}
+
+/* 4-7. Run, watch, and when a checkpoint cannot be resumed try an older
+ * one (up to MAX_RESUME_TRIES); SIGINT, SIGTERM and SIGHUP stop the child. */
+static AttemptEnd run_attempts(Runner *r, State *s, BootstrapCheckpoint *ck, BootstrapCheckpoint **from,
+                               Attempt *a)
+{
+    unsigned long long skip[MAX_RESUME_TRIES] = { 0 };
+    int n_skip = 0;
     AttemptEnd end;
+    g_signal = 0;
+    host_catch_stop_signals(on_signal, true);
     for (;;) {
-        memset(&a, 0, sizeof a);
-        r->ring_n = r->ring_start = 0;
-        if (from) {
-            char last[256];
-            r->done = steps_before(r->steps_path, from->ticks, last, sizeof last);
-            snprintf(r->step, sizeof r->step, "%s", last);
-            r->last_ticks = from->ticks;
-            /* the console before the checkpoint, for a failure report */
-            char *save = NULL;
-            for (char *line = strtok_r(from->tail, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-                ring_push(r, line);
-            char g[32];
-            fmt_dur(from->ticks / 1e9, g, sizeof g);
-            info(r, "resuming from %s (guest time %s, console byte %llu, after step %d/%d%s%s)", from->path, g,
-                 from->console_bytes, r->done, r->total, r->step[0] ? ": " : "", r->step);
-        } else {
-            r->done = 0;
-            r->step[0] = 0;
-            r->last_ticks = 0;
-            info(r, "booting %s (%d steps defined in %s)", o->kernel, r->total, o->tree);
-        }
-        end = run_attempt(r, from, &a);
+        memset(a, 0, sizeof *a);
+        run_announce(r, *from);
+        end = run_attempt(r, *from, a);
         if (end == ATTEMPT_RESUME_REFUSED && n_skip < MAX_RESUME_TRIES && !g_signal) {
             print_child_errors(r);
-            fprintf(stderr, "lbvm: %s cannot be resumed; trying an older checkpoint\n", from->path);
-            skip[n_skip++] = from->number;
-            if (!bootstrap_pick_checkpoint(r->ckdir, s.failed_after, skip, n_skip, &ck, stderr)) {
+            fprintf(stderr, "lbvm: %s cannot be resumed; trying an older checkpoint\n", (*from)->path);
+            skip[n_skip++] = (*from)->number;
+            if (!bootstrap_pick_checkpoint(r->ckdir, s->failed_after, skip, n_skip, ck, stderr)) {
                 lbvm_error(BOOTSTRAP_EXIT_SETUP, "no checkpoint in %s can be resumed: run with --fresh to start over", r->ckdir);
                 end = ATTEMPT_SETUP;
                 break;
@@ -1458,22 +1451,27 @@ int bootstrap_run(const BootstrapOptions *o)
         }
         break;
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
+    host_restore_stop_signals();
+    return end;
+}
 
-    if (end == ATTEMPT_SETUP) {
-        code = BOOTSTRAP_EXIT_SETUP;
-    } else if (end == ATTEMPT_RESUME_REFUSED) {
+/* The exit code, and what to say: completed, stopped, or why it failed. */
+static int run_verdict(Runner *r, AttemptEnd end, const BootstrapCheckpoint *from, const Attempt *a, State *s)
+{
+    if (end == ATTEMPT_SETUP)
+        return BOOTSTRAP_EXIT_SETUP;
+    if (end == ATTEMPT_RESUME_REFUSED) {
         print_child_errors(r);
         lbvm_error(BOOTSTRAP_EXIT_SETUP, "cannot resume from %s: run with --fresh to start over", from ? from->path : "?");
-        code = BOOTSTRAP_EXIT_SETUP;
-    } else if (r->completed) {
-        s.completed = 1;
-        state_write(r->state_path, &s);
-        summary(r, &a);
-        code = BOOTSTRAP_EXIT_OK;
-    } else if (a.stopped_by_user && !r->fail_reason) {
+        return BOOTSTRAP_EXIT_SETUP;
+    }
+    if (r->completed) {
+        s->completed = 1;
+        state_write(r->state_path, s);
+        summary(r, a);
+        return BOOTSTRAP_EXIT_OK;
+    }
+    if (a->stopped_by_user && !r->fail_reason) {
         commit_line(r);
         fflush(r->out);
         if (r->saved_ckpt[0])
@@ -1482,16 +1480,35 @@ int bootstrap_run(const BootstrapOptions *o)
         else
             fprintf(stderr, "lbvm: stopped by signal %d; continue with 'lbvm bootstrap --resume' and the same "
                     "options\n", (int)g_signal);
-        code = BOOTSTRAP_EXIT_STOPPED;
-    } else {
-        code = report_failure(r, &a, &s);
+        return BOOTSTRAP_EXIT_STOPPED;
     }
-out:
+    return report_failure(r, a, s);
+}
+
+int bootstrap_run(const BootstrapOptions *o)
+{
+    Runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return lbvm_error(BOOTSTRAP_EXIT_SETUP, "out of memory");
+    r->o = o;
+    r->out = o->out ? o->out : stdout;
+    r->tty = host_isatty(fileno(r->out));
+    r->t0 = now_s();
+    int code = BOOTSTRAP_EXIT_SETUP, lockfd = -1, have_re = 0, n_ckpt = 0;
+    State s;
+    BootstrapCheckpoint ck, *from = NULL;
+    Attempt a;
+    if (run_setup(r, &have_re, &lockfd) == 0 && run_check_state(r, &s, &n_ckpt, &code) == 0 &&
+        run_prepare(r, &s, n_ckpt) == 0 && run_pick_start(r, &s, &ck, &from) == 0) {
+        AttemptEnd end = run_attempts(r, &s, &ck, &from, &a);
+        code = run_verdict(r, end, from, &a, &s);
+    }
     if (r->steps_log)
         fclose(r->steps_log);
     if (have_re)
         regfree(&r->re);
     free(r->regex);
+    free((char *)r->opts.kernel);
     stage0_phases_free(&r->phases);
     fetch_list_free(&r->missing);
     if (lockfd >= 0)

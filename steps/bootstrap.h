@@ -30,7 +30,7 @@
     "|^ \\+> kaem --file ([A-Za-z0-9_.+-]+-[0-9][A-Za-z0-9_.+-]*)\\.kaem( |$)"
 
 #define BOOTSTRAP_COMPLETED_LINE "Bootstrapping completed."
-#define BOOTSTRAP_DEFAULT_MEM_MIB 3072        /* lbvm's maximum; live-bootstrap asks for 4096 */
+#define BOOTSTRAP_DEFAULT_MEM_MIB 4096        /* what live-bootstrap gives its guest */
 #define BOOTSTRAP_DEFAULT_STALL_S 600         /* guest seconds without console output or disk I/O */
 #define BOOTSTRAP_DEFAULT_KEEP 8              /* checkpoint files kept (the newest); disk layers all stay */
 #define BOOTSTRAP_DEFAULT_WORKDIR "lbvm-work"

@@ -7,10 +7,8 @@
  * (owners, modes, times) to fixed values. Both run with a clean environment:
  * LC_ALL=C (mke2fs -d sorts with alphasort), our own mke2fs.conf (the host's
  * /etc/mke2fs.conf cannot change the features), and fixed times. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/build.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "boot/initramfs.h"
 #include "seeds/seeds.h"
@@ -19,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +24,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MIB (1ULL << 20)
@@ -40,10 +36,7 @@
 
 static char *pjoin(const char *a, const char *b)
 {
-    char *s = NULL;
-    if (asprintf(&s, "%s/%s", a, b) < 0)
-        return NULL;
-    return s;
+    return lbvm_strdup_printf("%s/%s", a, b);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -511,20 +504,18 @@ static int run_tool(const char *dir, char *const argv[], char *const envp[], cha
 {
     int pfd[2];
     out[0] = 0;
-    if (pipe2(pfd, O_CLOEXEC) != 0)
+    if (host_pipe(pfd) != 0)
         return -1;
-    pid_t pid = fork();
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    HostSpawn sp = { .exe = argv[0], .argv = argv, .envp = envp, .dir = dir, .fd_in = nul, .fd_out = nul,
+                     .fd_err = pfd[1] };
+    long pid = nul < 0 ? -1 : host_spawn(&sp);
+    if (nul >= 0)
+        close(nul);
     if (pid < 0) {
         close(pfd[0]);
         close(pfd[1]);
         return -1;
-    }
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(pfd[1], 2) < 0 || chdir(dir) != 0)
-            _exit(127);
-        execve(argv[0], argv, envp);
-        _exit(127);
     }
     close(pfd[1]);
     size_t got = 0;
@@ -542,11 +533,11 @@ static int run_tool(const char *dir, char *const argv[], char *const envp[], cha
     }
     out[got] = 0;
     close(pfd[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
+    HostExit ex;
+    while (host_wait(pid, true, &ex) < 0)
         if (errno != EINTR)
             return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return ex.exited ? ex.code : -1;
 }
 
 /* The first line of a tool's stderr that is not its version banner ("mke2fs 1.47.0 (5-Feb-2023)"). */
@@ -606,7 +597,7 @@ static int write_text(const char *path, const char *text, size_t len)
     return close(fd);
 }
 
-/* dst = a copy of src (a new file): copy_file_range, else read/write. */
+/* dst = a copy of src (a new file), in the host's fastest way. */
 static int copy_file(const char *src, const char *dst)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -617,59 +608,16 @@ static int copy_file(const char *src, const char *dst)
         close(in);
         return -1;
     }
-    int rc = 0, use_cfr = 1;
-    char *buf = NULL;
-    for (;;) {
-        ssize_t k;
-        if (use_cfr) {
-            k = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-            if (k < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
-                use_cfr = 0;
-                continue;
-            }
-        } else {
-            if (!buf && !(buf = malloc(1 << 20))) {
-                rc = -1;
-                break;
-            }
-            k = read(in, buf, 1 << 20);
-            for (ssize_t w = 0; k > 0 && w < k;) {
-                ssize_t m = write(out, buf + w, (size_t)(k - w));
-                if (m < 0 && errno == EINTR)
-                    continue;
-                if (m <= 0) {
-                    k = -1;
-                    break;
-                }
-                w += m;
-            }
-        }
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            rc = -1;
-        if (k <= 0)
-            break;
-    }
-    free(buf);
+    int rc = host_copy_fd(in, out);
     close(in);
     if (close(out) != 0)
         rc = -1;
     return rc;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
-
 static void rm_tree(const char *dir)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    host_remove_tree(dir);
 }
 
 static int mkdir_p(const char *dir)
@@ -801,8 +749,26 @@ static int mke2fs_version(const char *mke2fs, char *const envp[])
     return maj * 1000 + min;
 }
 
-static int disk_from_verified(const char *out_path, uint64_t size, const FetchList *files, const char *distdir,
-                              int64_t epoch, int verify, char *err, size_t errlen)
+/* One disk being made by disk_from_verified: its inputs, the tools, and
+ * the staging folder beside the output. */
+typedef struct DiskBuild {
+    const char *out_path, *distdir;
+    uint64_t size;
+    int64_t epoch;
+    int verify;
+    char mke2fs[4096], debugfs[4096], e2fsck[4096];
+    int have_fsck;
+    const FetchItem **sorted;   /* the distfiles by name */
+    int n;
+    DiskIds ids;
+    char *stage, *image, *rootd, *distd, *conf, *cmds;
+    int img;
+    char fake[32], sde[32], cfg[64];
+    char *envp[7];
+} DiskBuild;
+
+/* Size and timestamp the disk can have. */
+static int disk_check_args(uint64_t size, int64_t epoch, char *err, size_t errlen)
 {
     if (size % 512)
         return lbvm_set_err(err, errlen, "disk size %llu is not a multiple of 512 bytes", (unsigned long long)size);
@@ -813,78 +779,89 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
                        (unsigned long long)size);
     if (epoch < 0 || epoch > (int64_t)UINT32_MAX)
         return lbvm_set_err(err, errlen, "timestamp %lld is out of range", (long long)epoch);
-    char mke2fs[4096], debugfs[4096], e2fsck[4096];
-    if (build_find_tool("mke2fs", mke2fs, sizeof mke2fs) < 0 ||
-        build_find_tool("debugfs", debugfs, sizeof debugfs) < 0)
+    return 0;
+}
+
+/* mke2fs and debugfs (needed), e2fsck (used when there). */
+static int disk_find_tools(DiskBuild *d, char *err, size_t errlen)
+{
+    if (build_find_tool("mke2fs", d->mke2fs, sizeof d->mke2fs) < 0 ||
+        build_find_tool("debugfs", d->debugfs, sizeof d->debugfs) < 0)
         return lbvm_set_err(err, errlen, "mke2fs or debugfs not found on PATH, /sbin or /usr/sbin: install e2fsprogs "
                        "(scripts/setup.sh does)");
-    int have_fsck = build_find_tool("e2fsck", e2fsck, sizeof e2fsck) == 0;
+    d->have_fsck = build_find_tool("e2fsck", d->e2fsck, sizeof d->e2fsck) == 0;
+    return 0;
+}
 
-    const FetchItem **sorted = calloc((size_t)files->n + 1, sizeof *sorted);
-    if (!sorted)
+/* The distfiles sorted by name (names debugfs can take only), and the
+ * disk's identifiers derived from them. */
+static int disk_sort_files(DiskBuild *d, const FetchList *files, char *err, size_t errlen)
+{
+    d->sorted = calloc((size_t)files->n + 1, sizeof *d->sorted);
+    if (!d->sorted)
         return lbvm_set_err(err, errlen, "out of memory");
     for (int i = 0; i < files->n; i++) {
-        sorted[i] = &files->items[i];
-        if (!debugfs_safe(files->items[i].name)) {
-            free(sorted);
+        d->sorted[i] = &files->items[i];
+        if (!debugfs_safe(files->items[i].name))
             return lbvm_set_err(err, errlen, "distfile name '%s' cannot be put on the disk", files->items[i].name);
-        }
     }
+    d->n = files->n;
     if (files->n)
-        qsort(sorted, (size_t)files->n, sizeof *sorted, item_ptr_cmp);
-    DiskIds ids;
-    if (derive_ids(&ids, size, epoch, sorted, files->n) < 0) {
-        free(sorted);
+        qsort(d->sorted, (size_t)files->n, sizeof *d->sorted, item_ptr_cmp);
+    if (derive_ids(&d->ids, d->size, d->epoch, d->sorted, files->n) < 0)
         return lbvm_set_err(err, errlen, "cannot hash the disk's contents");
-    }
+    return 0;
+}
 
-    /* Everything is made in a folder beside the output (same file system, so
-     * the final rename is atomic); the tools run inside it and see only
-     * relative names: the output's own name may hold '?', which e2fsprogs
-     * reads as the start of I/O options. */
-    int rc = -1, img = -1;
-    char *stage = NULL, *image = NULL, *rootd = NULL, *distd = NULL, *conf = NULL, *cmds = NULL;
-    if (asprintf(&stage, "%s.tmp.XXXXXX", out_path) < 0) {
-        stage = NULL;
-        lbvm_set_err(err, errlen, "out of memory");
-        goto out_nostage;
-    }
+/* Everything is made in a folder beside the output (same file system, so
+ * the final rename is atomic); the tools run inside it and see only
+ * relative names: the output's own name may hold '?', which e2fsprogs
+ * reads as the start of I/O options. -1 before the folder exists leaves
+ * d->stage NULL. */
+static int disk_make_stage(DiskBuild *d, char *err, size_t errlen)
+{
+    char *stage = lbvm_strdup_printf("%s.tmp.XXXXXX", d->out_path);
+    if (!stage)
+        return lbvm_set_err(err, errlen, "out of memory");
     if (!mkdtemp(stage)) {
-        lbvm_set_err(err, errlen, "cannot create a folder beside %s: %s", out_path, strerror(errno));
-        goto out_nostage;
+        lbvm_set_err(err, errlen, "cannot create a folder beside %s: %s", d->out_path, strerror(errno));
+        free(stage);
+        return -1;
     }
-    image = pjoin(stage, "image");
-    rootd = pjoin(stage, "root");
-    distd = pjoin(stage, "root/distfiles");
-    conf = pjoin(stage, "mke2fs.conf");
-    cmds = pjoin(stage, "debugfs.cmd");
-    if (!image || !rootd || !distd || !conf || !cmds) {
-        lbvm_set_err(err, errlen, "out of memory");
-        goto out;
-    }
-    if (mkdir(rootd, 0755) != 0 || mkdir(distd, 0755) != 0 ||
-        write_text(conf, mke2fs_conf, sizeof mke2fs_conf - 1) != 0) {
-        lbvm_set_err(err, errlen, "cannot write in %s: %s", stage, strerror(errno));
-        goto out;
-    }
-    /* the distfiles: hard links where possible (no copy), else copies;
-     * owners, modes and times are fixed later, on the disk */
-    for (int i = 0; i < files->n; i++) {
-        const FetchItem *it = sorted[i];
-        char *src = pjoin(distdir, it->name), *dst = pjoin(distd, it->name);
+    d->stage = stage;
+    d->image = pjoin(stage, "image");
+    d->rootd = pjoin(stage, "root");
+    d->distd = pjoin(stage, "root/distfiles");
+    d->conf = pjoin(stage, "mke2fs.conf");
+    d->cmds = pjoin(stage, "debugfs.cmd");
+    if (!d->image || !d->rootd || !d->distd || !d->conf || !d->cmds)
+        return lbvm_set_err(err, errlen, "out of memory");
+    if (mkdir(d->rootd, 0755) != 0 || mkdir(d->distd, 0755) != 0 ||
+        write_text(d->conf, mke2fs_conf, sizeof mke2fs_conf - 1) != 0)
+        return lbvm_set_err(err, errlen, "cannot write in %s: %s", stage, strerror(errno));
+    return 0;
+}
+
+/* The distfiles: hard links where possible (no copy), else copies;
+ * owners, modes and times are fixed later, on the disk. */
+static int disk_stage_files(DiskBuild *d, char *err, size_t errlen)
+{
+    for (int i = 0; i < d->n; i++) {
+        const FetchItem *it = d->sorted[i];
+        char *src = pjoin(d->distdir, it->name), *dst = pjoin(d->distd, it->name);
         struct stat st;
         int ok = src && dst;
         if (ok && stat(src, &st) != 0) {
-            lbvm_set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it; --allow-missing builds without it)", it->name, distdir);
+            lbvm_set_err(err, errlen, "distfile %s is missing from %s (lbvm fetch downloads it; --allow-missing builds without it)", it->name, d->distdir);
             ok = 0;
         } else if (ok) {
             /* a file already linked elsewhere is copied, so mke2fs never
              * sees two names for one inode and makes a hard link */
-            int linked = S_ISREG(st.st_mode) && st.st_nlink == 1 && link(src, dst) == 0;
+            int linked = S_ISREG(st.st_mode) && st.st_nlink == 1 && host_link_new(src, dst) == 0;
             if (!linked && copy_file(src, dst) != 0) {
                 lbvm_set_err(err, errlen, "distfile %s: cannot copy %s: %s", it->name, src, strerror(errno));
                 ok = 0;
-            } else if (verify && verify_file(dst, it->name, it->sha256, distdir, err, errlen) != 0) {
+            } else if (d->verify && verify_file(dst, it->name, it->sha256, d->distdir, err, errlen) != 0) {
                 ok = 0;
             }
         } else {
@@ -893,115 +870,138 @@ static int disk_from_verified(const char *out_path, uint64_t size, const FetchLi
         free(src);
         free(dst);
         if (!ok)
-            goto out;
+            return -1;
     }
+    return 0;
+}
 
-    img = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (img < 0 || fchmod(img, 0644) != 0 || ftruncate(img, (off_t)size) != 0) {
-        lbvm_set_err(err, errlen, "cannot create a %llu-byte image in %s: %s", (unsigned long long)size, stage,
-                strerror(errno));
-        goto out;
-    }
-
-    char fake[32], sde[32], cfg[64], offopt[512], blocks[32], msg[8192];
+/* The sparse image file, and the tools' fixed environment. */
+static int disk_create_image(DiskBuild *d, char *err, size_t errlen)
+{
+    d->img = open(d->image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (d->img < 0 || fchmod(d->img, 0644) != 0 || ftruncate(d->img, (off_t)d->size) != 0)
+        return lbvm_set_err(err, errlen, "cannot create a %llu-byte image in %s: %s", (unsigned long long)d->size,
+                            d->stage, strerror(errno));
     /* E2FSPROGS_FAKE_TIME=0 means "now" to e2fsprogs: 1 stands in for 0 (superblock write time only; debugfs
      * sets every inode time and the creation and check times to the epoch). */
-    snprintf(fake, sizeof fake, "E2FSPROGS_FAKE_TIME=%lld", (long long)(epoch ? epoch : 1));
-    snprintf(sde, sizeof sde, "SOURCE_DATE_EPOCH=%lld", (long long)epoch);
-    snprintf(cfg, sizeof cfg, "MKE2FS_CONFIG=./mke2fs.conf");
-    char *envp[] = { "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TZ=UTC", cfg, fake, sde, NULL };
+    snprintf(d->fake, sizeof d->fake, "E2FSPROGS_FAKE_TIME=%lld", (long long)(d->epoch ? d->epoch : 1));
+    snprintf(d->sde, sizeof d->sde, "SOURCE_DATE_EPOCH=%lld", (long long)d->epoch);
+    snprintf(d->cfg, sizeof d->cfg, "MKE2FS_CONFIG=./mke2fs.conf");
+    char *envp[] = { "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TZ=UTC", d->cfg, d->fake, d->sde, NULL };
+    memcpy(d->envp, envp, sizeof envp);
+    return 0;
+}
 
+/* mke2fs makes the file system inside the partition, from the staged root. */
+static int disk_run_mke2fs(DiskBuild *d, char *err, size_t errlen)
+{
+    char offopt[512], blocks[32], msg[8192];
     /* assume_storage_prezeroed (1.47+): the sparse file is zeros, so inode
      * tables and journal are neither written nor left for the kernel to zero */
-    int ver = mke2fs_version(mke2fs, envp);
+    int ver = mke2fs_version(d->mke2fs, d->envp);
     snprintf(offopt, sizeof offopt, "offset=%llu,hash_seed=%s,root_owner=0:0,nodiscard,%s",
-             (unsigned long long)(BUILD_PART_START_LBA * 512ULL), ids.hash_seed,
+             (unsigned long long)(BUILD_PART_START_LBA * 512ULL), d->ids.hash_seed,
              ver >= 1047 ? "assume_storage_prezeroed=1" : "lazy_itable_init=1,lazy_journal_init=1");
-    uint64_t nblocks = (size - BUILD_PART_START_LBA * 512ULL) / FS_BLOCK;
+    uint64_t nblocks = (d->size - BUILD_PART_START_LBA * 512ULL) / FS_BLOCK;
     snprintf(blocks, sizeof blocks, "%llu", (unsigned long long)nblocks);
-    char *mk_argv[] = { mke2fs, "-q", "-F", "-t", "ext4", "-b", "4096", "-U", ids.uuid, "-E", offopt,
+    char *mk_argv[] = { d->mke2fs, "-q", "-F", "-t", "ext4", "-b", "4096", "-U", d->ids.uuid, "-E", offopt,
                         "-d", "root", "image", blocks, NULL };
-    int st = run_tool(stage, mk_argv, envp, msg, sizeof msg);
+    int st = run_tool(d->stage, mk_argv, d->envp, msg, sizeof msg);
     if (st != 0) {
         const char *m = tool_message(msg, "mke2fs");
-        lbvm_set_err(err, errlen, "mke2fs failed (%s%d)%s%s", st < 0 ? "signal or exec error " : "exit ", st,
+        return lbvm_set_err(err, errlen, "mke2fs failed (%s%d)%s%s", st < 0 ? "signal or exec error " : "exit ", st,
                 *m ? ": " : "", m);
-        goto out;
     }
+    return 0;
+}
 
-    /* debugfs: fixed owners, modes and times for everything mke2fs took from the host */
-    FILE *f = fopen(cmds, "we");
-    if (!f) {
-        lbvm_set_err(err, errlen, "cannot write %s: %s", cmds, strerror(errno));
-        goto out;
-    }
+/* debugfs: fixed owners, modes and times for everything mke2fs took from
+ * the host; then e2fsck -fn where there is one. */
+static int disk_fix_and_check(DiskBuild *d, char *err, size_t errlen)
+{
+    char msg[8192];
+    FILE *f = fopen(d->cmds, "we");
+    if (!f)
+        return lbvm_set_err(err, errlen, "cannot write %s: %s", d->cmds, strerror(errno));
+    int64_t epoch = d->epoch;
     fprintf(f, "ssv mkfs_time @%lld\nssv lastcheck @%lld\n", (long long)epoch, (long long)epoch);
     fix_inode(f, "<2>", epoch, 1, "040755");       /* root */
     fix_inode(f, "<7>", epoch, 0, NULL);           /* resize inode */
     fix_inode(f, "<8>", epoch, 0, NULL);           /* journal */
     fix_inode(f, "/lost+found", epoch, 1, NULL);
     fix_inode(f, "/distfiles", epoch, 1, "040755");
-    for (int i = 0; i < files->n; i++) {
+    for (int i = 0; i < d->n; i++) {
         char spec[4200];
-        snprintf(spec, sizeof spec, "\"/distfiles/%s\"", sorted[i]->name);
+        snprintf(spec, sizeof spec, "\"/distfiles/%s\"", d->sorted[i]->name);
         fix_inode(f, spec, epoch, 1, "0100644");
     }
-    if (fclose(f) != 0) {
-        lbvm_set_err(err, errlen, "cannot write %s", cmds);
-        goto out;
-    }
+    if (fclose(f) != 0)
+        return lbvm_set_err(err, errlen, "cannot write %s", d->cmds);
     char fsname[64];
     snprintf(fsname, sizeof fsname, "image?offset=%llu", (unsigned long long)(BUILD_PART_START_LBA * 512ULL));
-    char *dbg_argv[] = { debugfs, "-w", "-f", "debugfs.cmd", fsname, NULL };
-    st = run_tool(stage, dbg_argv, envp, msg, sizeof msg);
+    char *dbg_argv[] = { d->debugfs, "-w", "-f", "debugfs.cmd", fsname, NULL };
+    int st = run_tool(d->stage, dbg_argv, d->envp, msg, sizeof msg);
     const char *m = tool_message(msg, "debugfs");
-    if (st != 0 || *m) {   /* debugfs reports a failed command on stderr only */
-        lbvm_set_err(err, errlen, "debugfs failed (exit %d)%s%s", st, *m ? ": " : "", m);
-        goto out;
-    }
-    if (have_fsck) {
-        char *ck_argv[] = { e2fsck, "-f", "-n", fsname, NULL };
-        st = run_tool(stage, ck_argv, envp, msg, sizeof msg);
+    if (st != 0 || *m)     /* debugfs reports a failed command on stderr only */
+        return lbvm_set_err(err, errlen, "debugfs failed (exit %d)%s%s", st, *m ? ": " : "", m);
+    if (d->have_fsck) {
+        char *ck_argv[] = { d->e2fsck, "-f", "-n", fsname, NULL };
+        st = run_tool(d->stage, ck_argv, d->envp, msg, sizeof msg);
         if (st != 0) {
             m = tool_message(msg, "e2fsck");
-            lbvm_set_err(err, errlen, "the new file system fails e2fsck -fn (exit %d)%s%s", st, *m ? ": " : "", m);
-            goto out;
+            return lbvm_set_err(err, errlen, "the new file system fails e2fsck -fn (exit %d)%s%s", st, *m ? ": " : "", m);
         }
     }
+    return 0;
+}
 
-    /* the partition table last: nothing the tools do can touch it */
+/* The partition table last (nothing the tools do can touch it), then the
+ * image replaces the output atomically. */
+static int disk_publish(DiskBuild *d, char *err, size_t errlen)
+{
     uint8_t mbr[512];
-    build_mbr(mbr, size, ids.disk_id);
-    if (pwrite(img, mbr, sizeof mbr, 0) != (ssize_t)sizeof mbr || fsync(img) != 0) {
-        lbvm_set_err(err, errlen, "cannot write %s: %s", image, strerror(errno));
-        goto out;
-    }
-    if (close(img) != 0) {
-        img = -1;
-        lbvm_set_err(err, errlen, "cannot write %s: %s", image, strerror(errno));
-        goto out;
-    }
-    img = -1;
-    if (rename(image, out_path) != 0) {
-        lbvm_set_err(err, errlen, "cannot rename %s to %s: %s", image, out_path, strerror(errno));
-        goto out;
-    }
-    {
-        lbvm_fsync_dir_of(out_path);
-    }
-    rc = 0;
-out:
-    if (img >= 0)
-        close(img);
-    rm_tree(stage);
-out_nostage:
-    free(stage);
-    free(image);
-    free(rootd);
-    free(distd);
-    free(conf);
-    free(cmds);
-    free(sorted);
+    build_mbr(mbr, d->size, d->ids.disk_id);
+    if (pwrite(d->img, mbr, sizeof mbr, 0) != (ssize_t)sizeof mbr || host_fsync(d->img) != 0)
+        return lbvm_set_err(err, errlen, "cannot write %s: %s", d->image, strerror(errno));
+    int rc = close(d->img);
+    d->img = -1;
+    if (rc != 0)
+        return lbvm_set_err(err, errlen, "cannot write %s: %s", d->image, strerror(errno));
+    if (host_replace(d->image, d->out_path) != 0)
+        return lbvm_set_err(err, errlen, "cannot rename %s to %s: %s", d->image, d->out_path, strerror(errno));
+    host_fsync_dir_of(d->out_path);
+    return 0;
+}
+
+static void disk_build_free(DiskBuild *d)
+{
+    if (d->img >= 0)
+        close(d->img);
+    if (d->stage)
+        rm_tree(d->stage);
+    free(d->stage);
+    free(d->image);
+    free(d->rootd);
+    free(d->distd);
+    free(d->conf);
+    free(d->cmds);
+    free(d->sorted);
+}
+
+static int disk_from_verified(const char *out_path, uint64_t size, const FetchList *files, const char *distdir,
+                              int64_t epoch, int verify, char *err, size_t errlen)
+{
+    if (disk_check_args(size, epoch, err, errlen) < 0)
+        return -1;
+    DiskBuild d = { .out_path = out_path, .distdir = distdir, .size = size, .epoch = epoch, .verify = verify,
+                    .img = -1 };
+    int rc = -1;
+    if (disk_find_tools(&d, err, errlen) == 0 && disk_sort_files(&d, files, err, errlen) == 0 &&
+        disk_make_stage(&d, err, errlen) == 0 && disk_stage_files(&d, err, errlen) == 0 &&
+        disk_create_image(&d, err, errlen) == 0 && disk_run_mke2fs(&d, err, errlen) == 0 &&
+        disk_fix_and_check(&d, err, errlen) == 0 && disk_publish(&d, err, errlen) == 0)
+        rc = 0;
+    disk_build_free(&d);
     return rc;
 }
 
@@ -1037,7 +1037,7 @@ static int sha256_sparse(const char *path, uint64_t *size, char hex[65])
     int ok = c && buf && EVP_DigestInit_ex(c, EVP_sha256(), NULL);
     off_t end = st.st_size, off = 0;
     while (ok && off < end) {
-        off_t data = lseek(fd, off, SEEK_DATA);
+        off_t data = (off_t)host_seek_data(fd, off);
         if (data < 0)
             data = errno == ENXIO ? end : off;       /* ENXIO: only a hole is left; else no SEEK_DATA */
         for (off_t z = off; ok && z < data;) {
@@ -1047,7 +1047,7 @@ static int sha256_sparse(const char *path, uint64_t *size, char hex[65])
         }
         if (data >= end)
             break;
-        off_t hole = lseek(fd, data, SEEK_HOLE);
+        off_t hole = (off_t)host_seek_hole(fd, data);
         if (hole < 0 || hole > end)
             hole = end;
         for (off = data; ok && off < hole;) {

@@ -9,14 +9,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "steps/fetch.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #define FETCH_MAX_REDIRS 5
@@ -61,9 +62,7 @@ typedef struct FetchRun {
 
 static double mono_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return host_monotonic();
 }
 
 /* One log line; on a tty the progress line is cleared first and redrawn later. */
@@ -92,18 +91,9 @@ static char *path_join(const char *dir, const char *name, const char *suffix)
 
 int fetch_cache_dir(const char *leaf, char *buf, size_t len)
 {
-    const char *x = getenv("XDG_CACHE_HOME");
-    int n;
-    /* The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored. */
-    if (x && x[0] == '/')
-        n = snprintf(buf, len, "%s/lbvm/%s", x, leaf);
-    else {
-        const char *h = getenv("HOME");
-        if (!h || !*h)
-            return -1;
-        n = snprintf(buf, len, "%s/.cache/lbvm/%s", h, leaf);
-    }
-    return n < 0 || (size_t)n >= len ? -1 : 0;
+    char sub[512];
+    int n = snprintf(sub, sizeof sub, "lbvm/%s", leaf);
+    return n < 0 || (size_t)n >= sizeof sub ? -1 : host_cache_dir(sub, buf, len);
 }
 
 int fetch_default_distdir(char *buf, size_t len)
@@ -403,11 +393,11 @@ static int part_verify_and_commit(FetchRun *r, FetchXfer *x, int *mismatch)
         *mismatch = 1;
         return -1;
     }
-    if (rename(x->part_path, x->final_path) < 0) {
+    if (host_replace(x->part_path, x->final_path) < 0) {
         snprintf(x->reason, sizeof x->reason, "cannot rename %s: %s", x->part_path, strerror(errno));
         return -1;
     }
-    lbvm_fsync_dir(r->o->distdir);
+    host_fsync_dir(r->o->distdir);
     return 0;
 }
 
@@ -423,7 +413,7 @@ static void xfer_done(FetchRun *r, CURLM *m, FetchXfer *x, CURLcode rc)
     if (rc == CURLE_OK && x->resume > 0 && !x->body_started && code == 200)
         part_reset(x);   /* empty 200 body: the whole file is empty */
     if (rc == CURLE_OK) {
-        if (fsync(x->fd) < 0) {
+        if (host_fsync(x->fd) < 0) {
             snprintf(x->reason, sizeof x->reason, "cannot write %s: %s", x->part_path, strerror(errno));
             fatal_local = 1;
         }
@@ -535,24 +525,9 @@ static void draw_bar(FetchRun *r, FetchXfer *xs, int n, int force)
     r->bar_shown = 1;
 }
 
-int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err, size_t errlen)
+/* Every item has a safe name, a SHA-256, a URL, and a name of its own. */
+static int fetch_check_items(const FetchItem *items, int n, char *err, size_t errlen)
 {
-    FetchOptions o = *opts;
-    char defdir[4096];
-    if (err && errlen)
-        err[0] = 0;
-    if (!o.distdir) {
-        if (fetch_default_distdir(defdir, sizeof defdir) < 0) {
-            lbvm_set_err(err, errlen, "no distdir given and neither XDG_CACHE_HOME nor HOME is set");
-            return -1;
-        }
-        o.distdir = defdir;
-    }
-    if (o.parallel <= 0)
-        o.parallel = FETCH_DEFAULT_PARALLEL;
-    FetchRun r = { .o = &o, .log = o.log ? o.log : stderr, .n_total = n };
-    r.tty = o.progress && isatty(fileno(r.log));
-
     for (int i = 0; i < n; i++) {
         const FetchItem *it = &items[i];
         if (!valid_name(it->name)) {
@@ -573,89 +548,124 @@ int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err
                 return -1;
             }
     }
-    if (!o.offline && mkdir_p(o.distdir) < 0) {
-        lbvm_set_err(err, errlen, "cannot create distdir %s: %s", o.distdir, strerror(errno));
-        return -1;
-    }
+    return 0;
+}
 
-    FetchXfer *xs = calloc(n ? (size_t)n : 1, sizeof *xs);
-    if (!xs) {
-        lbvm_set_err(err, errlen, "out of memory");
-        return -1;
-    }
-    int n_missing = 0, n_failed = 0, rc = 0;
-    const char *first_fail = NULL;
+/* Which files are already in the distdir with the right SHA-256 (done),
+ * which must be fetched (pending, counted in *n_missing), which cannot be
+ * read (failed). -1 only when out of memory. */
+static int fetch_scan_present(FetchRun *r, FetchXfer *xs, const FetchItem *items, int n, int *n_missing,
+                              char *err, size_t errlen)
+{
+    const FetchOptions *o = r->o;
     for (int i = 0; i < n; i++) {
         FetchXfer *x = &xs[i];
         char got[65];
         x->it = &items[i];
         x->fd = -1;
-        x->final_path = path_join(o.distdir, x->it->name, "");
-        x->part_path = path_join(o.distdir, x->it->name, ".part");
+        x->final_path = path_join(o->distdir, x->it->name, "");
+        x->part_path = path_join(o->distdir, x->it->name, ".part");
         if (!x->final_path || !x->part_path) {
             lbvm_set_err(err, errlen, "out of memory");
-            rc = -1;
-            goto out;
+            return -1;
         }
         if (fetch_sha256_file(x->final_path, got) == 0) {
             if (!strcasecmp(got, x->it->sha256)) {
                 x->state = XF_DONE;
-                r.n_done++;
+                r->n_done++;
                 continue;
             }
-            logline(&r, "%s: present but checksum mismatch (expected %s, got %s); %s", x->it->name,
-                    x->it->sha256, got, o.offline ? "not replaced (offline)" : "fetching again");
+            logline(r, "%s: present but checksum mismatch (expected %s, got %s); %s", x->it->name,
+                    x->it->sha256, got, o->offline ? "not replaced (offline)" : "fetching again");
         } else if (errno != ENOENT) {
             snprintf(x->reason, sizeof x->reason, "cannot read %s: %s", x->final_path, strerror(errno));
-            logline(&r, "error: %s: %s", x->it->name, x->reason);
+            logline(r, "error: %s: %s", x->it->name, x->reason);
             x->state = XF_FAILED;
             continue;
         }
         x->state = XF_PENDING;
-        n_missing++;
-        if (o.offline)
-            logline(&r, "missing %s %s", x->it->name, x->it->urls[0]);
+        (*n_missing)++;
+        if (o->offline)
+            logline(r, "missing %s %s", x->it->name, x->it->urls[0]);
     }
-    if (o.offline) {
-        for (int i = 0; i < n; i++)
-            if (xs[i].state == XF_FAILED)
-                n_failed++;
-        if (n_missing || n_failed) {
-            lbvm_set_err(err, errlen, "offline: %d of %d files missing%s", n_missing + n_failed, n,
-                    n_failed ? " or unreadable" : "");
-            rc = -1;
-        }
-        goto out;
-    }
+    return 0;
+}
 
+/* --offline: the verdict on what is there. */
+static int fetch_offline_verdict(const FetchXfer *xs, int n, int n_missing, char *err, size_t errlen)
+{
+    int n_failed = 0;
+    for (int i = 0; i < n; i++)
+        if (xs[i].state == XF_FAILED)
+            n_failed++;
+    if (n_missing || n_failed) {
+        lbvm_set_err(err, errlen, "offline: %d of %d files missing%s", n_missing + n_failed, n,
+                n_failed ? " or unreadable" : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills free slots in item order (a retry re-enters at its own index);
+ * the number of transfers active and still pending. */
+static void fetch_fill_slots(FetchRun *r, CURLM *m, FetchXfer *xs, int n, int *active, int *pending)
+{
+    *active = *pending = 0;
+    for (int i = 0; i < n; i++)
+        *active += xs[i].state == XF_ACTIVE;
+    for (int i = 0; i < n && *active < r->o->parallel; i++) {
+        if (xs[i].state != XF_PENDING)
+            continue;
+        if (xfer_start(r, m, &xs[i]) == 0)
+            (*active)++;
+        else
+            xfer_next_url(r, &xs[i]);
+    }
+    for (int i = 0; i < n; i++)
+        *pending += xs[i].state == XF_PENDING;
+}
+
+/* libcurl's LOW_SPEED check averages over a ~5 s window, so a transfer
+ * that got a few bytes then went silent would live stall+5 s: a silent
+ * transfer is cut here at stall_s, LOW_SPEED still catches a trickle under
+ * 1 byte/s. The clock starts once connected. */
+static void fetch_cut_stalled(FetchRun *r, CURLM *m, FetchXfer *xs, int n)
+{
+    double t = mono_now();
+    long stall_s = r->o->stall_timeout_s > 0 ? r->o->stall_timeout_s : (long)FETCH_DEFAULT_STALL_S;
+    for (int i = 0; i < n; i++) {
+        FetchXfer *x = &xs[i];
+        curl_off_t ct = 0;
+        if (x->state != XF_ACTIVE)
+            continue;
+        curl_easy_getinfo(x->h, CURLINFO_CONNECT_TIME_T, &ct);
+        if (ct == 0 && !x->got_header)
+            x->last_rx = t;
+        else if (t - x->last_rx >= (double)stall_s) {
+            x->stalled = 1;
+            xfer_done(r, m, x, CURLE_OPERATION_TIMEDOUT);
+        }
+    }
+}
+
+/* Fetches every pending file, o->parallel at a time, until none is active
+ * or pending. -1 only when libcurl cannot start. */
+static int fetch_transfer(FetchRun *r, FetchXfer *xs, int n, char *err, size_t errlen)
+{
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         lbvm_set_err(err, errlen, "cannot initialise libcurl");
-        rc = -1;
-        goto out;
+        return -1;
     }
     CURLM *m = curl_multi_init();
     if (!m) {
         curl_global_cleanup();
         lbvm_set_err(err, errlen, "cannot initialise libcurl");
-        rc = -1;
-        goto out;
+        return -1;
     }
-    r.t0 = mono_now();
+    r->t0 = mono_now();
     for (;;) {
-        int active = 0, pending = 0;
-        for (int i = 0; i < n; i++)
-            active += xs[i].state == XF_ACTIVE;
-        /* Fill free slots in item order; a retry re-enters at its own index. */
-        for (int i = 0; i < n && active < o.parallel; i++) {
-            if (xs[i].state != XF_PENDING)
-                continue;
-            if (xfer_start(&r, m, &xs[i]) == 0)
-                active++;
-            else
-                xfer_next_url(&r, &xs[i]);
-        }
-        for (int i = 0; i < n; i++)
-            pending += xs[i].state == XF_PENDING;
+        int active, pending;
+        fetch_fill_slots(r, m, xs, n, &active, &pending);
         if (!active && !pending)
             break;
         int running = 0;
@@ -667,59 +677,80 @@ int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err
                 continue;
             FetchXfer *x = NULL;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            xfer_done(&r, m, x, msg->data.result);
+            xfer_done(r, m, x, msg->data.result);
         }
-        /* libcurl's LOW_SPEED check averages over a ~5 s window, so a transfer
-         * that got a few bytes then went silent would live stall+5 s: a
-         * silent transfer is cut here at stall_s, LOW_SPEED still catches a
-         * trickle under 1 byte/s. The clock starts once connected. */
-        double t = mono_now();
-        long stall_s = o.stall_timeout_s > 0 ? o.stall_timeout_s : (long)FETCH_DEFAULT_STALL_S;
-        for (int i = 0; i < n; i++) {
-            FetchXfer *x = &xs[i];
-            curl_off_t ct = 0;
-            if (x->state != XF_ACTIVE)
-                continue;
-            curl_easy_getinfo(x->h, CURLINFO_CONNECT_TIME_T, &ct);
-            if (ct == 0 && !x->got_header)
-                x->last_rx = t;
-            else if (t - x->last_rx >= (double)stall_s) {
-                x->stalled = 1;
-                xfer_done(&r, m, x, CURLE_OPERATION_TIMEDOUT);
-            }
-        }
-        draw_bar(&r, xs, n, 0);
+        fetch_cut_stalled(r, m, xs, n);
+        draw_bar(r, xs, n, 0);
         if (running)
             curl_multi_poll(m, NULL, 0, 100, NULL);
     }
     curl_multi_cleanup(m);
     curl_global_cleanup();
-    if (r.bar_shown) {
-        fputs("\r\033[K", r.log);
-        r.bar_shown = 0;
+    if (r->bar_shown) {
+        fputs("\r\033[K", r->log);
+        r->bar_shown = 0;
     }
+    return 0;
+}
 
-out:
-    for (int i = 0; i < n; i++) {
+/* After the transfers: one line for the failures (the first one named),
+ * or a summary of what was fetched. */
+static int fetch_verdict(FetchRun *r, const FetchXfer *xs, int n, int n_missing, char *err, size_t errlen)
+{
+    int n_failed = 0;
+    const FetchXfer *f = NULL;
+    for (int i = 0; i < n; i++)
         if (xs[i].state == XF_FAILED) {
             n_failed++;
-            if (!first_fail)
-                first_fail = xs[i].it->name;
-        }
-    }
-    if (!o.offline && rc == 0 && n_failed) {
-        const FetchXfer *f = NULL;
-        for (int i = 0; i < n && !f; i++)
-            if (xs[i].state == XF_FAILED)
+            if (!f)
                 f = &xs[i];
+        }
+    if (n_failed) {
         if (n_failed == 1)
             lbvm_set_err(err, errlen, "%s: %s", f->it->name, f->reason);
         else
             lbvm_set_err(err, errlen, "%d of %d files failed (first %s: %s)", n_failed, n, f->it->name, f->reason);
-        rc = -1;
+        return -1;
     }
-    if (!o.offline && rc == 0 && n_missing)
-        logline(&r, "fetch: %d fetched, %d already present", n_missing, n - n_missing);
+    if (n_missing)
+        logline(r, "fetch: %d fetched, %d already present", n_missing, n - n_missing);
+    return 0;
+}
+
+int fetch_all(const FetchItem *items, int n, const FetchOptions *opts, char *err, size_t errlen)
+{
+    FetchOptions o = *opts;
+    char defdir[4096];
+    if (err && errlen)
+        err[0] = 0;
+    if (!o.distdir) {
+        if (fetch_default_distdir(defdir, sizeof defdir) < 0) {
+            lbvm_set_err(err, errlen, "no distdir given and neither XDG_CACHE_HOME nor HOME is set");
+            return -1;
+        }
+        o.distdir = defdir;
+    }
+    if (o.parallel <= 0)
+        o.parallel = FETCH_DEFAULT_PARALLEL;
+    FetchRun r = { .o = &o, .log = o.log ? o.log : stderr, .n_total = n };
+    r.tty = o.progress && host_isatty(fileno(r.log));
+    if (fetch_check_items(items, n, err, errlen) < 0)
+        return -1;
+    if (!o.offline && mkdir_p(o.distdir) < 0) {
+        lbvm_set_err(err, errlen, "cannot create distdir %s: %s", o.distdir, strerror(errno));
+        return -1;
+    }
+    FetchXfer *xs = calloc(n ? (size_t)n : 1, sizeof *xs);
+    if (!xs) {
+        lbvm_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    int n_missing = 0;
+    int rc = fetch_scan_present(&r, xs, items, n, &n_missing, err, errlen);
+    if (rc == 0 && o.offline)
+        rc = fetch_offline_verdict(xs, n, n_missing, err, errlen);
+    else if (rc == 0 && (rc = fetch_transfer(&r, xs, n, err, errlen)) == 0)
+        rc = fetch_verdict(&r, xs, n, n_missing, err, errlen);
     for (int i = 0; i < n; i++) {
         free(xs[i].final_path);
         free(xs[i].part_path);

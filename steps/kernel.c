@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The default kernel (kernel.h): fetch the pinned Debian package, take its
  * vmlinuz out with libarchive, check both against their SHA-256. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/kernel.h"
+#include "base/platform.h"
 #include "steps/fetch.h"
 #include "boot/linux.h"
 #include "base/util.h"
@@ -30,7 +28,7 @@ static int add_mirror(char *buf, size_t len, const char *uri, size_t n)
     while (n && uri[n - 1] == '/')
         n--;
     /* the security archive has another pool; skip it, and duplicates */
-    if (n < 8 || memmem(uri, n, "security", 8) || (strncmp(uri, "http://", 7) && strncmp(uri, "https://", 8)))
+    if (n < 8 || lbvm_memmem(uri, n, "security", 8) || (strncmp(uri, "http://", 7) && strncmp(uri, "https://", 8)))
         return 0;
     for (const char *p = buf; *p;) {
         size_t l = strcspn(p, " ");
@@ -229,7 +227,7 @@ int kernel_from_deb(const char *deb_path, const char *member, const char *sha256
                      r == ARCHIVE_OK || r == ARCHIVE_EOF ? "" : archive_error_string(inner));
         goto out;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    if (host_fsync(fd) != 0 || close(fd) != 0) {
         fd = -1;
         lbvm_set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
@@ -242,11 +240,11 @@ int kernel_from_deb(const char *deb_path, const char *member, const char *sha256
             goto out;
         }
     }
-    if (rename(tmp, out_path) != 0) {
+    if (host_replace(tmp, out_path) != 0) {
         lbvm_set_err(err, errlen, "cannot rename %s to %s: %s", tmp, out_path, strerror(errno));
         goto out;
     }
-    lbvm_fsync_dir_of(out_path);
+    host_fsync_dir_of(out_path);
     rc = 0;
 out:
     if (fd >= 0)
@@ -285,7 +283,7 @@ int kernel_default(char *buf, size_t len, int offline, FILE *log, char *err, siz
     char *urls[16];
     int nu = 0;
     for (char *save = NULL, *t = strtok_r(mirrors, " ", &save); t && nu < 16; t = strtok_r(NULL, " ", &save))
-        if (asprintf(&urls[nu], "%s/%s", t, KERNEL_POOL_PATH) >= 0)
+        if ((urls[nu] = lbvm_strdup_printf("%s/%s", t, KERNEL_POOL_PATH)))
             nu++;
     FetchItem it = { .name = KERNEL_DEB, .sha256 = KERNEL_DEB_SHA256, .urls = (const char *const *)urls,
                      .n_urls = nu };

@@ -4,9 +4,6 @@
  * "double quotes", a trailing backslash joins the next line), ${NAME} is
  * replaced by the value last assigned in a script read so far, or by a
  * wildcard in the pattern when none was. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "steps/stage0.h"
 #include "base/util.h"
 
@@ -133,8 +130,8 @@ static int banner(const char *line, char *name, size_t len)
 static int add_phase(Reader *r, const char *name, const char *ere)
 {
     Stage0Phases *p = r->p;
-    char *pat = NULL;
-    if (asprintf(&pat, "^ \\+> %s ?$", ere) < 0)
+    char *pat = lbvm_strdup_printf("^ \\+> %s ?$", ere);
+    if (!pat)
         return lbvm_set_err(r->err, r->errlen, "out of memory");
     Stage0Phase *nv = realloc(p->v, (size_t)(p->n + 1) * sizeof *nv);
     regex_t *nr = realloc(p->re, (size_t)(p->n + 1) * sizeof *nr);

@@ -6,6 +6,9 @@
 #   sha             sha256sum of 64 MiB of zeros (dd | sha256sum)
 #   loop            200000 iterations of a shell arithmetic loop
 #   reboot          ask for a reset instead of powering off
+#   hightouch       /bin/hightouch (tests/boot/hightouch.c) touches 1856 MiB while
+#                   dd writes as much into tmpfs: more than 3.5 GiB in use, so
+#                   RAM above 4 GiB must be; it reads its pages back
 # Every line meant for the host starts with "LBVM-TEST: ". A name with a dot is
 # a module parameter to the kernel, so it never reaches our environment: read
 # it from /proc/cmdline.
@@ -53,6 +56,14 @@ loop)
     t1=$(cs)
     echo "LBVM-TEST: result loop $i"
     echo "LBVM-TEST: result seconds $(secs "$t0" "$t1")"
+    ;;
+hightouch)
+    while read -r k v _; do
+        case $k in MemTotal:|HighTotal:) echo "LBVM-TEST: result meminfo $k $v" ;; esac
+    done </proc/meminfo
+    { dd if=/dev/zero of=/tmp/fill bs=1M count=1856 2>/dev/null && echo go; } | /bin/hightouch \
+        || echo "LBVM-TEST: error hightouch exit $?"
+    rm -f /tmp/fill
     ;;
 reboot)
     echo "LBVM-TEST: done"

@@ -26,6 +26,8 @@
 #include "devices/pit.h"
 #include "devices/rtc.h"
 #include "devices/sysreset.h"
+#include "devices/i8042.h"
+#include "devices/vga.h"
 #include "devices/uart.h"
 
 /* A finding: abort (with the failed condition) even where NDEBUG is set. */
@@ -53,6 +55,8 @@ typedef struct FzBoard {
     RTCState *rtc;
     PCIBus *pci;
     SysResetState *sysreset;
+    I8042State *i8042;
+    VGAState *vga;
     AHCIState *ahci;            /* NULL on a board without one */
     uint8_t *ram;
     int intr;                   /* INTR as the CPU would see it */
@@ -104,7 +108,9 @@ static inline int fz_board_init(FzBoard *b, int64_t epoch, uint8_t *ram, Disk *d
     b->rtc = rtc_init(&b->io, &b->clock, &b->irq[FZ_RTC_IRQ], epoch);
     b->pci = pci_init(&b->io, fz_reset_request, b);
     b->sysreset = sysreset_init(&b->io, fz_reset_request, b);
-    if (!b->pic || !b->pit || !b->uart || !b->rtc || !b->pci || !b->sysreset)
+    b->i8042 = i8042_init(&b->io, &b->irq[1], &b->irq[12], fz_reset_request, b);
+    b->vga = vga_init(&b->io);
+    if (!b->pic || !b->pit || !b->uart || !b->rtc || !b->pci || !b->sysreset || !b->i8042 || !b->vga)
         return -1;
     for (int i = 0; i < 16; i++)
         pci_bus_set_irq_sink(b->pci, i, &b->irq[i]);
@@ -134,6 +140,8 @@ static inline void fz_board_free(FzBoard *b)
     free(b->ahci);
     pci_free(b->pci);
     free(b->sysreset);
+    free(b->i8042);
+    free(b->vga);
 }
 
 /* A guest reset request: every chip back to its reset state. */
@@ -146,6 +154,8 @@ static inline void fz_board_reset(FzBoard *b)
     rtc_reset(b->rtc);
     pci_reset(b->pci);
     sysreset_reset(b->sysreset);
+    i8042_reset(b->i8042);
+    vga_reset(b->vga);
     if (b->ahci)
         ahci_reset(b->ahci);
 }

@@ -27,9 +27,10 @@ static const uint16_t fz_ports[] = {
     0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, /* COM1 */
     0x70, 0x71,                                         /* RTC */
     0xcf8, 0xcf9, 0xcfa, 0xcfb, 0xcfc, 0xcfd, 0xcfe, 0xcff, /* PCI conf1, RCR */
-    0x92, 0x60, 0x64,                                   /* sysreset */
+    0x92, 0x60, 0x64,                                   /* sysreset, i8042 */
     0xc000, 0xc010, 0xfffc,                             /* PCI I/O window */
     0x80, 0x3f7, 0x4d2, 0xcf7,                          /* unassigned, edges */
+    0x3d4, 0x3d5,                                       /* VGA CRTC */
 };
 #define FZ_NPORTS ((int)(sizeof fz_ports / sizeof fz_ports[0]))
 #endif

@@ -359,6 +359,114 @@ static void ahci_seeds(void)
     ahci_end("prefix-config");
 }
 
+
+/* ---- IDE sequences (format in fuzz_ide.c) ---- */
+enum { IF_IN, IF_OUT, IF_CMD, IF_DATA, IF_PRD, IF_POKE, IF_CONFIG, IF_MISC };
+#define IF_OP(kind, arg) ((uint8_t)((kind) | (arg) << 4))
+
+static void ide_cmd(int lba48, uint8_t dev, uint8_t cmd, uint32_t lba, uint16_t count)
+{
+    b1(IF_OP(IF_CMD, lba48));
+    b1(dev);
+    b1(cmd);
+    a32(lba);
+    b1((uint8_t)count);
+    b1((uint8_t)(count >> 8));
+}
+static void ide_data(int arg, uint16_t n)
+{
+    b1(IF_OP(IF_DATA, arg));
+    b1((uint8_t)n);
+    b1((uint8_t)(n >> 8));
+}
+static void ide_prd(int arg, uint16_t table, uint8_t nprd, uint16_t buf, uint16_t len)
+{
+    b1(IF_OP(IF_PRD, arg));
+    b1((uint8_t)table);
+    b1((uint8_t)(table >> 8));
+    b1(nprd);
+    b1((uint8_t)buf);
+    b1((uint8_t)(buf >> 8));
+    b1((uint8_t)len);
+    b1((uint8_t)(len >> 8));
+}
+static void ide_end(const char *name) { put("ide", name, seq, nseq); }
+
+static void ide_seeds(void)
+{
+    /* Probe as Linux and Fiwix do: SRST, IDENTIFY on both devices (16- and
+     * 32-bit reads), the empty secondary channel, the status polls. */
+    ahci_begin(NULL, 0);
+    b1(IF_OP(IF_MISC, 0));
+    b1(3 << 1);
+    ide_cmd(0, 0, 0xec, 0, 0);
+    ide_data(0, 256);
+    ide_cmd(0, 1, 0xec, 0, 0);
+    ide_data(2, 128);
+    ide_cmd(0, 2, 0xec, 0, 0);
+    b1(IF_OP(IF_IN, 3));
+    b1(16);
+    b1(IF_OP(8, 0));
+    ide_end("identify");
+
+    /* PIO: READ SECTORS, SET MULTIPLE then READ/WRITE MULTIPLE, EXT, CHS,
+     * past the end, a write to the read-only slave. */
+    ahci_begin(NULL, 0);
+    ide_cmd(0, 0, 0x20, 3, 2);
+    ide_data(0, 512);
+    ide_cmd(0, 0, 0xc6, 0, 4);
+    ide_cmd(0, 0, 0xc5, 8, 6);
+    ide_data(1, 768);
+    ide_cmd(1, 0, 0x29, 8, 6);
+    ide_data(2, 384);
+    ide_cmd(0, 4, 0x30, 2, 1);
+    ide_data(1, 256);
+    ide_cmd(1, 0, 0x24, 0xffffff00u, 4);
+    ide_cmd(0, 1, 0x30, 0, 1);
+    ide_cmd(0, 0, 0xe7, 0, 0);
+    ide_end("pio");
+
+    /* DMA in Linux's order (command, then start) and Fiwix's (start, then
+     * command), a write, and a PRD running past RAM. */
+    ahci_begin(NULL, 0);
+    ide_prd(1, 0x100, 2, 0x1000, 1024);
+    ide_cmd(0, 0, 0xc8, 4, 4);
+    ide_prd(3, 0x100, 2, 0x1000, 1024);
+    ide_cmd(1, 0, 0x25, 4, 4);
+    ide_prd(2, 0x200, 1, 0x2000, 2048);
+    ide_cmd(0, 0, 0xca, 20, 4);
+    ide_prd(3, 0x300, 1, 0xff00, 0);
+    ide_cmd(0, 0, 0xc8, 0, 8);
+    b1(IF_OP(IF_MISC, 0));
+    b1(2 << 1);
+    ide_end("dma");
+
+    /* PIIX3 config: timings, decode off and on, the BAR moved and back. */
+    ahci_begin(NULL, 0);
+    b1(IF_OP(IF_CONFIG, 1));
+    b1(0x40);
+    a32(0xa344);
+    b1(IF_OP(IF_CONFIG, 1));
+    b1(0x40);
+    a32(0);
+    ide_cmd(0, 0, 0xec, 0, 0);
+    b1(IF_OP(IF_CONFIG, 1));
+    b1(0x40);
+    a32(0x8000);
+    b1(IF_OP(IF_CONFIG, 3));
+    b1(0x20);
+    a32(0xffffffff);
+    b1(IF_OP(IF_CONFIG, 3));
+    b1(0x20);
+    a32(0xc001);
+    b1(IF_OP(IF_MISC, 0));
+    b1(4 << 1);
+    ide_cmd(0, 0, 0xec, 0, 0);
+    b1(IF_OP(IF_MISC, 0));
+    b1(0 << 1);
+    ide_end("config");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -510,5 +618,6 @@ int main(int argc, char **argv)
     end("sysreset");
 
     ahci_seeds();
+    ide_seeds();
     return 0;
 }

@@ -24,13 +24,16 @@ static inline void fs_rtc(FzBoard *b, StateIO *io) { rtc_state(b->rtc, io); }
 static inline void fs_pci(FzBoard *b, StateIO *io) { pci_state(b->pci, io); }
 static inline void fs_sysreset(FzBoard *b, StateIO *io) { sysreset_state(b->sysreset, io); }
 static inline void fs_ahci(FzBoard *b, StateIO *io) { ahci_state(b->ahci, io); }
+static inline void fs_i8042(FzBoard *b, StateIO *io) { i8042_state(b->i8042, io); }
+static inline void fs_vga(FzBoard *b, StateIO *io) { vga_state(b->vga, io); }
 
 static const struct {
     const char *name;
     FsStateFn *fn;
 } fs_devs[] = {
     { "pic", fs_pic }, { "pit", fs_pit }, { "uart", fs_uart }, { "rtc", fs_rtc },
-    { "pci", fs_pci }, { "sysreset", fs_sysreset }, { "ahci", fs_ahci },
+    { "pci", fs_pci }, { "sysreset", fs_sysreset }, { "ahci", fs_ahci }, { "i8042", fs_i8042 },
+    { "vga", fs_vga },
 };
 #define FS_NDEVS ((int)(sizeof fs_devs / sizeof fs_devs[0]))
 

@@ -2,13 +2,16 @@
 /* AHCI HBA driven at register level through the PCI memory window: PCI
  * identity, HBA reset, port start, IDENTIFY, DMA reads/writes against a raw
  * image, errors (unknown command, LBA range, short PRDT, addresses outside
- * RAM), COMRESET, empty ports, interrupt line and dma_written ranges. */
+ * RAM), COMRESET, empty ports, interrupt line and dma_written ranges; and
+ * with 4 GiB of guest RAM (3 GiB below the PCI hole, 1 GiB from 4 GiB):
+ * DMA up to the hole works, every guest address in the hole is refused. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/platform.h"
 #include "devices/ahci.h"
 #include "check.h"
 
@@ -179,6 +182,117 @@ static void restart_port(int port)
     pwr(port, AHCI_PxCMD, AHCI_PxCMD_FRE);
     pwr(port, AHCI_PxCMD, AHCI_PxCMD_FRE | AHCI_PxCMD_ST);
     clear_port_irq(port);
+}
+
+/* 4 GiB of guest RAM (base/guestram.h: [0, 3 GiB) and [4 GiB, 5 GiB)),
+ * reserved and never touched but for the pages used here. The 32-bit HBA
+ * (CAP.S64A clear) cannot name RAM above 4 GiB: an upper address dword is
+ * refused like an address in the hole. */
+#define BIG_RAM  (4ull << 30)
+#define HOLE     0xc0000000u
+static void test_hole(Disk *d0)
+{
+    iomap_init(&map);
+    bus = pci_init(&map, NULL, NULL);
+    CHECK(bus != NULL);
+    IRQSignal sig;
+    irq_init(&sig, on_irq, NULL, IRQ_LINE);
+    pci_bus_set_irq_sink(bus, IRQ_LINE, &sig);
+    ram = host_ram_alloc(BIG_RAM);
+    CHECK(ram != NULL);
+    if (!ram)
+        return;
+    ahci = ahci_init(bus, DEVFN, IRQ_LINE, ABAR, ram, BIG_RAM, on_dma, NULL);
+    CHECK(ahci != NULL);
+    CHECK_EQ(ahci->mem.low, HOLE);
+    CHECK_EQ(guest_ram_end(&ahci->mem), 0x140000000ull);
+    CHECK_EQ(ahci_attach(ahci, 0, d0), 0);
+    conf_write(PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 1);
+    CHECK_EQ(rd(AHCI_CAP) & (1u << 31), 0);     /* S64A: 32-bit addresses only */
+    pwr(0, AHCI_PxCLB, CLB0);
+    pwr(0, AHCI_PxFB, FB0);
+    restart_port(0);
+
+    /* the last page below the hole: a read lands there */
+    uint32_t a[2] = { HOLE - 4096, 0 }, l[2] = { 4096, 512 };
+    n_dma = 0;
+    memset(ram + HOLE - 4096, 0x33, 4096);
+    build_cmd(CLB0, 0, 0x25, 100, 8, 1, a, l, 0);
+    issue(0, 0);
+    CHECK_EQ(prd(0, AHCI_PxCI), 0);
+    CHECK_EQ(prd(0, AHCI_PxIS) & (AHCI_PxIS_HBFS | AHCI_PxIS_TFES), 0);
+    uint8_t want[4096];
+    CHECK_EQ(disk_read(d0, 100, 8, want), 0);
+    CHECK(memcmp(ram + HOLE - 4096, want, 4096) == 0);
+    CHECK(dma_logged(HOLE - 4096, 4096));
+    restart_port(0);
+
+    /* PRDs in the hole, running into it, at its end, above 4 GiB: refused
+     * before any data moves */
+    static const struct { uint32_t dba, dbau, len; } bad[] = {
+        { HOLE, 0, 512 },                       /* first byte of the hole */
+        { HOLE - 512, 0, 1024 },                /* runs 512 bytes into it */
+        { 0xfffff000u, 0, 4096 },               /* the hole's last page */
+        { 0xd0000000u, 0, 512 },
+        { 0, 1, 512 },                          /* 4 GiB: RAM, but not for a 32-bit HBA */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n_dma = 0;
+        memset(ram + BUF_C, 0x77, 512);
+        a[0] = BUF_C; a[1] = bad[i].dba; l[0] = 512; l[1] = bad[i].len;
+        build_cmd(CLB0, 0, 0x25, 0, (uint16_t)((512 + bad[i].len) / 512), 2, a, l, 0);
+        put32(CTBA + 0x80 + 16 + 4, bad[i].dbau);
+        issue(0, 0);
+        CHECK(prd(0, AHCI_PxIS) & AHCI_PxIS_HBFS);
+        CHECK_EQ(ram[BUF_C], 0x77);
+        CHECK_EQ(n_dma, 0);
+        restart_port(0);
+        /* the same for a write (the HBA would read guest memory) */
+        build_cmd(CLB0, 0, 0x35, 0, (uint16_t)((512 + bad[i].len) / 512), 2, a, l, 1);
+        put32(CTBA + 0x80 + 16 + 4, bad[i].dbau);
+        issue(0, 0);
+        CHECK(prd(0, AHCI_PxIS) & AHCI_PxIS_HBFS);
+        restart_port(0);
+    }
+    /* command table in the hole, and one whose PRDT runs into it */
+    a[0] = BUF_C; l[0] = 512;
+    build_cmd(CLB0, 0, 0x25, 0, 1, 1, a, l, 0);
+    put32(CLB0 + 8, HOLE);
+    issue(0, 0);
+    CHECK(prd(0, AHCI_PxIS) & AHCI_PxIS_HBFS);
+    restart_port(0);
+    put32(CLB0, 5 | 9u << 16);                  /* 9 PRDs: 0x80 + 144 bytes, 16 in the hole */
+    put32(CLB0 + 8, HOLE - 0x100);
+    issue(0, 0);
+    CHECK(prd(0, AHCI_PxIS) & AHCI_PxIS_HBFS);
+    restart_port(0);
+    /* command list and received-FIS area in the hole */
+    pwr(0, AHCI_PxCMD, 0);
+    pwr(0, AHCI_PxCLB, HOLE);
+    pwr(0, AHCI_PxCMD, AHCI_PxCMD_FRE | AHCI_PxCMD_ST);
+    clear_port_irq(0);
+    issue(0, 0);
+    CHECK(prd(0, AHCI_PxIS) & AHCI_PxIS_HBFS);
+    pwr(0, AHCI_PxCMD, 0);
+    pwr(0, AHCI_PxCLB, HOLE - 0x400);           /* slot 31 ends at the hole: fine */
+    pwr(0, AHCI_PxFB, 0xe0000000u);
+    pwr(0, AHCI_PxCMD, AHCI_PxCMD_FRE | AHCI_PxCMD_ST);
+    clear_port_irq(0);
+    build_cmd(HOLE - 0x400, 31, 0xe7, 0, 0, 0, a, l, 0);
+    issue(0, 31);
+    CHECK(prd(0, AHCI_PxIS) & AHCI_PxIS_HBFS);  /* only the FIS area is wrong */
+    pwr(0, AHCI_PxCMD, 0);
+    pwr(0, AHCI_PxFB, FB0);
+    pwr(0, AHCI_PxCMD, AHCI_PxCMD_FRE | AHCI_PxCMD_ST);
+    clear_port_irq(0);
+    issue(0, 31);
+    CHECK_EQ(prd(0, AHCI_PxIS) & (AHCI_PxIS_HBFS | AHCI_PxIS_TFES), 0);
+    CHECK_EQ(prd(0, AHCI_PxCI), 0);
+
+    pci_free(bus);
+    free(ahci);
+    host_ram_free(ram, BIG_RAM);
+    ram = NULL;
 }
 
 int main(void)
@@ -610,6 +724,7 @@ int main(void)
     pci_free(bus);
     free(ahci);
     free(ram);
+    test_hole(d0);
     disk_close(d0);
     disk_close(dro);
     unlink(path);

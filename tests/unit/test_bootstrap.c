@@ -191,8 +191,8 @@ static void test_cmd(void)
     expect_usage_error(6, a2, "unknown option '--bogus'");
     char *a3[] = { "bootstrap", "--kernel", "k", "--tree", "t", "--stall", NULL };
     expect_usage_error(6, a3, "missing value for option '--stall'");
-    char *a4[] = { "bootstrap", "--kernel", "k", "--tree", "t", "--mem", "4096", NULL };
-    expect_usage_error(7, a4, "--mem 4096");
+    char *a4[] = { "bootstrap", "--kernel", "k", "--tree", "t", "--mem", "64513", NULL };
+    expect_usage_error(7, a4, "--mem 64513: give MiB of guest RAM, 64 to 64512");
     char *a5[] = { "bootstrap", "--kernel", "k", "--tree", "t", "--resume", "--fresh", NULL };
     expect_usage_error(7, a5, "--resume and --fresh");
     char *a6[] = { "bootstrap", "--kernel", "/nonexistent-kernel", "--tree", fix, NULL };

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "emu/cpu.h"
 #include "base/iomem.h"
+#include "base/platform.h"
 
 /* ---- guest-physical layout (identity-mapped unless a test says otherwise) ---- */
 #define RAM_SIZE   (8u << 20)
@@ -71,6 +72,7 @@ enum { M_FLAT, M_2L, M_PAE };
 
 typedef struct Vm {
     uint8_t *ram;
+    uint64_t ram_size;
     IoMap *io;
     VClock clock;
     VTimer watchdog;
@@ -190,6 +192,9 @@ static uint32_t list_at(int i, int field) { return rd32(R_LIST + 16 * i + 4 * fi
 /* ---- building and running a guest ---- */
 /* Called by vm_new between iomap_init and cpu_init (MMIO registered early). */
 static void (*g_pre_cpu)(IoMap *io);
+/* RAM for the next vm_new if not 0 (host_ram_alloc: reserved, not touched): more
+ * than 3 GiB puts the rest above 4 GiB (base/guestram.h). */
+static uint64_t g_ram_size;
 
 static void on_watchdog(void *opaque)
 {
@@ -203,17 +208,23 @@ static void vm_new(Vm *v, int mode, int watchdog)
     char err[256] = "";
     memset(v, 0, sizeof *v);
     v->mode = mode;
-    v->ram = aligned_alloc(4096, RAM_SIZE);
+    v->ram_size = g_ram_size ? g_ram_size : RAM_SIZE;
+    if (g_ram_size) {
+        v->ram = host_ram_alloc(v->ram_size);
+    } else {
+        v->ram = aligned_alloc(4096, RAM_SIZE);
+    }
     v->io = calloc(1, sizeof *v->io);
     if (!v->ram || !v->io)
         exit(1);
-    memset(v->ram, 0, RAM_SIZE);
+    if (!g_ram_size)
+        memset(v->ram, 0, RAM_SIZE);
     g_ram = v->ram;
     iomap_init(v->io);
     vclock_init(&v->clock);
     if (g_pre_cpu)
         g_pre_cpu(v->io);
-    v->cpu = cpu_init(v->ram, RAM_SIZE, v->io, &v->clock, err, sizeof err);
+    v->cpu = cpu_init(v->ram, v->ram_size, v->io, &v->clock, err, sizeof err);
     if (!v->cpu) {
         fprintf(stderr, "cpu_init: %s\n", err);
         exit(1);
@@ -276,7 +287,10 @@ static void vm_new(Vm *v, int mode, int watchdog)
 static void vm_free(Vm *v)
 {
     cpu_free(v->cpu);
-    free(v->ram);
+    if (v->ram_size != RAM_SIZE)
+        host_ram_free(v->ram, v->ram_size);
+    else
+        free(v->ram);
     free(v->io);
 }
 
@@ -1484,6 +1498,98 @@ static void test_io(void)
     }
 }
 
+/* ===========================================================================
+ * (n) RAM above 4 GiB (3 GiB + 8 MiB: 3 GiB below the PCI hole, 8 MiB from
+ * 4 GiB), reached through PAE: data in a 2 MiB page and in a 4 KiB page
+ * whose page table is itself above 4 GiB (accessed/dirty bits set there),
+ * code run from there and replaced by a host write + cpu_invalidate_code;
+ * the hole and the space past RAM's end read all-ones; a page table in the
+ * hole is not present (#PF).
+ */
+#define HR_LOW   0xc0000000u
+#define HR_HIGH  0x100000000ull
+static uint32_t hr_rd32(uint64_t off) { uint32_t x; memcpy(&x, g_ram + HR_LOW + off, 4); return x; }
+
+static void test_high_ram(void)
+{
+    printf("(n) RAM above 4 GiB\n");
+    Vm v;
+    g_ram_size = HR_LOW + (8u << 20);
+    vm_new(&v, M_PAE, 1);
+    g_ram_size = 0;
+    uint8_t *hi = g_ram + HR_LOW;               /* PA 4 GiB */
+    uint64_t e;
+    wr64(PAE_PD + 4 * 8, HR_HIGH | PG_P | PG_RW | PG_PS);          /* VA 8 MiB: 2 MiB page at 4 GiB */
+    wr64(PAE_PD + 5 * 8, (HR_HIGH + 0x200000) | PG_P | PG_RW);     /* VA 10 MiB: page table at 4 GiB + 2 MiB */
+    wr64(PAE_PD + 6 * 8, 0xc0001000ull | PG_P | PG_RW);            /* VA 12 MiB: page table in the hole */
+    static const uint64_t pte[5] = {
+        HR_HIGH + 0x201000,                     /* data */
+        HR_HIGH + 0x202000,                     /* code */
+        HR_HIGH + (8u << 20),                   /* first page past RAM's end */
+        HR_LOW,                                 /* first page of the hole */
+        HR_LOW - 0x1000,                        /* last RAM page below it */
+    };
+    for (int i = 0; i < 5; i++) {
+        e = pte[i] | PG_P | PG_RW;
+        memcpy(hi + 0x200000 + 8 * i, &e, 8);
+    }
+    uint32_t body = g_pc;
+    at(0);                                      /* code at VA 0xa01000 = PA 4 GiB + 0x202000 */
+    g_ram = hi + 0x202000;
+    mov_eax(0x99);
+    OP(0xc3);                                   /* ret */
+    g_ram = v.ram;
+    at(body);
+    store_imm(0x800010, 0x11223344);
+    load_eax(0x800010);
+    store_eax(R_X);
+    store_imm(0xa00020, 0x55667788);
+    call_to(0xa01000);
+    store_eax(R_X + 4);
+    load_eax(0xa02000);
+    store_eax(R_X + 8);
+    load_eax(0xa03000);
+    store_eax(R_X + 12);
+    store_imm(0xa04ff0, 0xabcdef01);
+    OP(0xfa, 0xf4);                             /* cli; hlt */
+    call_to(0xa01000);                          /* again, after the host replaced it */
+    store_eax(R_X + 16);
+    OP(0xfa, 0xf4);
+    load_eax(0xc00010);                         /* page table in the hole: #PF */
+    store_imm(R_X + 20, 1);                     /* never reached */
+    stop_here();
+
+    CHECK_EQ(run(&v), CPU_EXIT_HALTED);
+    CHECK_EQ(rd32(R_NCOMMON), 0);
+    CHECK_EQ(rd32(R_X), 0x11223344);
+    CHECK_EQ(hr_rd32(0x10), 0x11223344);        /* the host sees it at buffer offset 3 GiB */
+    CHECK_EQ(hr_rd32(0x201020), 0x55667788);
+    CHECK_EQ(rd32(R_X + 4), 0x99);
+    CHECK_EQ(rd32(R_X + 8), 0xffffffffu);       /* past RAM's end */
+    CHECK_EQ(rd32(R_X + 12), 0xffffffffu);      /* in the hole */
+    CHECK_EQ(rd32(HR_LOW - 0x10), 0xabcdef01);  /* below the hole: RAM */
+    CHECK_EQ(hr_rd32(0x200000) & (PG_A | PG_D), PG_A | PG_D);   /* PTE above 4 GiB */
+    CHECK_EQ(hr_rd32(0x200008) & (PG_A | PG_D), PG_A);
+    CHECK_EQ(rd32(PAE_PD + 4 * 8) & (PG_A | PG_D), PG_A | PG_D);
+    CHECK_EQ(rd32(PAE_PD + 4 * 8 + 4), 1);      /* bit 32 of the 2 MiB page's address intact */
+    uint32_t imm = 0xaa;
+    memcpy(hi + 0x202001, &imm, 4);             /* "DMA" over the code above 4 GiB */
+    cpu_invalidate_code(v.cpu, HR_HIGH + 0x202001, 4);
+    CHECK_EQ(run(&v), CPU_EXIT_HALTED);
+    CHECK_EQ(rd32(R_X + 16), 0xaa);
+    CHECK_EQ(run(&v), CPU_EXIT_HALTED);
+    CHECK_EQ(rd32(R_VEC), 14);
+    CHECK_EQ(rd32(R_NCOMMON), 1);
+    CHECK_EQ(rd32(R_FRAME), 0);                 /* not present */
+    CHECK_EQ(rd32(R_CR2), 0xc00000);
+    CHECK_EQ(rd32(R_X + 20), 0);
+    printf("  4 GiB: %#x via 2 MiB page, %#x via a PT above 4 GiB (pte %#x), code %#x then %#x; past RAM %#x, "
+           "hole %#x; PT in the hole: vector %u err %#x\n", hr_rd32(0x10), hr_rd32(0x201020), hr_rd32(0x200000),
+           rd32(R_X + 4), rd32(R_X + 16), rd32(R_X + 8), rd32(R_X + 12), rd32(R_VEC), rd32(R_FRAME));
+    vm_free(&v);
+    g_ram = NULL;
+}
+
 /* QUIRK(ring-switch): the CPL bits of QEMU's hflags must be found in this
  * Unicorn's context blob; if the layout changes, lbvm falls back to a route
  * that flushes the TLB on every interrupt from user mode (correct but slow),
@@ -1692,5 +1798,6 @@ int main(void)
     test_io();
     test_checkpoint();
     test_checkpoint_no_gdt();
+    test_high_ram();
     return check_done();
 }

@@ -21,6 +21,7 @@
 #include "devices/rtc.h"
 #include "base/state.h"
 #include "devices/sysreset.h"
+#include "devices/i8042.h"
 #include "devices/uart.h"
 
 /* Three of everything: A is driven, B loads A's state, C (fresh) is the
@@ -41,6 +42,7 @@ static void rtc_fn(void *d, StateIO *io) { rtc_state(d, io); }
 static void pci_fn(void *d, StateIO *io) { pci_state(d, io); }
 static void sysreset_fn(void *d, StateIO *io) { sysreset_state(d, io); }
 static void ahci_fn(void *d, StateIO *io) { ahci_state(d, io); }
+static void i8042_fn(void *d, StateIO *io) { i8042_state(d, io); }
 
 /* The payload of a save; the caller frees it. */
 static uint8_t *save_bytes(StateFn *fn, void *dev, VClock *c, size_t *len)
@@ -931,13 +933,48 @@ static void test_sysreset(void)
     out8(A, 0x92, 0x02);
     out8(B, 0x92, 0x02);
     CHECK_EQ(in8(A, 0x92), in8(B, 0x92));
-    CHECK_EQ(in8(B, 0x64), SYSRESET_KBD_STATUS);
     damage_tests("sysreset", sysreset_fn, sr[C], &clk[C], st, len);
     refuse_patch(sysreset_fn, sr[C], &clk[C], st, len, "port_a", 0, 0x04, "port 0x92");
     CHECK_EQ(resets[C], 0);
     free(st);
     for (int i = 0; i < N_INST; i++)
         free(sr[i]);
+}
+
+/* ---- i8042 ---- */
+
+static void test_i8042(void)
+{
+    fresh_instances();
+    memset(resets, 0, sizeof resets);
+    I8042State *k[N_INST];
+    for (int i = 0; i < N_INST; i++) {
+        k[i] = i8042_init(&map[i], NULL, NULL, reset_rec, (void *)(intptr_t)i);
+        CHECK(k[i] != NULL);
+    }
+    /* Mid-conversation: a keyboard reply queued, a command waiting for its byte. */
+    out8(A, 0x60, 0xf2);                /* identify: FA AB 41 */
+    CHECK_EQ(in8(A, 0x60), 0xfa);
+    out8(A, 0x64, 0x60);                /* write the command byte: next data byte */
+    size_t len;
+    uint8_t *st = save_bytes(i8042_fn, k[A], &clk[A], &len);
+    char err[256];
+    CHECK(load_bytes(i8042_fn, k[B], &clk[B], st, len, err, sizeof err));
+    for (int i = A; i <= B; i++)
+        out8(i, 0x60, 0x47);
+    CHECK_EQ(in8(A, 0x64), in8(B, 0x64));
+    CHECK_EQ(in8(B, 0x60), 0xab);
+    CHECK_EQ(in8(B, 0x60), 0x41);
+    out8(B, 0x64, 0x20);
+    CHECK_EQ(in8(B, 0x60), 0x47);
+    CHECK_EQ(resets[B], 0);
+    damage_tests("i8042", i8042_fn, k[C], &clk[C], st, len);
+    refuse_patch(i8042_fn, k[C], &clk[C], st, len, "kbd_count", 0, 17, "i8042");
+    refuse_patch(i8042_fn, k[C], &clk[C], st, len, "pending", 0, 0x99, "i8042");
+    CHECK_EQ(resets[C], 0);
+    free(st);
+    for (int i = 0; i < N_INST; i++)
+        free(k[i]);
 }
 
 /* ---- PCI ---- */
@@ -1350,6 +1387,7 @@ int main(void)
     test_uart();
     test_rtc();
     test_sysreset();
+    test_i8042();
     test_pci();
     test_ahci();
     return check_done();

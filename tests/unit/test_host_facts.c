@@ -13,6 +13,8 @@
  *    refused with a one-line message; a libunicorn that binds its clock
  *    elsewhere (loaded again with dlmopen, as on hosts without symbol
  *    preemption) leaves the counter the check reads where it was. */
+/* A Linux test (swap, pagemap, dlmopen): the host interfaces, as base/platform.c. */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>

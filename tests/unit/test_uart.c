@@ -394,6 +394,61 @@ static void test_priority(void)
     CHECK_EQ(out_len, 0);
 }
 
+/* Fiwix 1.5's serial driver (facts from its source): the FIFO probe writes
+ * FCR 0xef and wants IIR bits 7:6 set with bit 5 clear (a 16550A, not a
+ * 16750); output is interrupt-driven only: IER = RDAI | THREI to start, an
+ * IRQ 4 handler that loops while IIR shows an interrupt and on THRE writes
+ * up to 16 bytes, and IER = RDAI once its queue is empty. */
+static void test_fiwix(void)
+{
+    setup();
+    wr(UART_FCR, 0xef);
+    uint8_t iir = rd(UART_IIR);
+    CHECK_EQ(iir & 0xe0, 0xc0);
+    wr(UART_IER, 0);
+    wr(UART_LCR, UART_LCR_DLAB);
+    wr(UART_DLL, 12);
+    wr(UART_DLM, 0);
+    wr(UART_LCR, 0x03);
+    wr(UART_FCR, UART_FCR_FE | 0xc0);
+    wr(UART_MCR, UART_MCR_OUT2 | UART_MCR_RTS | UART_MCR_DTR);
+    wr(UART_IER, UART_IER_ERBFI);
+    rd(UART_RBR);
+    rd(UART_IIR);
+    rd(UART_LSR);
+    rd(UART_MSR);
+    CHECK_EQ(irq_level, 0);
+    /* 40 bytes queued: serial_start, then the handler until IIR says none. */
+    const char *msg = "Fiwix 1.5.0-lb1 serial console output..\n";
+    size_t n = strlen(msg), sent = 0;
+    for (int round = 0; round < 2; round++) {
+        int rises = irq_rises;
+        wr(UART_IER, UART_IER_ERBFI | UART_IER_ETBEI);
+        CHECK_EQ(irq_level, 1);
+        CHECK_EQ(irq_rises, rises + 1);
+        int loops = 0;
+        while (!(rd(UART_IIR) & UART_IIR_NO_INT) && loops++ < 100) {
+            uint8_t lsr = rd(UART_LSR);
+            if (lsr & UART_LSR_THRE) {
+                if (sent == n) {
+                    wr(UART_IER, UART_IER_ERBFI);
+                    continue;
+                }
+                for (int c = 0; c < 16 && sent < n; c++)
+                    wr(UART_THR, (uint8_t)msg[sent++]);
+                if (sent == n)
+                    wr(UART_IER, UART_IER_ERBFI);
+            }
+        }
+        CHECK(loops < 100);
+        CHECK_EQ(irq_level, 0);
+        CHECK_EQ(sent, n);
+        CHECK_EQ(out_len, n * (size_t)(round + 1));
+        sent = 0;
+    }
+    CHECK(!memcmp(out, msg, n) && !memcmp(out + n, msg, n));
+}
+
 int main(void)
 {
     test_autodetect();
@@ -403,6 +458,7 @@ int main(void)
     test_rx_nofifo_overrun();
     test_loopback();
     test_priority();
+    test_fiwix();
     free(s);
     return check_done();
 }
