@@ -12,6 +12,7 @@
 #include "devices/disk.h"
 #include "boot/initramfs.h"
 #include "boot/linux.h"
+#include "boot/multiboot.h"
 #include "emu/machine.h"
 #include "audit/bundle.h"
 #include "emu/session.h"
@@ -60,8 +61,13 @@ static const char usage_text[] =
     "lbvm boot --kernel FILE [--initrd FILE] [--append STRING] [--mem MiB]\n"
     "          [--console FILE] [--stats] [--limit SECONDS] [--guest-decompress]\n"
     "          [--disk FILE[,ro]]... [--ide FILE[,ro]]... [--disk-size SIZE]\n"
-    "  -k, --kernel FILE    32-bit Linux bzImage (boot protocol 2.06 or newer)\n"
-    "  -i, --initrd FILE    initial RAM disk\n"
+    "lbvm boot --ide FILE[,ro]... | --disk FILE[,ro]... [--mem MiB] [...]  (no --kernel:\n"
+    "          power on through lbvm's BIOS from the first IDE disk, else the first\n"
+    "          --disk, as a PC with only a -drive does)\n"
+    "  -k, --kernel FILE    32-bit Linux bzImage (boot protocol 2.06 or newer), or a\n"
+    "                       Multiboot 1 kernel (ELF32 or a.out kludge), as QEMU's -kernel\n"
+    "  -i, --initrd FILE    initial RAM disk (for Multiboot: the first module)\n"
+    "      --module FILE[,CMDLINE]  a Multiboot module after the --initrd one (up to 4)\n"
     "  -a, --append STRING  more kernel command line, after: " DEFAULT_CMDLINE "\n"
     "  -m, --mem MiB        guest RAM, " MACHINE_MIN_RAM_STR " to " MACHINE_MAX_RAM_STR " (default 1024); above 3072\n"
     "                       the rest is placed above 4 GiB, for PAE kernels only\n"
@@ -234,6 +240,8 @@ static uint8_t *read_file(const char *path, size_t *len, const char *what)
     return b;
 }
 
+#define BOOT_MAX_MODULES 4
+
 /* What a boot is made of: also what a journal records, so that
  * `lbvm verify` can boot the same machine again. */
 typedef struct BootArgs {
@@ -244,9 +252,130 @@ typedef struct BootArgs {
     int n_disks;
     const char *ide_arg[MACHINE_MAX_IDE];   /* primary master first */
     int n_ide;
+    const char *module_arg[BOOT_MAX_MODULES];   /* --module FILE[,cmdline] (Multiboot kernels) */
+    int n_modules;
     uint64_t disk_size;
     int64_t epoch;
 } BootArgs;
+
+/* Opens the --disk then --ide images into one list (AHCI ports first, then
+ * the IDE devices, as checkpoints keep them) and fills cfg's disks. */
+static int open_all_disks(const BootArgs *b, CkptSession *cs, MachineConfig *cfg)
+{
+    const char *args[MACHINE_MAX_DISKS];
+    memcpy(args, b->disk_arg, (size_t)b->n_disks * sizeof *args);
+    memcpy(args + b->n_disks, b->ide_arg, (size_t)b->n_ide * sizeof *args);
+    if (open_disks(args, b->n_disks + b->n_ide, b->disk_size, cs, cfg->disks) < 0)
+        return -1;
+    cfg->n_disks = b->n_disks + b->n_ide;
+    cfg->n_ide = b->n_ide;
+    return 0;
+}
+
+/* No kernel: power on through lbvm's BIOS from the first --disk (its drive
+ * 0x80 is the first --ide disk, else the first --disk). NULL after one line. */
+static Machine *bios_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool console_input,
+                             uint64_t limit_ticks)
+{
+    char err[512];
+    if (!b->n_disks && !b->n_ide) {
+        lbvm_error(0, "boot needs --kernel FILE, or an --ide or --disk FILE to power on from through lbvm's BIOS");
+        return NULL;
+    }
+    if (b->initrd || b->append) {
+        lbvm_error(0, "--initrd and --append need --kernel (a BIOS boot runs the disk's boot sector)");
+        return NULL;
+    }
+    MachineConfig cfg = {
+        .ram_size = b->mem_mib << 20,
+        .rtc_epoch = b->epoch,
+        .console = con,
+        .console_input = console_input,
+        .limit_ticks = limit_ticks,
+    };
+    if (open_all_disks(b, cs, &cfg) < 0)
+        return NULL;
+    Machine *m = machine_new(&cfg, err, sizeof err);
+    if (!m) {
+        lbvm_error(0, "%s", err);
+        return NULL;
+    }
+    if (machine_bios_boot(m, err, sizeof err) < 0) {
+        lbvm_error(0, "%s: %s", b->n_ide ? b->ide_arg[0] : b->disk_arg[0], err);
+        machine_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* A Multiboot kernel (k, klen; taken and freed here): --initrd is the first
+ * module, then each --module FILE[,cmdline]; the command line is the kernel's
+ * path and --append, as QEMU's -kernel passes it. NULL after one line. */
+static Machine *multiboot_machine(const BootArgs *b, uint8_t *k, size_t klen, CkptSession *cs, FILE *con,
+                                  bool console_input, uint64_t limit_ticks)
+{
+    char err[512], cmdline[4096], names[BOOT_MAX_MODULES + 1][4200];
+    MultibootModule mods[BOOT_MAX_MODULES + 1];
+    uint8_t *data[BOOT_MAX_MODULES + 1] = { 0 };
+    int n = 0;
+    Machine *m = NULL;
+    if ((size_t)snprintf(cmdline, sizeof cmdline, "%s%s%s", b->kernel, b->append ? " " : "",
+                         b->append ? b->append : "") >= sizeof cmdline) {
+        lbvm_error(0, "--append is too long");
+        goto out;
+    }
+    for (int i = -1; i < b->n_modules; i++) {
+        const char *a = i < 0 ? b->initrd : b->module_arg[i];
+        if (!a)
+            continue;
+        const char *comma = i < 0 ? NULL : strchr(a, ',');
+        size_t plen = comma ? (size_t)(comma - a) : strlen(a);
+        if (plen == 0 || plen >= sizeof names[n]) {
+            lbvm_error(0, "--module %s: give a file, optionally followed by ,cmdline", a);
+            goto out;
+        }
+        char path[4200];
+        memcpy(path, a, plen);
+        path[plen] = 0;
+        if (!(data[n] = read_file(path, &mods[n].len, "module")))
+            goto out;
+        if ((size_t)snprintf(names[n], sizeof names[n], "%s%s%s", path, comma ? " " : "", comma ? comma + 1 : "") >=
+            sizeof names[n]) {
+            lbvm_error(0, "--module %s: the command line is too long", a);
+            goto out;
+        }
+        mods[n].data = data[n];
+        mods[n].string = names[n];
+        n++;
+    }
+    MachineConfig cfg = {
+        .ram_size = b->mem_mib << 20,
+        .rtc_epoch = b->epoch,
+        .console = con,
+        .console_input = console_input,
+        .limit_ticks = limit_ticks,
+    };
+    if (open_all_disks(b, cs, &cfg) < 0)
+        goto out;
+    m = machine_new(&cfg, err, sizeof err);
+    if (!m) {
+        lbvm_error(0, "%s", err);
+        goto out;
+    }
+    MultibootLayout lay;
+    if (multiboot_load(m->ram, m->ram_size, k, klen, cmdline, mods, n, &lay, err, sizeof err) < 0 ||
+        cpu_setup_multiboot_entry(m->cpu, lay.gdt_base, lay.gdt_limit, MULTIBOOT_GDT_CS, MULTIBOOT_GDT_DS, lay.entry,
+                                  MULTIBOOT_BOOTLOADER_MAGIC, lay.info_addr, err, sizeof err) < 0) {
+        lbvm_error(0, "%s: %s", b->kernel, err);
+        machine_free(m);
+        m = NULL;
+    }
+out:
+    free(k);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+    return m;
+}
 
 /* Builds and loads the machine. NULL after printing a one-line error; *code
  * is the exit code then. */
@@ -254,6 +383,8 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
                              int *code)
 {
     *code = EXIT_USAGE;
+    if (!b->kernel)
+        return bios_machine(b, cs, con, console_input, limit_ticks);
     size_t klen = 0;
     uint8_t *k = read_file(b->kernel, &klen, "kernel");
     if (!k)
@@ -261,8 +392,22 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     char err[512];
     LinuxKernelInfo info;
     if (linux_parse(k, klen, &info, err, sizeof err) < 0) {
+        /* Not a bzImage: a Multiboot kernel? */
+        MultibootHeader mh;
+        char merr[512];
+        int mb = multiboot_find(k, klen, &mh, merr, sizeof merr);
+        if (mb > 0)
+            return multiboot_machine(b, k, klen, cs, con, console_input, limit_ticks);
         free(k);
-        lbvm_error(0, "%s: %s", b->kernel, err);
+        if (mb < 0)
+            lbvm_error(0, "%s: %s", b->kernel, merr);
+        else
+            lbvm_error(0, "%s: %s, and no Multiboot header in its first %d bytes", b->kernel, err, MULTIBOOT_SEARCH);
+        return NULL;
+    }
+    if (b->n_modules) {
+        free(k);
+        lbvm_error(0, "%s: --module is for Multiboot kernels; this is a Linux bzImage (use --initrd)", b->kernel);
         return NULL;
     }
     uint64_t initrd_size = 0;
@@ -384,8 +529,10 @@ static void journal_boot_line(FILE *j, const BootArgs *b)
     fprintf(j, "# lbvm journal 1\nboot");
     if (getcwd(cwd, sizeof cwd))
         put_enc(j, "cwd", cwd);
-    put_enc(j, "kernel", b->kernel);
-    fprintf(j, " kernel-sha256=%s", kh);
+    if (b->kernel) {
+        put_enc(j, "kernel", b->kernel);
+        fprintf(j, " kernel-sha256=%s", kh);
+    }
     if (b->initrd) {
         put_enc(j, "initrd", b->initrd);
         fprintf(j, " initrd-sha256=%s", ih);
@@ -398,6 +545,8 @@ static void journal_boot_line(FILE *j, const BootArgs *b)
         put_enc(j, "disk", b->disk_arg[i]);
     for (int i = 0; i < b->n_ide; i++)
         put_enc(j, "ide", b->ide_arg[i]);
+    for (int i = 0; i < b->n_modules; i++)
+        put_enc(j, "module", b->module_arg[i]);
     fputc('\n', j);
     fflush(j);
 }
@@ -593,7 +742,8 @@ static int cmd_boot(int argc, char **argv)
         { "append", required_argument, 0, 'a' }, { "mem", required_argument, 0, 'm' },
         { "help", no_argument, 0, 'h' }, { "guest-decompress", no_argument, 0, 'G' },
         { "disk", required_argument, 0, 'd' }, { "disk-size", required_argument, 0, 'S' },
-        { "ide", required_argument, 0, 'I' }, RUN_LONG_OPTIONS, { 0, 0, 0, 0 },
+        { "ide", required_argument, 0, 'I' }, { "module", required_argument, 0, 'M' },
+        RUN_LONG_OPTIONS, { 0, 0, 0, 0 },
     };
     BootArgs b = { .mem_mib = 1024 };
     RunArgs ra = { 0 };
@@ -609,6 +759,11 @@ static int cmd_boot(int argc, char **argv)
         case 'i': b.initrd = optarg; break;
         case 'a': b.append = optarg; break;
         case 'G': b.guest_decompress = 1; break;
+        case 'M':
+            if (b.n_modules == BOOT_MAX_MODULES)
+                return lbvm_error(EXIT_USAGE, "at most %d --module options", BOOT_MAX_MODULES);
+            b.module_arg[b.n_modules++] = optarg;
+            break;
         case 'd':
             if (b.n_disks == MACHINE_MAX_AHCI)
                 return lbvm_error(EXIT_USAGE, "at most %d --disk options (one per AHCI port)", MACHINE_MAX_AHCI);
@@ -636,8 +791,8 @@ static int cmd_boot(int argc, char **argv)
     }
     if (optind < argc)
         return lbvm_error(EXIT_USAGE, "unexpected argument '%s' (see 'lbvm --help')", argv[optind]);
-    if (!b.kernel)
-        return lbvm_error(EXIT_USAGE, "boot needs --kernel FILE (see 'lbvm --help')");
+    if (!b.kernel && !b.n_disks && !b.n_ide)
+        return lbvm_error(EXIT_USAGE, "boot needs --kernel FILE, or --ide/--disk FILE to power on from (see 'lbvm --help')");
     if ((ra.every || ra.pattern) && !ra.ckpt_dir && !ra.journal)
         return lbvm_error(EXIT_USAGE, "--checkpoint-every and --checkpoint-on need --checkpoint-dir DIR or --journal FILE");
     if (ra.keep && !ra.ckpt_dir)
@@ -807,7 +962,7 @@ static char *boot_value(const char *line, const char *key, int nth)
 }
 
 /* The boot a journal's boot line records (values in vals[], which the caller
- * frees; at most 14 of them). */
+ * frees; at most 18 of them). */
 static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int *nv)
 {
     b->kernel = vals[(*nv)++] = boot_value(boot, "kernel", 0);
@@ -831,6 +986,13 @@ static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int 
             break;
         vals[(*nv)++] = d;
         b->ide_arg[b->n_ide++] = d;
+    }
+    for (int i = 0; i < BOOT_MAX_MODULES; i++) {
+        char *d = boot_value(boot, "module", i);
+        if (!d)
+            break;
+        vals[(*nv)++] = d;
+        b->module_arg[b->n_modules++] = d;
     }
 }
 
@@ -867,7 +1029,7 @@ static void print_divergence(const SessionResult *r, Machine *m)
 static Machine *segment_boot(const Bundle *b, CkptSession *cs, FILE *con, char *err, size_t errlen)
 {
     BootArgs a = { 0 };
-    char *vals[16] = { 0 }, kernel[4200], initrd[4200], disks[MACHINE_MAX_DISKS][4200];
+    char *vals[24] = { 0 }, kernel[4200], initrd[4200], disks[MACHINE_MAX_DISKS][4200];
     int nv = 0, code;
     Machine *m = NULL;
     boot_args_from_line(b->boot, &a, vals, &nv);
@@ -1093,7 +1255,7 @@ static int cmd_verify(int argc, char **argv)
     FILE *con = fopen("/dev/null", "wb");
     Machine *m = NULL;
     int code = EXIT_USAGE;
-    char *vals[16] = { 0 };
+    char *vals[24] = { 0 };
     int nv = 0;
     if (from) {
         MachineConfig cfg = { .console = con };
@@ -1113,10 +1275,10 @@ static int cmd_verify(int argc, char **argv)
             b.initrd = o_initrd;
         if (o_append)
             b.append = o_append;
-        if (b.kernel)
+        if (b.kernel || b.n_disks || b.n_ide)  /* no kernel: a BIOS boot from the first disk */
             m = boot_machine(&b, &cs, con, false, 0, &code);
         else
-            lbvm_error(0, "%s: the boot line names no kernel", argv[optind]);
+            lbvm_error(0, "%s: the boot line names no kernel and no disk", argv[optind]);
     }
     if (m) {
         SessionOpts o = { .expect = pts, .n_expect = n_pts, .inputs = ins, .n_inputs = n_ins, .quiet = true };

@@ -95,6 +95,11 @@ struct CPUState {
     bool canon_fill;          /* cpu_tlb_canonical: fills map a dummy page */
     bool halted;              /* in hlt with IF set, waiting for an interrupt */
 
+    /* Firmware traps (cpu_set_trap): real-mode int n inside [trap_base, +len). */
+    uint32_t trap_base, trap_len;
+    CPUTrapFunc *trap_fn;
+    void *trap_opaque;
+
     IoRange unassigned;       /* the all-ones page outside RAM and devices */
     CPUStats stats;
     char error[256];
@@ -551,7 +556,9 @@ static int cpu_raise(CPUState *s, int vec, int has_err, uint32_t err, int soft);
 static void cpu_hook_intr(uc_engine *uc, uint32_t intno, void *opaque)
 {
     CPUState *s = opaque;
-    if (intno >= 32 && s->in_emu && !s->stop_requested) {
+    /* Real mode (no PE) always stops: a firmware trap may write RAM and
+     * drop translated code, which only cpu_run may do. */
+    if (intno >= 32 && s->in_emu && !s->stop_requested && (reg_get(s, UC_X86_REG_CR0) & CR0_PE)) {
         if (cpu_raise(s, (int)intno, 0, 0, 2) == 0)
             return;
         s->fatal_in_hook = true;
@@ -977,6 +984,52 @@ static int push32(CPUState *s, uint32_t ss_base, uint32_t *esp, uint32_t v, Faul
 }
 
 #define ERR_EXT 1u
+#define EFLAGS_AC (1u << 18)
+
+/* Real-mode delivery (8086 semantics, SDM vol. 3 20.1.4): a firmware trap
+ * if `int n` ran inside the trap range, else push FLAGS, CS, IP on SS:SP,
+ * clear IF, TF and AC, and load CS:IP from the IVT at IDTR.base. Segment
+ * bases are selector * 16 (no unreal mode). The IVT and the stack must lie
+ * in RAM (they always do below 1 MiB + 64 KiB); -2 otherwise. */
+static int cpu_deliver_real(CPUState *s, int vec, int soft)
+{
+    uint32_t cs = reg_get(s, UC_X86_REG_CS) & 0xffff, eip = reg_get(s, UC_X86_REG_EIP);
+    if (soft == 2 && s->trap_fn) {
+        uint32_t at = (cs << 4) + ((eip - 2) & 0xffff);
+        if (at - s->trap_base < s->trap_len)
+            return s->trap_fn(s->trap_opaque, at, vec) < 0 ? -2 : 0;
+    }
+    uc_x86_mmr idtr;
+    uc_reg_read(s->uc, UC_X86_REG_IDTR, &idtr);
+    uint64_t ent = (uint32_t)idtr.base + (uint64_t)vec * 4;
+    if ((uint32_t)vec * 4 + 3 > idtr.limit || !phys_ok(s, ent, 4)) {
+        cpu_fail(s, "real-mode interrupt %d outside the IVT (base %#x, limit %#x)", vec, (uint32_t)idtr.base,
+                 idtr.limit);
+        return -2;
+    }
+    uint32_t iv = phys_ld32(s, ent);
+    uint32_t ss = reg_get(s, UC_X86_REG_SS) & 0xffff, esp = reg_get(s, UC_X86_REG_ESP);
+    uint32_t efl = reg_get(s, UC_X86_REG_EFLAGS);
+    uint16_t frame[3] = { (uint16_t)efl, (uint16_t)cs, (uint16_t)eip };   /* in push order */
+    uint16_t sp = (uint16_t)esp;
+    for (int i = 0; i < 3; i++) {
+        sp = (uint16_t)(sp - 2);
+        uint64_t a = ((uint64_t)ss << 4) + sp;
+        if (!phys_ok(s, a, 2)) {
+            cpu_fail(s, "real-mode interrupt %d: stack %04x:%04x outside RAM", vec, ss, sp);
+            return -2;
+        }
+        memcpy(guest_ram_ptr(&s->mem, a, 2), &frame[i], 2);
+    }
+    reg_set(s, UC_X86_REG_ESP, (esp & 0xffff0000u) | sp);
+    if (reg_set(s, UC_X86_REG_CS, iv >> 16) != UC_ERR_OK) {
+        cpu_fail(s, "cannot load CS %#x for real-mode interrupt %d", iv >> 16, vec);
+        return -2;
+    }
+    reg_set(s, UC_X86_REG_EIP, iv & 0xffff);
+    reg_set(s, UC_X86_REG_EFLAGS, efl & ~(EFLAGS_IF | EFLAGS_TF | EFLAGS_AC));
+    return 0;
+}
 
 /* Delivers vector `vec` through the protected-mode IDT. soft: int n/int3/into
  * (gate DPL checked against CPL). Returns 0, or -1 with the fault met while
@@ -988,10 +1041,8 @@ static int cpu_deliver(CPUState *s, int vec, int has_err, uint32_t err, int soft
     uint32_t ext = soft ? 0 : ERR_EXT;
     uint32_t gate[2], cd[2];
 
-    if (!(cr0 & CR0_PE)) {
-        cpu_fail(s, "interrupt %d in real mode (not emulated)", vec);
-        return -2;
-    }
+    if (!(cr0 & CR0_PE))
+        return cpu_deliver_real(s, vec, soft);
     uc_reg_read(s->uc, UC_X86_REG_IDTR, &idtr);
     if ((uint32_t)vec * 8 + 7 > idtr.limit) {
         *f = (Fault){ VEC_GP, (uint32_t)vec * 8 + 2 + ext, 0, false };
@@ -1110,8 +1161,10 @@ static int cpu_deliver(CPUState *s, int vec, int has_err, uint32_t err, int soft
 static uint8_t code_byte(CPUState *s, uint32_t eip)
 {
     uint8_t op = 0;
-    uint32_t cs_base = 0, d[2];
-    if (desc_read(s, (uint16_t)reg_get(s, UC_X86_REG_CS), d) == 0)
+    uint32_t cs_base = 0, d[2], cs = reg_get(s, UC_X86_REG_CS) & 0xffff;
+    if (!(reg_get(s, UC_X86_REG_CR0) & CR0_PE))
+        cs_base = cs << 4, eip &= 0xffff;
+    else if (desc_read(s, (uint16_t)cs, d) == 0)
         cs_base = desc_base(d);
     if (cpu_read_virt(s, cs_base + eip, &op, 1) < 0)
         return 0;
@@ -1312,6 +1365,35 @@ void cpu_invalidate_code(CPUState *s, uint64_t pa, uint64_t len)
             uc_ctl_flush_tb(s->uc);
             return;
         }
+}
+
+static const int cpu_reg_ids[] = {
+    UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX, UC_X86_REG_ESP, UC_X86_REG_EBP,
+    UC_X86_REG_ESI, UC_X86_REG_EDI, UC_X86_REG_EIP, UC_X86_REG_EFLAGS, UC_X86_REG_ES, UC_X86_REG_CS,
+    UC_X86_REG_SS, UC_X86_REG_DS, UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_CR0,
+};
+
+uint32_t cpu_reg(CPUState *s, CPUReg r)
+{
+    return reg_get(s, cpu_reg_ids[r]);
+}
+
+void cpu_set_reg(CPUState *s, CPUReg r, uint32_t v)
+{
+    reg_set(s, cpu_reg_ids[r], v);
+}
+
+void cpu_set_error(CPUState *s, const char *msg)
+{
+    cpu_fail(s, "%s", msg);
+}
+
+void cpu_set_trap(CPUState *s, uint32_t base, uint32_t len, CPUTrapFunc *fn, void *opaque)
+{
+    s->trap_base = base;
+    s->trap_len = len;
+    s->trap_fn = fn;
+    s->trap_opaque = opaque;
 }
 
 const char *cpu_error(CPUState *s)
@@ -1769,30 +1851,75 @@ void cpu_flush_caches(CPUState *s)
 
 /* ---- set-up ---- */
 
-int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,
-                          uint32_t boot_params, char *err, size_t errlen)
+/* Protected mode, paging off, interrupts off, flat segments from the GDT
+ * at gdt_base; EAX, EBX, ESI as given, the other GPRs zero. */
+static int cpu_setup_flat32(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint16_t cs, uint16_t ds,
+                            uint32_t entry, uint32_t eax, uint32_t ebx, uint32_t esi, char *err, size_t errlen)
 {
     uc_x86_mmr gdtr = { 0, gdt_base, gdt_limit, 0 }, idtr = { 0, 0, 0, 0 };
     uc_err e = UC_ERR_OK;
-    /* Boot protocol 32-bit entry: protected mode, paging off, interrupts off,
-     * __BOOT_CS 0x10 and __BOOT_DS 0x18 flat, ESI -> boot_params,
-     * EBP/EDI/EBX zero. */
     if (!e) e = uc_reg_write(s->uc, UC_X86_REG_GDTR, &gdtr);
     if (!e) e = uc_reg_write(s->uc, UC_X86_REG_IDTR, &idtr);
     if (!e) e = reg_set(s, UC_X86_REG_CR0, CR0_PE | 0x10);
     static const int data_segs[] = { UC_X86_REG_SS, UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_FS, UC_X86_REG_GS };
     for (size_t i = 0; i < sizeof data_segs / sizeof data_segs[0] && !e; i++)
-        e = reg_set(s, data_segs[i], 0x18);
-    if (!e) e = reg_set(s, UC_X86_REG_CS, 0x10);
+        e = reg_set(s, data_segs[i], ds);
+    if (!e) e = reg_set(s, UC_X86_REG_CS, cs);
     if (!e) e = reg_set(s, UC_X86_REG_EIP, entry);
-    if (!e) e = reg_set(s, UC_X86_REG_ESI, boot_params);
     if (!e) e = reg_set(s, UC_X86_REG_EFLAGS, 2);
-    static const int zero_regs[] = { UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX,
-                                     UC_X86_REG_EDI, UC_X86_REG_EBP, UC_X86_REG_ESP };
+    static const int zero_regs[] = { UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EDI, UC_X86_REG_EBP, UC_X86_REG_ESP };
+    for (size_t i = 0; i < sizeof zero_regs / sizeof zero_regs[0] && !e; i++)
+        e = reg_set(s, zero_regs[i], 0);
+    if (!e) e = reg_set(s, UC_X86_REG_EAX, eax);
+    if (!e) e = reg_set(s, UC_X86_REG_EBX, ebx);
+    if (!e) e = reg_set(s, UC_X86_REG_ESI, esi);
+    if (e) {
+        snprintf(err, errlen, "cannot set up the boot CPU state: %s", uc_strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,
+                          uint32_t boot_params, char *err, size_t errlen)
+{
+    /* Boot protocol 32-bit entry: __BOOT_CS 0x10 and __BOOT_DS 0x18 flat,
+     * ESI -> boot_params, EBP/EDI/EBX zero. */
+    return cpu_setup_flat32(s, gdt_base, gdt_limit, 0x10, 0x18, entry, 0, 0, boot_params, err, errlen);
+}
+
+int cpu_setup_multiboot_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint16_t cs, uint16_t ds,
+                              uint32_t entry, uint32_t magic, uint32_t info, char *err, size_t errlen)
+{
+    /* Multiboot 0.6.96 3.2: EAX magic, EBX info, flat CS/DS, A20 on,
+     * paging and interrupts off; ESP is the kernel's to set. */
+    return cpu_setup_flat32(s, gdt_base, gdt_limit, cs, ds, entry, magic, info, 0, err, errlen);
+}
+
+int cpu_setup_real_entry(CPUState *s, uint16_t cs, uint16_t ip, uint16_t sp, uint32_t edx, uint32_t eflags,
+                         char *err, size_t errlen)
+{
+    uc_x86_mmr gdtr = { 0, 0, 0xffff, 0 }, idtr = { 0, 0, 0x3ff, 0 };
+    uc_err e = UC_ERR_OK;
+    /* CR0 = ET (0x10), as after reset; a segment write with PE clear loads
+     * base = selector * 16, limit 0xffff, 16-bit. */
+    if (!e) e = reg_set(s, UC_X86_REG_CR0, 0x10);
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_GDTR, &gdtr);
+    if (!e) e = uc_reg_write(s->uc, UC_X86_REG_IDTR, &idtr);
+    static const int data_segs[] = { UC_X86_REG_SS, UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_FS, UC_X86_REG_GS };
+    for (size_t i = 0; i < sizeof data_segs / sizeof data_segs[0] && !e; i++)
+        e = reg_set(s, data_segs[i], 0);
+    if (!e) e = reg_set(s, UC_X86_REG_CS, cs);
+    if (!e) e = reg_set(s, UC_X86_REG_EIP, ip);
+    if (!e) e = reg_set(s, UC_X86_REG_ESP, sp);
+    if (!e) e = reg_set(s, UC_X86_REG_EDX, edx);
+    if (!e) e = reg_set(s, UC_X86_REG_EFLAGS, eflags | 2);
+    static const int zero_regs[] = { UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_ESI,
+                                     UC_X86_REG_EDI, UC_X86_REG_EBP };
     for (size_t i = 0; i < sizeof zero_regs / sizeof zero_regs[0] && !e; i++)
         e = reg_set(s, zero_regs[i], 0);
     if (e) {
-        snprintf(err, errlen, "cannot set up the boot CPU state: %s", uc_strerror(e));
+        snprintf(err, errlen, "cannot set up the real-mode CPU state: %s", uc_strerror(e));
         return -1;
     }
     return 0;

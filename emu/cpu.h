@@ -64,6 +64,38 @@ void cpu_clear_stop(CPUState *s);
 int cpu_setup_linux_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint32_t entry,
                           uint32_t boot_params, char *err, size_t errlen);
 
+/* Multiboot 1 entry: protected mode with the flat GDT at gdt_base (cs, ds),
+ * EAX = magic, EBX = info. */
+int cpu_setup_multiboot_entry(CPUState *s, uint32_t gdt_base, uint16_t gdt_limit, uint16_t cs, uint16_t ds,
+                              uint32_t entry, uint32_t magic, uint32_t info, char *err, size_t errlen);
+
+/* Power-on as a PC BIOS leaves the CPU for a boot sector (emu/bios.c): real
+ * mode, CS:IP = cs:ip, all other segments 0, SS:SP = 0:sp, EDX = edx,
+ * IDTR = 0/0x3ff (the IVT), EFLAGS = eflags. */
+int cpu_setup_real_entry(CPUState *s, uint16_t cs, uint16_t ip, uint16_t sp, uint32_t edx, uint32_t eflags,
+                         char *err, size_t errlen);
+
+/* Register access for the firmware layer (emu/bios.c), only between
+ * uc_emu_start calls (from a trap function or before cpu_run). Segment
+ * writes load the segment as the current mode does. */
+typedef enum CPUReg {
+    CPU_EAX, CPU_ECX, CPU_EDX, CPU_EBX, CPU_ESP, CPU_EBP, CPU_ESI, CPU_EDI,
+    CPU_EIP, CPU_EFLAGS, CPU_ES, CPU_CS, CPU_SS, CPU_DS, CPU_FS, CPU_GS, CPU_CR0,
+} CPUReg;
+uint32_t cpu_reg(CPUState *s, CPUReg r);
+void cpu_set_reg(CPUState *s, CPUReg r, uint32_t v);
+/* Makes the run end with CPU_EXIT_FATAL and this message (from a trap). */
+void cpu_set_error(CPUState *s, const char *msg);
+
+/* Firmware traps: an `int n` executed in real mode at a linear address in
+ * [base, base + len) is not delivered: fn(opaque, address, n) runs instead,
+ * with EIP past the instruction (emulation stopped). fn returns 0 to go on,
+ * or -1 to end the run (CPU_EXIT_FATAL; cpu_set_error says why). Every
+ * other real-mode event (int n elsewhere, exceptions, hardware interrupts)
+ * is delivered through the IVT at IDTR.base as an 8086 does. */
+typedef int CPUTrapFunc(void *opaque, uint32_t addr, int vec);
+void cpu_set_trap(CPUState *s, uint32_t base, uint32_t len, CPUTrapFunc *fn, void *opaque);
+
 /* Runs guest code until one of the CPUExit reasons. */
 CPUExit cpu_run(CPUState *s);
 const char *cpu_error(CPUState *s);

@@ -9,6 +9,7 @@
 
 #include "base/guestram.h"
 #include "devices/ahci.h"
+#include "emu/bios.h"
 #include "devices/disk.h"
 #include "devices/i8042.h"
 #include "devices/ide.h"
@@ -110,7 +111,8 @@ static void machine_reset_request(void *opaque)
 
 static uint64_t machine_activity(const Machine *m)
 {
-    return m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0) + (m->ide ? m->ide->n_transfers : 0);
+    return m->console_bytes + (m->ahci ? m->ahci->n_transfers : 0) + (m->ide ? m->ide->n_transfers : 0) +
+           (m->bios ? m->bios->n_transfers : 0);
 }
 
 /* At a timer deadline: activity since the last look moves the watch on. */
@@ -164,9 +166,27 @@ static void machine_host_failed(void *opaque)
 
 const char *machine_host_error(const Machine *m)
 {
+    if (m->bios && m->bios->host_error[0])
+        return m->bios->host_error;
     if (m->ide && m->ide->host_error[0])
         return m->ide->host_error;
     return m->ahci ? m->ahci->host_error : "";
+}
+
+static void machine_bios_host_failed(void *opaque, const char *why)
+{
+    (void)why;      /* kept in m->bios->host_error */
+    machine_host_failed(opaque);
+}
+
+int machine_boot_disk(const MachineConfig *cfg)
+{
+    return cfg->n_ide > 0 ? cfg->n_disks - cfg->n_ide : 0;
+}
+
+int machine_bios_boot(Machine *m, char *err, size_t errlen)
+{
+    return bios_power_on(m->bios, err, errlen);
 }
 
 /* Device DMA wrote guest RAM: translated code there is stale. */
@@ -300,6 +320,15 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
             if (cfg->disks[n_ahci + i])
                 ide_attach(m->ide, i, cfg->disks[n_ahci + i]);
     }
+    m->bios = bios_init(m->cpu, &m->io, m->ram, m->ram_size, m);
+    if (!m->bios) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    m->bios->reset = machine_reset_request;
+    m->bios->host_failed = machine_bios_host_failed;
+    if (cfg->n_disks > 0)
+        bios_set_disk(m->bios, cfg->disks[machine_boot_disk(cfg)]);
     machine_fill_cmos(m);
     vtimer_init(&m->limit_timer, &m->clock, machine_limit_expired, m);
     vtimer_init(&m->pause_timer, &m->clock, machine_pause_expired, m);
@@ -323,6 +352,7 @@ void machine_free(Machine *m)
     free(m->rtc);
     pci_free(m->pci);
     free(m->ahci);
+    free(m->bios);
     free(m->ide);
     for (int i = 0; i < m->cfg.n_disks; i++)
         disk_close(m->cfg.disks[i]);

@@ -22,6 +22,7 @@ typedef struct I8042State I8042State;
 typedef struct VGAState VGAState;
 typedef struct AHCIState AHCIState;
 typedef struct IDEState IDEState;
+typedef struct BiosState BiosState;
 typedef struct Disk Disk;
 
 #define MACHINE_MAX_AHCI 4    /* AHCI ports */
@@ -82,6 +83,7 @@ typedef struct Machine {
     VGAState *vga;
     AHCIState *ahci;          /* only with AHCI disks */
     IDEState *ide;            /* only with IDE disks */
+    BiosState *bios;          /* emu/bios.c: acts once machine_bios_boot ran; drive 0x80 is the first IDE disk, else the first AHCI one */
     VTimer limit_timer;
     VTimer pause_timer;       /* host-side stops: checkpoints, journal points */
     /* The stall watch (machine_watch_stall): `stalled` and a pause once no
@@ -128,6 +130,12 @@ typedef struct Machine {
 Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen);
 void machine_free(Machine *m);
 MachineEnd machine_run(Machine *m);
+/* Which of cfg->disks[] is the BIOS's drive 0x80: the first IDE disk
+ * (primary master) if there is one, else the first AHCI disk. */
+int machine_boot_disk(const MachineConfig *cfg);
+/* Power-on through lbvm's BIOS from that disk (no kernel): 0, or -1 with a
+ * one-line reason. */
+int machine_bios_boot(Machine *m, char *err, size_t errlen);
 /* After MACHINE_HOST_ERROR: which disk I/O the host failed, and why. */
 const char *machine_host_error(const Machine *m);
 /* Digest of guest RAM (see machine.c), and the same as 64 hex digits plus NUL. */

@@ -4,6 +4,8 @@
  * docs/checkpoint-format.md. */
 #include "emu/vmstate.h"
 
+#include "emu/bios.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1058,6 +1060,8 @@ static Machine *resume(const CkptFile *fp, const char *path, CkptSession *cs, co
             ahci_attach(m->ahci, i, d);
         else
             ide_attach(m->ide, i - n_ahci, d);
+        if (i == machine_boot_disk(&m->cfg))
+            bios_set_disk(m->bios, d);        /* the BIOS's drive 0x80 */
     }
     for (size_t i = 0; i < N_SECTIONS; i++) {
         if (!section_present(m, i))

@@ -36,6 +36,48 @@ static void put(const char *sub, const char *name, const uint8_t *b, size_t n)
 static void st16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void st32(uint8_t *p, uint32_t v) { st16(p, (uint16_t)v); st16(p + 2, (uint16_t)(v >> 16)); }
 
+/* ---- Multiboot kernels (fuzz_multiboot: a module-count byte, then the
+ * kernel): an a.out-kludge image and an ELF32 image with a virtual entry. ---- */
+static void multiboot_seeds(void)
+{
+    uint8_t a[1 + 4096] = { 2 };
+    uint8_t *k = a + 1;
+    uint32_t flags = 0x10003;
+    st32(k + 64, 0x1badb002);
+    st32(k + 68, flags);
+    st32(k + 72, (uint32_t)-(0x1badb002u + flags));
+    st32(k + 76, 0x100040);             /* header_addr */
+    st32(k + 80, 0x100000);             /* load_addr */
+    st32(k + 84, 0x100800);             /* load_end_addr */
+    st32(k + 88, 0x102000);             /* bss_end_addr */
+    st32(k + 92, 0x100060);             /* entry_addr */
+    k[0x60] = 0xf4;
+    put("multiboot", "aout", a, sizeof a);
+    uint8_t e[1 + 0x1000] = { 1 };
+    k = e + 1;
+    memcpy(k, "\177ELF", 4);
+    k[4] = 1, k[5] = 1, k[6] = 1;
+    st16(k + 16, 2);                    /* ET_EXEC */
+    st16(k + 18, 3);                    /* EM_386 */
+    st32(k + 20, 1);
+    st32(k + 24, 0xc0100010);           /* virtual entry */
+    st32(k + 28, 52);                   /* phoff */
+    st16(k + 40, 52);
+    st16(k + 42, 32);                   /* phentsize */
+    st16(k + 44, 1);                    /* phnum */
+    uint8_t *ph = k + 52;
+    st32(ph, 1);                        /* PT_LOAD */
+    st32(ph + 4, 0x800);
+    st32(ph + 8, 0xc0100000);
+    st32(ph + 12, 0x100000);
+    st32(ph + 16, 0x800);
+    st32(ph + 20, 0x3000);
+    st32(k + 0x100, 0x1badb002);
+    st32(k + 0x104, 3);
+    st32(k + 0x108, (uint32_t)-(0x1badb002u + 3));
+    put("multiboot", "elf", e, sizeof e);
+}
+
 /* ---- kernels ---- */
 typedef struct KernelSeed {
     const char *name;
@@ -489,6 +531,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
         kernel_seed(&kernels[i]);
     xz_kernel_seed();
+    multiboot_seeds();
 
     /* PIC + PIT: channel 0 periodic at 100 Hz, interrupts acknowledged with EOI. */
     begin(1700000000);

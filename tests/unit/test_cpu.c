@@ -1782,6 +1782,83 @@ static void test_checkpoint_no_gdt(void)
     vm_free(&b);
 }
 
+
+/* ===========================================================================
+ * (h) real mode: int n through the IVT (frame, IF cleared, iret), a hardware
+ * interrupt through the IVT, and a firmware trap (cpu_set_trap) reached
+ * through a stub the IVT points at, as emu/bios.c uses it.
+ */
+static int trap_calls;
+static uint32_t trap_addr;
+static int trap_vec;
+
+static int real_trap(void *opaque, uint32_t addr, int vec)
+{
+    CPUState *cpu = opaque;
+    trap_calls++;
+    trap_addr = addr;
+    trap_vec = vec;
+    cpu_set_reg(cpu, CPU_EBX, 0xbeef);
+    return 0;
+}
+
+static void test_real_mode(void)
+{
+    Vm v;
+    char err[256];
+    vm_new(&v, M_FLAT, 1);
+    vm_add_tdev(&v);
+    trap_calls = 0;
+    cpu_set_trap(v.cpu, 0xf1000, 4, real_trap, v.cpu);
+    wr32(0x21 * 4, 0x01000010);                 /* IVT[21h] = 0100:0010 */
+    wr32(0x30 * 4, 0x02000000);                 /* IVT[30h] = 0200:0000 */
+    wr32(0x55 * 4, 0xf0001000);                 /* IVT[55h] = F000:1000, the stub */
+    at(0xf1000);
+    OP(0xcd, 0x55, 0xcf);                       /* stub: int 55h; iret */
+    at(0x1010);                                 /* handler 21h */
+    OP(0x89, 0x26); d16(0x904c);                /* mov [0x904c], sp */
+    OP(0x89, 0xe5);                             /* mov bp, sp */
+    OP(0x8b, 0x46, 0x00);                       /* mov ax, [bp]: the pushed IP */
+    OP(0xa3); d16(0x9058);
+    OP(0x8b, 0x46, 0x02);                       /* mov ax, [bp+2]: the pushed CS */
+    OP(0xa3); d16(0x905c);
+    OP(0x9c, 0x58);                             /* pushf; pop ax */
+    OP(0xa3); d16(0x9050);                      /* mov [0x9050], ax */
+    OP(0xb8); d16(0x1234);                      /* mov ax, 0x1234 */
+    OP(0xcf);                                   /* iret */
+    at(0x2000);                                 /* handler 30h (IRQ) */
+    OP(0xff, 0x06); d16(0x9048);                /* inc word [0x9048] */
+    OP(0xcf);
+    at(0x7c00);
+    OP(0xbc); d16(0x7000);                      /* mov sp, 0x7000 */
+    OP(0xcd, 0x21);                             /* int 21h */
+    OP(0xa3); d16(0x9040);                      /* mov [0x9040], ax */
+    OP(0x89, 0x26); d16(0x9044);                /* mov [0x9044], sp */
+    OP(0xcd, 0x55);                             /* int 55h: to the stub, trapped */
+    OP(0x89, 0x1e); d16(0x9054);                /* mov [0x9054], bx */
+    OP(0xfb);                                   /* sti */
+    OP(0xba); d16(TDEV_PORT + 4);               /* mov dx, 0x504 */
+    OP(0xb0, 0x30, 0xee);                       /* mov al, 0x30; out dx, al: raise vector 30h */
+    OP(0x90, 0x90, 0xeb, 0x00);                 /* nop; nop; jmp $+2 (a block boundary) */
+    OP(0xfa, 0xf4);                             /* cli; hlt */
+    CHECK_EQ(cpu_setup_real_entry(v.cpu, 0, 0x7c00, 0x7c00, 0x80, 0x002, err, sizeof err), 0);
+    CHECK_EQ(run(&v), CPU_EXIT_HALTED);
+    CHECK_EQ(rd32(0x9040) & 0xffff, 0x1234);    /* the handler ran and returned */
+    CHECK_EQ(rd32(0x9044) & 0xffff, 0x7000);    /* iret popped the whole frame */
+    CHECK_EQ(rd32(0x904c) & 0xffff, 0x7000 - 6); /* FLAGS, CS, IP pushed */
+    CHECK_EQ(rd32(0x9058) & 0xffff, 0x7c05);    /* IP after the int */
+    CHECK_EQ(rd32(0x905c) & 0xffff, 0);         /* CS */
+    CHECK_EQ(rd32(0x9050) & 0x0200, 0);         /* IF clear inside the handler */
+    CHECK_EQ(trap_calls, 1);
+    CHECK_EQ(trap_addr, 0xf1000);
+    CHECK_EQ(trap_vec, 0x55);
+    CHECK_EQ(rd32(0x9054) & 0xffff, 0xbeef);    /* the trap's register result */
+    CHECK_EQ(rd32(0x9048) & 0xffff, 1);         /* the IRQ handler ran once */
+    CHECK_EQ(pic.acks, 1);
+    CHECK_EQ(cpu_reg(v.cpu, CPU_CR0) & 1, 0);   /* still real mode */
+    vm_free(&v);
+}
+
 int main(void)
 {
     test_fast_ring_switch();
@@ -1799,5 +1876,6 @@ int main(void)
     test_checkpoint();
     test_checkpoint_no_gdt();
     test_high_ram();
+    test_real_mode();
     return check_done();
 }
