@@ -14,6 +14,16 @@
 #                                    (/usr/lib/i386-linux-gnu/tcc: headers, libtcc1.a)
 #   kdeb/*.deb                       the package of lbvm bootstrap's default kernel, the version
 #                                    steps/kernel.h pins (served to lbvm over loopback by a test)
+#   guestbuild/root/                 an i386 userland to build software in the guest: gcc, binutils,
+#                                    make, bash, dash, coreutils, sed, grep, gawk, tar, xz-utils, gzip,
+#                                    diffutils, findutils, libc6-dev and everything they depend on,
+#                                    resolved by apt-get's own resolver in a private i386 apt state
+#                                    (an empty dpkg status: nothing is taken as installed) and
+#                                    unpacked with dpkg-deb -x (no maintainer scripts: the few links
+#                                    they would make, sh, awk, cc, are made here); no root needed
+#   guestbuild/PACKAGES              "name version arch" of each package in root/
+#   guestbuild/binutils.tar.xz       the upstream tarball binutils-source ships (usr/src/binutils/);
+#                                    guestbuild/binutils.dir names its top folder (binutils-X.Y)
 #   VERSIONS                         package name, version and architecture of each
 # Idempotent: an output already there is kept. Each output is built under a
 # temporary name in CACHE_DIR and renamed into place, so an interrupted run never
@@ -50,9 +60,11 @@ have() {
                   && [ -s "$cache/tcc/libpthread.so.0" ] && [ -s "$cache/tcc/libdl.so.2" ] \
                   && [ -s "$cache/tcc/ld-linux.so.2" ] && [ -d "$cache/tcc/tcclib" ] ;;
     kdeb)         ls "$cache"/kdeb/*.deb >/dev/null 2>&1 ;;
+    guestbuild)   [ -x "$cache/guestbuild/root/usr/bin/gcc" ] && [ -s "$cache/guestbuild/PACKAGES" ] \
+                  && [ -s "$cache/guestbuild/binutils.tar.xz" ] && [ -s "$cache/guestbuild/binutils.dir" ] ;;
     esac
 }
-outputs="k686 k686pae amd64 busybox kexec tcc kdeb"
+outputs="k686 k686pae amd64 busybox kexec tcc kdeb guestbuild"
 missing=
 for o in $outputs; do have "$o" || missing="$missing $o"; done
 if [ -z "$missing" ] && [ -s "$cache/VERSIONS" ]; then
@@ -137,6 +149,46 @@ kernel_out() {       # OUTPUT METAPACKAGE PATTERN
     install_out "$o" "$out"
 }
 
+# The packages of the guest build userland (their dependencies are resolved by apt)
+GUESTBUILD_PACKAGES="gcc binutils make bash dash coreutils sed grep gawk tar xz-utils gzip diffutils findutils libc6-dev"
+
+guestbuild_out() {
+    local a=$work/gb-apt o=$work/out-guestbuild d deb n src top
+    mkdir -p "$a/archives/partial" "$a/state/lists/partial" "$o/root" || die "cannot create $a"
+    : > "$a/state/status"
+    # The host's sources and package lists, but a private dpkg status (so every
+    # dependency is downloaded) and i386 as the only architecture.
+    apt-get -q -y -o Debug::NoLocking=1 -o APT::Architecture=i386 -o APT::Architectures::=i386 \
+        -o Dir::State::status="$a/state/status" -o Dir::Cache::archives="$a/archives" \
+        -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+        -o APT::Install-Recommends=0 -o APT::Install-Suggests=0 --download-only install $GUESTBUILD_PACKAGES \
+        >>"$log" 2>&1 || die "cannot resolve or download the guest build userland ($GUESTBUILD_PACKAGES; apt-get install --download-only failed; see $log)"
+    n=0
+    for deb in "$a"/archives/*.deb; do
+        [ -e "$deb" ] || die "apt-get downloaded no package for the guest build userland (see $log)"
+        dpkg-deb -x "$deb" "$o/root" >>"$log" 2>&1 || die "cannot unpack $deb (dpkg-deb -x failed; see $log)"
+        dpkg-deb -f "$deb" Package Version Architecture | awk '{print $2}' | paste -sd' ' >> "$o/PACKAGES.tmp"
+        n=$((n + 1))
+    done
+    LC_ALL=C sort "$o/PACKAGES.tmp" > "$o/PACKAGES" && rm -f "$o/PACKAGES.tmp" || die "cannot write PACKAGES"
+    for d in $GUESTBUILD_PACKAGES; do
+        grep -q "^$d " "$o/PACKAGES" || die "$d:i386 is not among the packages apt-get downloaded (see $log)"
+    done
+    # what the maintainer scripts would have made (update-alternatives, dash's /bin/sh)
+    [ -x "$o/root/bin/dash" ] && [ -x "$o/root/usr/bin/gawk" ] && [ -e "$o/root/usr/bin/gcc" ] \
+        || die "the guest build userland lacks bin/dash, usr/bin/gawk or usr/bin/gcc"
+    ln -sf dash "$o/root/bin/sh" && ln -sf gawk "$o/root/usr/bin/awk" && ln -sf gcc "$o/root/usr/bin/cc" \
+        || die "cannot make the sh, awk and cc links"
+    # the upstream binutils tarball, from the package that ships it as a file
+    src=$(fetch binutils-source guestbuild-src) || exit 1
+    set -- "$src"/usr/src/binutils/binutils-*.tar.xz
+    [ -s "$1" ] || die "binutils-source has no usr/src/binutils/binutils-*.tar.xz"
+    top=$(basename "$1" .tar.xz)
+    mv "$1" "$o/binutils.tar.xz" && echo "$top" > "$o/binutils.dir" || die "cannot lay out the binutils tarball"
+    echo "$n packages (gcc $(sed -n 's/^gcc-[0-9]* \([^ ]*\) .*/\1/p' "$o/PACKAGES" | head -n1)); $(cat "$work/ver/guestbuild-src") ($top.tar.xz)" > "$work/ver/guestbuild"
+    install_out "$o" guestbuild
+}
+
 for o in $missing; do
     case $o in
     k686)    kernel_out k686 linux-image-686:i386 'linux-image-[0-9][^ ]*-686' ;;
@@ -183,6 +235,8 @@ for o in $missing; do
             || die "cannot download $kp:i386=$kv, the default kernel's package (apt-get download failed; see $log)"
         mkdir -p "$work/ver" && echo "$kp $kv i386" > "$work/ver/kdeb"
         install_out "$o" kdeb ;;
+    guestbuild)
+        guestbuild_out ;;
     esac
 done
 

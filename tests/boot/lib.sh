@@ -142,6 +142,61 @@ while [ ! -b /dev/sda ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
 LOAD
 }
 
+# --- builds in the guest (test_guest_build.sh, bench/bench-build.sh, bench/soak.sh) ---
+# The binutils subprojects the builds use (tests/boot/guest-build.sh) and the
+# files at the top of the tarball their configure scripts need (the aux dir is ..)
+BUILD_SUBDIRS="zlib libiberty include config install-sh config.guess config.sub ltmain.sh missing compile depcomp
+    mkinstalldirs test-driver ar-lib move-if-change"
+# The guest's clock at power-on for the builds (2024-01-01): after the tarball's
+# dates, or automake's "newly created file is older than distributed files" fires
+BUILD_EPOCH=1704067200
+
+# need_guestbuild: the i386 userland and the binutils tarball in the test inputs
+# (fetched if missing); sets GB to their folder.
+need_guestbuild() {
+    GB=$CACHE/guestbuild
+    if ! [ -x "$GB/root/usr/bin/gcc" ] || ! [ -s "$GB/binutils.tar.xz" ] || ! [ -s "$GB/binutils.dir" ]; then
+        note "the guest build userland is missing in $CACHE: fetching it"
+        bash "$LBVM_SRC/scripts/fetch-test-inputs.sh" "$CACHE" >"$WORK/fetch.out" 2>&1 \
+            || fail "the guest build userland could not be fetched: $(grep -h 'fetch-test-inputs:' "$WORK/fetch.out" | tail -n1)" "$WORK/fetch.out"
+    fi
+}
+
+# make_build_disk OUT SIZE: an ext4 image (mke2fs -d, no root) holding the i386
+# userland (less its docs, man pages and translations), the binutils
+# subprojects in /src/<binutils-X.Y> (/src/dir names it) and /lbvm/build.sh;
+# fixed UUID, hash seed and creation time; the inodes keep the host files' change
+# times (mke2fs -d), so two images made at different times differ in those only
+make_build_disk() {
+    local out=$1 size=$2 t=$WORK/build-tree top p subs=
+    need_guestbuild
+    rm -rf "$t" && mkdir -p "$t/src" "$t/lbvm" "$t/work" || fail "cannot create $t"
+    tar -C "$GB/root" --exclude=./usr/share/doc --exclude=./usr/share/man --exclude=./usr/share/info \
+        --exclude=./usr/share/locale -cf - . | tar -C "$t" -xf - || fail "cannot copy the guest build userland"
+    mkdir -p "$t/proc" "$t/dev" "$t/tmp" && chmod 1777 "$t/tmp" || fail "cannot create $t/tmp"
+    top=$(cat "$GB/binutils.dir")
+    for p in $BUILD_SUBDIRS; do subs="$subs $top/$p"; done
+    # shellcheck disable=SC2086
+    tar -xJf "$GB/binutils.tar.xz" -C "$t/src" $subs 2>"$WORK/untar.err" || fail "cannot unpack the binutils subprojects" "$WORK/untar.err"
+    echo "$top" > "$t/src/dir"
+    cp "$LBVM_SRC/tests/boot/guest-build.sh" "$t/lbvm/build.sh" && chmod 755 "$t/lbvm/build.sh" || fail "cannot copy guest-build.sh"
+    rm -f "$out" && truncate -s "$size" "$out" || fail "cannot create $out"
+    E2FSPROGS_FAKE_TIME=1000000000 PATH=$PATH:/sbin:/usr/sbin mke2fs -q -t ext4 -F -U 6c62766d-6275-696c-6400-000000000001 \
+        -E root_owner=0:0,hash_seed=6c62766d-6275-696c-6400-000000000002,lazy_itable_init=0,lazy_journal_init=0 \
+        -d "$t" "$out" >"$WORK/mke2fs.err" 2>&1 || fail "mke2fs -d failed" "$WORK/mke2fs.err"
+    rm -rf "$t"
+}
+
+# make_build_initramfs OUT: busybox, the disk modules (686) and guest-build-init.sh as /init
+make_build_initramfs() {
+    local out=$1 r=$WORK/build-initrd
+    mkdir -p "$r/proc" "$r/sys" "$r/dev" "$r/mnt" || fail "cannot create $r"
+    add_busybox "$r" sh mount umount mkdir cat insmod sleep chroot poweroff sync
+    add_disk_modules "$r" k686
+    cp "$LBVM_SRC/tests/boot/guest-build-init.sh" "$r/init" && chmod 755 "$r/init" || fail "cannot copy guest-build-init.sh"
+    "$LBVM" mkinitramfs -o "$out" "$r" >"$WORK/mkinitramfs.err" 2>&1 || fail "lbvm mkinitramfs failed" "$WORK/mkinitramfs.err"
+}
+
 # --- the test initramfs ---------------------------------------------------
 # make_test_root DIR: the guest's file tree (busybox + applet links, /init).
 make_test_root() {
