@@ -49,10 +49,14 @@ static uint8_t uart_iir(const UARTState *s)
 
 static int uart_irq_wanted(const UARTState *s)
 {
-    /* On a PC the IRQ driver is enabled by the (active-low) OUT2 pin. In
+    /* On a real PC the (active-low) OUT2 pin gates the IRQ driver. QEMU's
+     * 16550 ignores OUT2 (hw/char/serial.c, serial_update_irq), and guests
+     * made on QEMU rely on it: Fiwix sets OUT2 only when its tty is opened,
+     * yet its console before that is driven by THRE interrupts alone, and
+     * prints nothing with the gate. So, as QEMU: OUT2 does not gate. In
      * loopback the datasheet forces the modem outputs inactive, so the
      * interrupt stays internal (IIR still reports it) and the line is off. */
-    return !(uart_iir(s) & UART_IIR_NO_INT) && (s->mcr & (UART_MCR_OUT2 | UART_MCR_LOOP)) == UART_MCR_OUT2;
+    return !(uart_iir(s) & UART_IIR_NO_INT) && !(s->mcr & UART_MCR_LOOP);
 }
 
 static void uart_update_irq(UARTState *s)
