@@ -7,9 +7,11 @@
  * may rewrite the table under the transfer). A failed check ends the
  * command with the bus master's Error bit and ABRT, never a stray access.
  *
- * Register reads follow ATA's rules for missing devices (as QEMU does): on a
- * channel with no device at all everything reads all-ones (the floating
- * bus); with only device 0, device 1's registers read 0. */
+ * Register reads for missing devices follow QEMU (hw/ide/core.c,
+ * ide_ioport_read), not the floating bus of real boards: on a channel with no
+ * device at all the registers read 0, as do device 1's with only device 0
+ * (ATA/ATAPI-6 9.16.1). Guests made on QEMU rely on it: Fiwix's probe of an
+ * empty channel waits for BSY to clear and never ends on all-ones. */
 #include "devices/ide.h"
 
 #include <errno.h>
@@ -709,12 +711,12 @@ static int ide_no_devices(const IDEChannel *c)
     return !c->drive[0].disk && !c->drive[1].disk;
 }
 
-/* Reads of registers other than data: 0xff on an empty channel, 0 for a
- * missing device 1 (device 0 answers for it, ATA/ATAPI-6 9.16.1). */
+/* Reads of registers other than data: 0 on an empty channel (as QEMU) and
+ * for a missing device 1 (device 0 answers for it, ATA/ATAPI-6 9.16.1). */
 static uint8_t ide_reg_read(IDEChannel *c, uint32_t reg)
 {
     if (ide_no_devices(c))
-        return 0xff;
+        return 0;
     IDEDrive *d = ide_cur(c);
     if (!d->disk && reg != IDE_SELECT)
         return 0;
@@ -821,8 +823,10 @@ static uint32_t ide_ctl_read(void *opaque, uint32_t off, int size_log2)
     IDEPortRef *r = opaque;
     IDEChannel *c = &r->s->ch[r->ch];
     (void)off, (void)size_log2;
-    if (!ide_decodes(r->s, r->ch) || ide_no_devices(c))
+    if (!ide_decodes(r->s, r->ch))
         return 0xff;
+    if (ide_no_devices(c))
+        return 0;
     /* Alternate status: the status without acknowledging anything. */
     IDEDrive *d = ide_cur(c);
     return d->disk ? d->status : 0;
