@@ -25,6 +25,12 @@ const void *lbvm_memmem(const void *hay, size_t hlen, const void *needle, size_t
  * appended, not counted in *len). NULL with a one-line message naming path
  * ("cannot read", "not a file", "larger than"). */
 char *lbvm_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+/* Path facts (stat, following links): a folder; a regular file; a folder
+ * that is missing or holds nothing (how git leaves a submodule that was not
+ * checked out). */
+int lbvm_is_dir(const char *path);
+int lbvm_is_file(const char *path);
+int lbvm_dir_empty(const char *path);
 /* Removes a temporary folder of files (no subfolders), without a shell:
  * its name may come from $TMPDIR. 0, or -1. */
 int lbvm_remove_flat_dir(const char *dir);

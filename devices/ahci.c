@@ -8,6 +8,7 @@
  * own PRDT cannot slip an address past the checks. A failed check is a host
  * bus fatal error. */
 #include "devices/ahci.h"
+#include "devices/ata.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -295,17 +296,6 @@ static int ahci_sg_copy(AHCIState *s, AHCISg *sg, uint8_t *buf, uint64_t len, in
 
 /* ---- ATA commands ---- */
 
-static void ata_put_string(uint16_t *w, int nwords, const char *str)
-{
-    size_t len = strlen(str);
-    /* Two characters per word, the first in the high byte (ATA8-ACS 3.3.10). */
-    for (int i = 0; i < nwords; i++) {
-        uint8_t hi = (size_t)(2 * i) < len ? (uint8_t)str[2 * i] : ' ';
-        uint8_t lo = (size_t)(2 * i + 1) < len ? (uint8_t)str[2 * i + 1] : ' ';
-        w[i] = (uint16_t)(hi << 8 | lo);
-    }
-}
-
 /* IDENTIFY DEVICE data (ATA8-ACS 7.16.7). */
 static void ahci_identify(const AHCIState *s, int n, uint8_t *out)
 {
@@ -351,15 +341,7 @@ static void ahci_identify(const AHCIState *s, int n, uint8_t *out)
         w[100 + i] = (uint16_t)(sectors >> (16 * i));
     w[106] = 0x4000;                    /* 1 logical sector per physical; 512 bytes */
     w[117] = 256;                       /* words per logical sector (used with w106 bit 12) */
-    w[255] = 0x00a5;                    /* integrity word: signature, checksum below */
-    for (int i = 0; i < 256; i++) {
-        out[2 * i] = (uint8_t)w[i];
-        out[2 * i + 1] = (uint8_t)(w[i] >> 8);
-    }
-    uint8_t sum = 0;
-    for (int i = 0; i < 511; i++)
-        sum += out[i];
-    out[511] = (uint8_t)-sum;
+    ata_identify_bytes(w, out);
 }
 
 /* The host failed an I/O the guest did nothing wrong to cause. */

@@ -13,6 +13,7 @@
  * (ATA/ATAPI-6 9.16.1). Guests made on QEMU rely on it: Fiwix's probe of an
  * empty channel waits for BSY to clear and never ends on all-ones. */
 #include "devices/ide.h"
+#include "devices/ata.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -200,17 +201,6 @@ static int ide_host_failure(IDEState *s, IDEChannel *c, IDEDrive *d, const char 
 
 /* ---- IDENTIFY DEVICE (ATA/ATAPI-6 8.15) ---- */
 
-static void ata_put_string(uint16_t *w, int nwords, const char *str)
-{
-    size_t len = strlen(str);
-    /* Two characters per word, the first in the high byte. */
-    for (int i = 0; i < nwords; i++) {
-        uint8_t hi = (size_t)(2 * i) < len ? (uint8_t)str[2 * i] : ' ';
-        uint8_t lo = (size_t)(2 * i + 1) < len ? (uint8_t)str[2 * i + 1] : ' ';
-        w[i] = (uint16_t)(hi << 8 | lo);
-    }
-}
-
 static void ide_identify(const IDEDrive *d, int n, uint8_t *out)
 {
     uint16_t w[256];
@@ -259,15 +249,7 @@ static void ide_identify(const IDEDrive *d, int n, uint8_t *out)
     w[93] = 1 << 14 | 1 << 13 | 1 << 3 | 1 << 0; /* hardware reset result: device 0, 80-conductor cable */
     for (int i = 0; i < 4; i++)
         w[100 + i] = (uint16_t)(sectors >> (16 * i));
-    w[255] = 0x00a5;                    /* integrity word: signature, checksum below */
-    for (int i = 0; i < 256; i++) {
-        out[2 * i] = (uint8_t)w[i];
-        out[2 * i + 1] = (uint8_t)(w[i] >> 8);
-    }
-    uint8_t sum = 0;
-    for (int i = 0; i < 511; i++)
-        sum += out[i];
-    out[511] = (uint8_t)-sum;
+    ata_identify_bytes(w, out);
 }
 
 /* ---- PIO ---- */

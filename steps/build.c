@@ -234,34 +234,13 @@ int build_list_sources(const char *tree, FetchList *l, char *err, size_t errlen)
     return 0;
 }
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* A folder that is missing or holds nothing: how git leaves a submodule that
- * was not checked out. */
-static int empty_dir(const char *p)
-{
-    DIR *d = opendir(p);
-    if (!d)
-        return 1;
-    struct dirent *de;
-    int empty = 1;
-    while (empty && (de = readdir(d)))
-        empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-    closedir(d);
-    return empty;
-}
-
 int build_check_tree(const char *tree, int own_seeds, char *err, size_t errlen)
 {
     char p[4200];
-    if (!is_dir(tree))
+    if (!lbvm_is_dir(tree))
         return lbvm_set_err(err, errlen, "--tree %s is not a folder", tree);
     snprintf(p, sizeof p, "%s/sysa", tree);
-    if (!is_dir(p)) {
+    if (!lbvm_is_dir(p)) {
         if (current_is_tree(tree))
             return current_check_tree(tree, own_seeds, err, errlen);   /* seed/ and steps/ (steps/current.h) */
         return lbvm_set_err(err, errlen, "%s is not a live-bootstrap checkout (no sysa/, nor seed/ and steps/)", tree);
@@ -269,7 +248,7 @@ int build_check_tree(const char *tree, int own_seeds, char *err, size_t errlen)
     /* stage0-posix itself, then those of its submodules (its .gitmodules)
      * that the x86 phase runs */
     snprintf(p, sizeof p, "%s/" STAGE0_DIR, tree);
-    if (empty_dir(p))
+    if (lbvm_dir_empty(p))
         return lbvm_set_err(err, errlen, "%s is empty: the tree's git submodules are not checked out; run "
                             "git -C %s submodule update --init --recursive", p, tree);
     static const char *const used[] = { "x86", "bootstrap-seeds", "M2-Planet", "mescc-tools", "M2libc",
@@ -286,7 +265,7 @@ int build_check_tree(const char *tree, int own_seeds, char *err, size_t errlen)
         for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
             needed |= !strcmp(path, used[i]) && !(own_seeds && !strcmp(path, "bootstrap-seeds"));
         snprintf(p, sizeof p, "%s/" STAGE0_DIR "/%s", tree, path);
-        if (needed && empty_dir(p))
+        if (needed && lbvm_dir_empty(p))
             rc = lbvm_set_err(err, errlen, "%s is empty: the tree's git submodules are not checked out; run "
                               "git -C %s submodule update --init --recursive", p, tree);
     }

@@ -14,38 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* missing or empty: how git leaves a submodule that was not checked out */
-static int empty_dir(const char *p)
-{
-    DIR *d = opendir(p);
-    if (!d)
-        return 1;
-    struct dirent *de;
-    int empty = 1;
-    while (empty && (de = readdir(d)))
-        empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-    closedir(d);
-    return empty;
-}
-
 int current_is_tree(const char *tree)
 {
     char a[4200], b[4200];
     snprintf(a, sizeof a, "%s/seed", tree);
     snprintf(b, sizeof b, "%s/steps", tree);
-    return is_dir(a) && is_dir(b);
+    return lbvm_is_dir(a) && lbvm_is_dir(b);
 }
 
 static int unfilled(const char *path, const char *tree, char *err, size_t errlen)
@@ -61,11 +35,11 @@ int current_check_tree(const char *tree, int own_seeds, char *err, size_t errlen
         return lbvm_set_err(err, errlen, "--seeds lbvm: %s is in the current layout, whose kernel bootstrap has no "
                             "binary seed (builder-hex0 compiles them from hex0 source)", tree);
     snprintf(p, sizeof p, "%s/steps/manifest", tree);
-    if (!is_file(p))
+    if (!lbvm_is_file(p))
         return lbvm_set_err(err, errlen, "%s has seed/ and steps/ but no steps/manifest: not a live-bootstrap "
                             "checkout in the current layout", tree);
     snprintf(p, sizeof p, "%s/" CURRENT_STAGE0_DIR, tree);
-    if (empty_dir(p))
+    if (lbvm_dir_empty(p))
         return unfilled(p, tree, err, errlen);
     /* the submodules of stage0-posix (its .gitmodules) that the x86 phase reads */
     static const char *const used[] = { "x86", "M2-Planet", "mescc-tools", "M2libc", "mescc-tools-extra",
@@ -80,7 +54,7 @@ int current_check_tree(const char *tree, int own_seeds, char *err, size_t errlen
             continue;
         for (size_t i = 0; i < sizeof used / sizeof used[0]; i++) {
             snprintf(p, sizeof p, "%s/" CURRENT_STAGE0_DIR "/%s", tree, path);
-            if (!strcmp(path, used[i]) && empty_dir(p))
+            if (!strcmp(path, used[i]) && lbvm_dir_empty(p))
                 rc = unfilled(p, tree, err, errlen);
         }
     }
@@ -89,13 +63,13 @@ int current_check_tree(const char *tree, int own_seeds, char *err, size_t errlen
     if (rc)
         return rc;
     snprintf(p, sizeof p, "%s/builder-hex0", tree);
-    if (empty_dir(p))
+    if (lbvm_dir_empty(p))
         return unfilled(p, tree, err, errlen);
     snprintf(p, sizeof p, "%s/" CURRENT_STAGE1, tree);
-    if (!is_file(p))
+    if (!lbvm_is_file(p))
         return lbvm_set_err(err, errlen, "%s is missing: builder-hex0's boot sector (the kernel bootstrap's first stage)", p);
     snprintf(p, sizeof p, "%s/" CURRENT_STAGE2, tree);
-    if (!is_file(p))
+    if (!lbvm_is_file(p))
         return lbvm_set_err(err, errlen, "%s is missing: builder-hex0's second stage", p);
     return 0;
 }
@@ -149,7 +123,7 @@ int current_sources(const char *tree, const CurrentTree *t, FetchList *l, char *
                                 d->arg);
         char p[4200];
         snprintf(p, sizeof p, "%s/steps/%s/sources", tree, d->arg);
-        if (!is_file(p))
+        if (!lbvm_is_file(p))
             continue;
         if (fetch_list_add_file(l, p, err, errlen) < 0)
             return -1;
@@ -224,7 +198,7 @@ static int add_seed_files(Srcfs *fs, const char *tree, char *err, size_t errlen)
     while ((de = readdir(d))) {
         char p[8400];
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (!is_file(p))
+        if (!lbvm_is_file(p))
             continue;
         char **nn = realloc(names, (n + 1) * sizeof *nn);
         if (!nn || !(nn[n] = strdup(de->d_name))) {
@@ -326,7 +300,7 @@ static int mkdir_p(const char *path)
     }
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
         return -1;
-    return is_dir(tmp) ? 0 : (errno = ENOTDIR, -1);
+    return lbvm_is_dir(tmp) ? 0 : (errno = ENOTDIR, -1);
 }
 
 int current_build_all(const BuildOptions *o, BuildOutput out[2], CurrentBuild *s, char *err, size_t errlen)

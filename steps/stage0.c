@@ -163,12 +163,6 @@ static int path_join(char *out, size_t len, const char *root, const char *dir, c
     return snprintf(out, len, "%s/%s", dir, rel) >= (int)len ? -1 : 0;
 }
 
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int read_script(Reader *r, const char *root, const char *cwd, const char *path, int depth);
 
 /* One command of a script, already split into words. */
@@ -213,7 +207,7 @@ static int command(Reader *r, const char *root, char *cwd, size_t cwdlen, char *
             script = text[i];
     }
     char sp[4096];
-    int runs_script = script && path_join(sp, sizeof sp, root, cwd, script) == 0 && is_file(sp);
+    int runs_script = script && path_join(sp, sizeof sp, root, cwd, script) == 0 && lbvm_is_file(sp);
     /* the answers check */
     if (n == 3 && strstr(text[0], "sha256sum") && !strcmp(text[1], "-c")) {
         char ap[4096], name[160];
@@ -302,9 +296,9 @@ int stage0_read_phases(const char *root, Stage0Phases *p, char *err, size_t errl
     char top[4096];
     int rc;
     snprintf(top, sizeof top, "%s/kaem.x86", root);
-    if (!is_file(top))
+    if (!lbvm_is_file(top))
         snprintf(top, sizeof top, "%s/kaem.run", root);
-    if (!is_file(top))
+    if (!lbvm_is_file(top))
         rc = lbvm_set_err(err, errlen, "%s has neither kaem.x86 nor kaem.run", root);
     else
         rc = read_script(r, root, root, top, 0);
