@@ -79,38 +79,8 @@ if tools_missing; then
 fi
 
 # --- 2. the arm64 sysroot ----------------------------------------------------
-# The first Debian archive URI apt is configured with (the same reading as
-# scripts/setup.sh's): deb822 *.sources, then one-line sources.list files.
-debian_mirror() {
-    local f line uris=()
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -r "$f" ] || continue
-        while IFS= read -r line; do
-            case $line in
-            URIs:*) local more=(); read -r -a more <<<"${line#URIs:}"; uris+=("${more[@]}") ;;
-            esac
-        done <"$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -r "$f" ] || continue
-        while IFS= read -r line; do
-            local w=() i=1
-            read -r -a w <<<"$line"
-            [ "${w[0]:-}" = deb ] || continue
-            if [[ ${w[1]:-} == \[* ]]; then
-                while [ $i -lt ${#w[@]} ] && [[ ${w[$i]} != *\] ]]; do i=$((i + 1)); done
-                i=$((i + 1))
-            fi
-            [ -n "${w[$i]:-}" ] && uris+=("${w[$i]}")
-        done <"$f"
-    done
-    local u
-    for u in "${uris[@]+"${uris[@]}"}"; do
-        case $u in *-security*|*security.debian.org*) continue ;; esac
-        case ${u%/} in */debian) echo "${u%/}"; return 0 ;; esac
-    done
-    return 0
-}
+# debian_mirror: the archive apt is configured with, read as scripts/setup.sh reads it.
+. "$here/scripts/debian-mirror.sh"
 
 # apt with its own configuration, lists, cache and an empty dpkg status: it
 # resolves and downloads arm64 packages as for an empty arm64 system.
