@@ -962,6 +962,19 @@ static char *boot_value(const char *line, const char *key, int nth)
     return journal_boot_value(line, key, nth);
 }
 
+/* A repeated key of a boot line (disk=, ide=, module=), in order, up to max. */
+static void boot_values_from_line(const char *boot, const char *key, int max, const char **dst, int *n, char **vals,
+                                  int *nv)
+{
+    for (int i = 0; i < max; i++) {
+        char *d = boot_value(boot, key, i);
+        if (!d)
+            break;
+        vals[(*nv)++] = d;
+        dst[(*n)++] = d;
+    }
+}
+
 /* The boot a journal's boot line records (values in vals[], which the caller
  * frees; at most 18 of them). */
 static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int *nv)
@@ -974,27 +987,9 @@ static void boot_args_from_line(const char *boot, BootArgs *b, char **vals, int 
     b->mem_mib = mem ? strtoull(mem, NULL, 10) : 1024;
     b->epoch = ep ? strtoll(ep, NULL, 10) : 0;
     b->guest_decompress = gd && *gd == '1';
-    for (int i = 0; i < MACHINE_MAX_AHCI; i++) {
-        char *d = boot_value(boot, "disk", i);
-        if (!d)
-            break;
-        vals[(*nv)++] = d;
-        b->disk_arg[b->n_disks++] = d;
-    }
-    for (int i = 0; i < MACHINE_MAX_IDE; i++) {
-        char *d = boot_value(boot, "ide", i);
-        if (!d)
-            break;
-        vals[(*nv)++] = d;
-        b->ide_arg[b->n_ide++] = d;
-    }
-    for (int i = 0; i < BOOT_MAX_MODULES; i++) {
-        char *d = boot_value(boot, "module", i);
-        if (!d)
-            break;
-        vals[(*nv)++] = d;
-        b->module_arg[b->n_modules++] = d;
-    }
+    boot_values_from_line(boot, "disk", MACHINE_MAX_AHCI, b->disk_arg, &b->n_disks, vals, nv);
+    boot_values_from_line(boot, "ide", MACHINE_MAX_IDE, b->ide_arg, &b->n_ide, vals, nv);
+    boot_values_from_line(boot, "module", BOOT_MAX_MODULES, b->module_arg, &b->n_modules, vals, nv);
 }
 
 /* The console's last lines before a divergence, on out. */
