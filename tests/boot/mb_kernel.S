@@ -2,7 +2,8 @@
 /* A Multiboot 1 kernel of ours for tests/boot/test_multiboot.sh, assembled
  * at test time (as --32; ld -m elf_i386 -Ttext 0x100000, as ELF, or with
  * --defsym AOUT=1 as a flat binary whose header carries the a.out kludge's
- * address fields). It prints over COM1 what the loader gave it: EAX, the
+ * address fields; as -I tests/boot for mb_lib.S, the COM1 output it shares
+ * with mb_ide.S). It prints over COM1 what the loader gave it: EAX, the
  * info flags, memory sizes, command line, boot loader name, every memory
  * map entry, and each module's string, size and first bytes; then halts
  * with interrupts off (lbvm exits 0). */
@@ -124,67 +125,7 @@ entry:
     cli
     hlt
 
-/* putc: AL to COM1 once THR is empty (LSR bit 5) */
-putc:
-    push %edx
-    push %eax
-    mov $0x3fd, %dx
-1:  in %dx, %al
-    test $0x20, %al
-    jz 1b
-    pop %eax
-    mov $0x3f8, %dx
-    out %al, %dx
-    pop %edx
-    ret
-
-puts:
-    push %eax
-1:  mov (%esi), %al
-    test %al, %al
-    jz 2f
-    call putc
-    inc %esi
-    jmp 1b
-2:  pop %eax
-    ret
-
-space:
-    push %eax
-    mov $' ', %al
-    call putc
-    pop %eax
-    ret
-
-crlf:
-    push %eax
-    mov $'\r', %al
-    call putc
-    mov $'\n', %al
-    call putc
-    pop %eax
-    ret
-
-hex32:
-    push %eax
-    push %ecx
-    push %edx
-    mov %eax, %edx
-    mov $8, %ecx
-1:  rol $4, %edx
-    mov %dl, %al
-    and $0x0f, %al
-    add $'0', %al
-    cmp $'9', %al
-    jbe 2f
-    add $7, %al
-2:  call putc
-    dec %ecx
-    jnz 1b
-    pop %edx
-    pop %ecx
-    pop %eax
-    ret
+    .include "mb_lib.S"
 
     .data
 s_magic:   .asciz "MB-TEST: magic "

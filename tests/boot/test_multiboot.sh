@@ -9,9 +9,10 @@
 need_lbvm
 command -v as >/dev/null && command -v ld >/dev/null || fail "binutils (as, ld) are needed to assemble the kernel"
 src=$LBVM_SRC/tests/boot/mb_kernel.S
-as --32 -o "$WORK/mb.o" "$src" && ld -m elf_i386 -Ttext 0x100000 -e entry -o "$WORK/mb.elf" "$WORK/mb.o" \
+inc=$LBVM_SRC/tests/boot
+as --32 -I "$inc" -o "$WORK/mb.o" "$src" && ld -m elf_i386 -Ttext 0x100000 -e entry -o "$WORK/mb.elf" "$WORK/mb.o" \
     || fail "cannot build the ELF kernel"
-as --32 --defsym AOUT=1 -o "$WORK/mba.o" "$src" && ld -m elf_i386 -Ttext 0x100000 --oformat binary -o "$WORK/mb.aout" "$WORK/mba.o" \
+as --32 -I "$inc" --defsym AOUT=1 -o "$WORK/mba.o" "$src" && ld -m elf_i386 -Ttext 0x100000 --oformat binary -o "$WORK/mb.aout" "$WORK/mba.o" \
     || fail "cannot build the a.out-kludge kernel"
 printf 'first module says hello\nsecond line' > "$WORK/m1"
 printf 'module two' > "$WORK/m2"
