@@ -4,8 +4,10 @@
  * through guest RAM (base/guestram.h: below the PCI hole and from 4 GiB; the
  * PRDs' 32-bit addresses never reach the latter): the PRD table and every PRD
  * buffer are checked to lie wholly in RAM before any data moves, and each entry again when it is used (a DMA read
- * may rewrite the table under the transfer). A failed check ends the
- * command with the bus master's Error bit and ABRT, never a stray access.
+ * may rewrite the table under the transfer). A buffer or entry outside RAM
+ * ends the command with the bus master's Error bit and ABRT, never a stray
+ * access; PRDs that end before the transfer stop the engine with neither
+ * Interrupt nor Error (SFF-8038i table 1).
  *
  * Register reads for missing devices follow QEMU (hw/ide/core.c,
  * ide_ioport_read), not the floating bus of real boards: on a channel with no
@@ -464,11 +466,15 @@ static int ide_dma_move(IDEState *s, IDEChannel *c, IDEDrive *d, IDESg *sg)
 
 /* Runs the selected device's DMA command once both it and the engine are
  * started (in either order: Linux issues the command first, Fiwix starts
- * the engine first). */
+ * the engine first) and the function may master the bus: with Bus Master
+ * clear in the PCI command register it makes no memory access (PCI 2.3,
+ * 6.2.2), so a started transfer waits until the guest sets it
+ * (ide_config_write); QEMU's never completes. */
 static void ide_dma_run(IDEState *s, IDEChannel *c)
 {
     IDEDrive *d = ide_cur(c);
-    if (!(c->bm_cmd & IDE_BM_CMD_START) || (d->xfer != IDE_XFER_DMA_IN && d->xfer != IDE_XFER_DMA_OUT))
+    if (!(c->bm_cmd & IDE_BM_CMD_START) || (d->xfer != IDE_XFER_DMA_IN && d->xfer != IDE_XFER_DMA_OUT) ||
+        !(pci_get_word(s->pci->config + PCI_COMMAND) & PCI_COMMAND_MASTER))
         return;
     IDESg sg = { .table = c->bm_prd };
     int r;
@@ -479,9 +485,24 @@ static void ide_dma_run(IDEState *s, IDEChannel *c)
         r = ide_dma_move(s, c, d, &sg);
     if (r == IDE_EHOST)
         return;             /* the engine stays active, the device busy */
+    if (r == IDE_EOVF) {
+        /* The PRDs end before the transfer: the engine stops with neither
+         * Interrupt nor Error, which is how software tells this case
+         * (SFF-8038i table 1); the device is left idle without an
+         * interrupt or an error, as QEMU's (ide_dma_cb, "PRDs were too
+         * short"). Unlike QEMU's, no data moved if the table was short
+         * from the start (ide_prd_check). */
+        c->bm_status &= (uint8_t)~IDE_BM_ST_ACTIVE;
+        d->xfer = IDE_XFER_NONE;
+        d->pos = d->len = 0;
+        d->left = 0;
+        d->status = IDE_STS_OK;
+        return;
+    }
     if (r) {
-        /* A PRD outside RAM (a master abort on real hardware) or a table
-         * too short: the engine stops with Error, the command aborts. */
+        /* A PRD outside RAM (a master abort on real hardware), or the
+         * engine's direction not the command's: the engine stops with
+         * Error, the command aborts. */
         c->bm_status = (uint8_t)((c->bm_status | IDE_BM_ST_ERROR) & ~IDE_BM_ST_ACTIVE);
         ide_finish(c, d, IDE_ERR_ABRT);
         return;
@@ -491,6 +512,17 @@ static void ide_dma_run(IDEState *s, IDEChannel *c)
     if (sg.ended_at_eot)
         c->bm_status &= (uint8_t)~IDE_BM_ST_ACTIVE;
     ide_finish(c, d, 0);
+}
+
+/* Bus Master set in the command register lets a started transfer run. */
+static void ide_config_write(void *opaque, uint32_t addr, uint32_t val, int size_log2)
+{
+    IDEState *s = opaque;
+    (void)val;
+    if (addr > PCI_COMMAND || addr + (1u << size_log2) <= PCI_COMMAND)
+        return;
+    for (int i = 0; i < IDE_NUM_CHANNELS; i++)
+        ide_dma_run(s, &s->ch[i]);
 }
 
 /* ---- commands ---- */
@@ -932,6 +964,7 @@ IDEState *ide_init(PCIBus *bus, IoMap *map, int devfn, IRQSignal *irq14, IRQSign
         free(s);
         return NULL;
     }
+    pci_set_config_hooks(s->pci, NULL, ide_config_write, s);
     s->mem = guest_ram(ram, ram_size);
     s->dma_written = dma_written;
     s->opaque = opaque;

@@ -2,8 +2,8 @@
 /* PIIX3 IDE at register level through its legacy ports and BMIDE: PCI
  * identity, power-on signature, IDENTIFY (16- and 32-bit reads), PIO reads
  * and writes (single, MULTIPLE, EXT), range and read-only errors, missing
- * devices, bus-master DMA in both orders of start and command, PRDs outside
- * RAM or too short, nIEN and SRST, a checkpoint taken mid-transfer; and with
+ * devices, bus-master DMA in both orders of start and command, waiting for
+ * the PCI Bus Master bit, PRDs outside RAM or too short, nIEN and SRST, a checkpoint taken mid-transfer; and with
  * 4 GiB of guest RAM, DMA up to the PCI hole, none into it. */
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +59,8 @@ static void rig_init(Rig *r, Disk *master, Disk *slave)
     irq_init(&r->irq14, on_irq, NULL, 14);
     irq_init(&r->irq15, on_irq, NULL, 15);
     r->ide = ide_init(r->bus, &r->map, DEVFN, &r->irq14, &r->irq15, ram, ram_size, on_dma, NULL);
+    /* As a driver does (the firmware leaves only the decode on). */
+    pci_config_write(r->ide->pci, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MASTER, 1);
     if (master)
         ide_attach(r->ide, 0, master);
     if (slave)
@@ -413,7 +415,8 @@ static void test_dma(Disk *d)
     outb(BM + IDE_BM_STATUS, IDE_BM_ST_INT | IDE_BM_ST_DMA0);
 }
 
-/* Each bad table ends the command with Error and ABRT, and nothing else. */
+/* Each bad table (or direction) ends the command with Error and ABRT, and
+ * nothing else. */
 static void dma_bad(uint32_t table, uint8_t bm_cmd, uint8_t cmd, const char *what)
 {
     uint8_t before[0x100];
@@ -430,6 +433,39 @@ static void dma_bad(uint32_t table, uint8_t bm_cmd, uint8_t cmd, const char *wha
     CHECK(ok);
     outb(BM + IDE_BM_CMD, 0);
     outb(BM + IDE_BM_STATUS, IDE_BM_ST_INT | IDE_BM_ST_ERROR | IDE_BM_ST_DMA0);
+}
+
+/* Bus Master clear in the PCI command register: a started transfer waits
+ * (no memory access, PCI 2.3 6.2.2) and runs when the guest sets it. */
+static void test_dma_master(void)
+{
+    uint32_t a[1] = { 0x70000 }, l[1] = { 1024 };
+    CHECK_EQ(conf_read(PCI_COMMAND, 1) & PCI_COMMAND_MASTER, PCI_COMMAND_MASTER);
+    conf_write(PCI_COMMAND, PCI_COMMAND_IO, 1);
+    memset(ram + 0x70000, 0, 1024);
+    prd_table(0x3000, 1, a, l);
+    inb(P + IDE_STATUS);
+    n_dma = 0;
+    outl(BM + IDE_BM_PRD, 0x3000);
+    outb(BM + IDE_BM_CMD, IDE_BM_CMD_READ);
+    issue28(0, 0xc8, 600, 2);
+    outb(BM + IDE_BM_CMD, IDE_BM_CMD_READ | IDE_BM_CMD_START);
+    CHECK_EQ(inb(BM + IDE_BM_STATUS), IDE_BM_ST_ACTIVE | IDE_BM_ST_DMA0);
+    CHECK_EQ(inb(CTL), IDE_STS_DRDY | IDE_STS_DSC | IDE_STS_DRQ);
+    CHECK_EQ(irq_level[14], 0);
+    CHECK_EQ(n_dma, 0);
+    CHECK_EQ(ram[0x70000] | ram[0x703ff], 0);
+    /* Another config write leaves it waiting; Bus Master set runs it. */
+    conf_write(IDE_PCI_IDETIM, 0x8000, 1);
+    CHECK_EQ(n_dma, 0);
+    conf_write(PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MASTER, 1);
+    CHECK_EQ(inb(BM + IDE_BM_STATUS), IDE_BM_ST_INT | IDE_BM_ST_DMA0);
+    CHECK_EQ(irq_level[14], 1);
+    CHECK_EQ(inb(P + IDE_STATUS), IDE_STS_DRDY | IDE_STS_DSC);
+    CHECK(sector_is_pattern(ram + 0x70000, 600) && sector_is_pattern(ram + 0x70200, 601));
+    CHECK_EQ(n_dma, 1);
+    outb(BM + IDE_BM_CMD, 0);
+    outb(BM + IDE_BM_STATUS, IDE_BM_ST_INT | IDE_BM_ST_DMA0);
 }
 
 static void test_dma_bad(void)
@@ -449,11 +485,36 @@ static void test_dma_bad(void)
     dma_bad(0xfffffff0u, IDE_BM_CMD_READ | IDE_BM_CMD_START, 0xc8, "table outside RAM");
     /* The table's last entry straddles the end of RAM. */
     dma_bad(RAM_SIZE - 4, IDE_BM_CMD_READ | IDE_BM_CMD_START, 0xc8, "table entry past RAM");
-    /* EOT before the transfer is covered (1 KiB for 2 KiB): nothing moves. */
+    /* EOT before the transfer is covered (1 KiB for 2 KiB): SFF-8038i
+     * table 1's "PRDs smaller than the transfer", Interrupt and Active
+     * clear and no Error; the device idle with no interrupt and no error
+     * (as QEMU's); nothing moves. */
     a[0] = 0x60000;
     l[0] = 1024;
     prd_table(0x2000, 1, a, l);
-    dma_bad(0x2000, IDE_BM_CMD_READ | IDE_BM_CMD_START, 0xc8, "table too short");
+    for (int write = 0; write < 2; write++) {
+        uint8_t before[0x800], sec[512];
+        memcpy(before, ram + 0x60000, sizeof before);
+        memset(ram + 0x60000, 0x5a, 1024);
+        inb(P + IDE_STATUS);
+        int rises = irq_rises[14];
+        outl(BM + IDE_BM_PRD, 0x2000);
+        outb(BM + IDE_BM_CMD, write ? 0 : IDE_BM_CMD_READ);
+        issue28(0, write ? 0xca : 0xc8, 0, 4);
+        outb(BM + IDE_BM_CMD, write ? IDE_BM_CMD_START : IDE_BM_CMD_READ | IDE_BM_CMD_START);
+        CHECK_EQ(inb(BM + IDE_BM_STATUS), IDE_BM_ST_DMA0);
+        CHECK_EQ(irq_rises[14], rises);
+        CHECK_EQ(irq_level[14], 0);
+        CHECK_EQ(inb(CTL), IDE_STS_DRDY | IDE_STS_DSC);
+        CHECK_EQ(inb(P + IDE_ERROR), 0);
+        int same = 1;
+        for (int i = 0; i < 1024; i++)
+            same &= ram[0x60000 + i] == 0x5a;
+        CHECK(same);
+        CHECK(disk_read(rig.ide->ch[0].drive[0].disk, 0, 1, sec) == 0 && sector_is_pattern(sec, 0));
+        memcpy(ram + 0x60000, before, sizeof before);
+        outb(BM + IDE_BM_CMD, 0);
+    }
     /* The engine's direction is not the command's. */
     l[0] = 2048;
     prd_table(0x2000, 1, a, l);
@@ -708,6 +769,7 @@ int main(void)
     test_pio_read();
     test_pio_write(d, ro);
     test_dma(d);
+    test_dma_master();
     test_dma_bad();
     test_nien_srst();
     test_missing_slave(d);
