@@ -13,8 +13,8 @@
  *   - READ DMA through a 3-entry PRD table, a single 64 KiB entry (byte
  *     count 0), an entry larger than the transfer and one smaller; WRITE DMA
  *     through 3 entries; READ DMA started while the PCI command register's
- *     Bus Master bit is clear, which waits for it; WRITE DMA to the read-only
- *     slave. Each with the
+ *     Bus Master bit is clear, which waits for it; READ DMA of what the
+ *     writes put on the disk; WRITE DMA to the read-only slave. Each with the
  *     PIC's IRR, the bus master's status, the device's status, IRQ 14 taken
  *     through an IDT (the handler reads the status), the bus master's status
  *     after the engine is stopped and after Interrupt and Error are cleared.
@@ -75,6 +75,7 @@
     .set WR_SECTS, 8
     .set RO_BUF, 0x360000
     .set BUF_NOMASTER, 0x380000
+    .set BUF_BACK, 0x390000
     .set PIO_BUF, 0x370000
     .set PIO_RD_SECTS, 3
     .set PIO_WR_SECTS, 2
@@ -153,6 +154,7 @@ entry:
     call dma_short
     call dma_nomaster
     call dma_write
+    call readback
     call ro_write
     mov $s_done, %esi
     call puts
@@ -1012,6 +1014,43 @@ dma_write:
     call hashes
     ret
 
+/* READ DMA of what the PIO and DMA writes put on the disk, "LBA hash" each. */
+readback:
+    mov lba_pio_wr, %ebx
+    mov $PIO_WR_SECTS, %cl
+    call readback_one
+    mov lba_dma_wr, %ebx
+    mov $WR_SECTS, %cl
+    call readback_one
+    ret
+readback_one:
+    push %ecx
+    push %ebx
+    movzbl %cl, %edx
+    shl $9, %edx                    /* the PRD exactly the transfer */
+    xor %ecx, %ecx
+    mov $1, %ebx
+    mov $BUF_BACK, %eax
+    call prd
+    pop %ebx
+    pop %ecx
+    mov $BM_READ, %al
+    call bm_setup
+    mov $DEV0, %ch
+    mov $0xc8, %al
+    call issue
+    mov $BM_READ, %al
+    call bm_start
+    mov $s_back, %esi
+    call puts
+    mov $s_end, %esi
+    call dma_end
+    movzbl %cl, %ecx
+    mov $s_back, %esi
+    mov $BUF_BACK, %edi
+    call hashes
+    ret
+
 /* WRITE DMA of 1 sector to the read-only slave. */
 ro_write:
     mov $RO_BUF, %edi
@@ -1090,6 +1129,7 @@ s_dma_short: .asciz "MB-IDE: dma-short "
 s_dma_nm:    .asciz "MB-IDE: dma-nomaster "
 s_wait:      .asciz "wait"
 s_dma_wr:    .asciz "MB-IDE: dma-write "
+s_back:      .asciz "MB-IDE: readback "
 s_ro_wr:     .asciz "MB-IDE: ro-write "
 s_irr:       .asciz " irr "
 s_bm:        .asciz " bm "
