@@ -94,6 +94,9 @@ static void board_init(Board *b)
     b->ide = ide_init(b->pci, &b->io, DEVFN, &b->irq14, &b->irq15, ram, RAM_SIZE, on_dma, NULL);
     if (!b->ide || ide_attach(b->ide, 0, disk0) || ide_attach(b->ide, 1, disk2))
         abort();
+    /* Bus Master on, as a driver leaves it (DMA waits for it); IF_CONFIG
+     * may clear it again. */
+    pci_config_write(b->ide->pci, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MASTER, 1);
 }
 
 static void board_free(Board *b)
