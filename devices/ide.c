@@ -469,7 +469,8 @@ static int ide_dma_move(IDEState *s, IDEChannel *c, IDEDrive *d, IDESg *sg)
  * the engine first) and the function may master the bus: with Bus Master
  * clear in the PCI command register it makes no memory access (PCI 2.3,
  * 6.2.2), so a started transfer waits until the guest sets it
- * (ide_config_write); QEMU's never completes. */
+ * (ide_config_write). Linux (pci_set_master) and Fiwix (ata_pci.c) set it
+ * before any DMA. */
 static void ide_dma_run(IDEState *s, IDEChannel *c)
 {
     IDEDrive *d = ide_cur(c);
