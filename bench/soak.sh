@@ -21,7 +21,7 @@
 # -A: only the analysis (tables, verify, plots, summary) of the finished soak in DIR.
 set -u
 . "$(dirname "$0")/common.sh"
-dur=3600 every=50G sample=10 outdir=soak-results full= analyse=
+dur=3600 every=50G sample=10 outdir=soak-results full= analyse= mem_mib=1024
 while getopts "t:e:s:o:VAh" opt; do
     case $opt in
     t) dur=$OPTARG ;;
@@ -63,7 +63,7 @@ make_build_initramfs "$WORK/build.cpio"
 t0=$EPOCHREALTIME
 echo "$t0" > "$outdir/t0"
 echo "$every" > "$outdir/every"
-"$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/build.cpio" --append "lbvm.build=loop" \
+"$LBVM" boot --kernel "$KERNEL_686" --initrd "$WORK/build.cpio" --append "lbvm.build=loop" --mem "$mem_mib" \
     --disk "$WORK/disk.img" --console "$outdir/console" --stats --limit 1000000 \
     --checkpoint-dir "$K" --checkpoint-every "$every" --journal "$J" \
     2> >(stamp > "$outdir/lbvm.err") </dev/null &
@@ -71,13 +71,22 @@ pid=$!
 note "lbvm $pid: soak for $dur host seconds, a checkpoint every $every ticks, samples every $sample s in $outdir"
 
 fsize() { local s=0 f; for f in "$@"; do [ -e "$f" ] && s=$((s + $(stat -c %s "$f"))); done; echo $s; }
-printf 'host_s\trss_kib\tpeak_kib\tdata_kib\tcheckpoints\tckpt_bytes\tlayer_bytes\tlive_bytes\tjournal_bytes\tconsole_bytes\trounds\n' > "$outdir/samples.tsv"
+printf 'host_s\trss_kib\tpeak_kib\tdata_kib\tcheckpoints\tckpt_bytes\tlayer_bytes\tlive_bytes\tjournal_bytes\tconsole_bytes\trounds\tram_rss_kib\tcode_rss_kib\tanon_huge_kib\n' > "$outdir/samples.tsv"
 end=$(awk -v t="$t0" -v d="$dur" 'BEGIN { printf "%.0f", t + d }')
 tck=$(getconf CLK_TCK)
 while kill -0 "$pid" 2>/dev/null; do
     st=/proc/$pid/status
     rss=$(awk '/^VmRSS:/ { print $2 }' "$st" 2>/dev/null) hwm=$(awk '/^VmHWM:/ { print $2 }' "$st" 2>/dev/null)
     dat=$(awk '/^VmData:/ { print $2 }' "$st" 2>/dev/null)
+    # Where the RSS is (smaps): the guest RAM (the anonymous rw mapping of
+    # exactly the guest's size), Unicorn's translated-code buffer (the one
+    # anonymous rwx mapping), and how much of all is in transparent huge pages
+    split=$(awk -v ram=$((mem_mib * 1024)) '
+        /^[0-9a-f]+-[0-9a-f]+ / { kind = ($2 == "rw-p" && NF == 5) ? "rw" : ($2 == "rwxp" && NF == 5) ? "rwx" : "" }
+        /^Size:/ { size = $2 }
+        /^Rss:/ { if (kind == "rw" && size == ram) r += $2; else if (kind == "rwx") c += $2 }
+        /^AnonHugePages:/ { h += $2 }
+        END { printf "%d\t%d\t%d", r, c, h }' "/proc/$pid/smaps" 2>/dev/null)
     # lbvm's CPU seconds (utime + stime): guest speed per CPU second does not
     # depend on what else the host runs
     cpu=$(awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$pid/stat" 2>/dev/null) \
@@ -85,10 +94,10 @@ while kill -0 "$pid" 2>/dev/null; do
     shopt -s nullglob
     ck=("$K"/ckpt-*.lbvm) ly=("$K"/disk*-*.layer)
     shopt -u nullglob
-    printf '%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" \
+    printf '%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" \
         "${rss:-0}" "${hwm:-0}" "${dat:-0}" "${#ck[@]}" "$(fsize "${ck[@]}")" "$(fsize "${ly[@]}")" \
         "$(fsize "$K"/disk0.live)" "$(fsize "$J")" "$(fsize "$outdir/console")" \
-        "$(grep -a -c '^LBVM-BUILD: end loop' "$outdir/console" 2>/dev/null)" >> "$outdir/samples.tsv"
+        "$(grep -a -c '^LBVM-BUILD: end loop' "$outdir/console" 2>/dev/null)" "${split:-0	0	0}" >> "$outdir/samples.tsv"
     if [ "${EPOCHREALTIME%.*}" -ge "$end" ] && [ -z "${termed:-}" ]; then
         note "$dur host seconds: SIGTERM (a final checkpoint)"
         kill -TERM "$pid"
@@ -179,7 +188,9 @@ set output "$outdir/rss.png"
 set title "lbvm soak: host memory"
 set ylabel "MiB"
 plot "$outdir/samples.tsv" every ::1 using (\$1/60):(\$2/1024) with lines title "RSS", \
-     "" every ::1 using (\$1/60):(\$4/1024) with lines title "data segment (VmData)"
+     "" every ::1 using (\$1/60):(\$4/1024) with lines title "data segment (VmData)", \
+     "" every ::1 using (\$1/60):(\$12/1024) with lines title "of RSS: guest RAM", \
+     "" every ::1 using (\$1/60):(\$13/1024) with lines title "of RSS: translated-code buffer"
 set output "$outdir/speed.png"
 set title "lbvm soak: guest seconds per host second (between checkpoints)"
 set ylabel "guest s / host s"
@@ -214,6 +225,7 @@ last=$(tail -n1 "$outdir/samples.tsv")
     echo "- $(grep -m1 '^[0-9.]* lbvm: ticks' "$WORK/soak.err" | sed 's/^[0-9.]* //'); $(grep -m1 '^[0-9.]* lbvm: events' "$WORK/soak.err" | sed 's/^[0-9.]* //')"
     echo "- guest RAM at the last checkpoint: $("$LBVM" inspect "$(ls "$K"/ckpt-*.lbvm | tail -n1)" 2>/dev/null | sed -n 's/^RAM pages *//p')"
     echo "- RSS: first sample $(awk -F'\t' 'NR == 3 { printf "%.0f", $2 / 1024 }' "$outdir/samples.tsv") MiB, last $(awk -F'\t' '{ r = $2 } END { printf "%.0f", r / 1024 }' "$outdir/samples.tsv") MiB, peak $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $3 / 1024 }') MiB"
+    echo "- of the last RSS: guest RAM $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $12 / 1024 }') MiB, translated-code buffer $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $13 / 1024 }') MiB, the rest $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", ($2 - $12 - $13) / 1024 }') MiB; in transparent huge pages $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $14 / 1024 }') MiB"
     echo "- checkpoints: $(printf '%s' "$last" | cut -f5), $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $6 / 1048576 }') MiB in all; layers $(printf '%s' "$last" | awk -F'\t' '{ printf "%.0f", $7 / 1048576 }') MiB; journal $(printf '%s' "$last" | cut -f9) bytes"
     echo "- guest s per host s between checkpoints: $(awk -F'\t' 'NR > 2 && $3 != "-" { printf "%s%s", (n++ ? " " : ""), $3 }' "$outdir/points.tsv")"
     echo "- guest s per lbvm CPU s between checkpoints: $(awk -F'\t' 'NR > 2 && $6 != "-" { printf "%s%s", (n++ ? " " : ""), $6 }' "$outdir/points.tsv")"
