@@ -346,8 +346,10 @@ PCIDevice *pci_register_device(PCIBus *bus, const char *name, int devfn, uint16_
     pci_set_word(d->config + PCI_DEVICE_ID, device);
     pci_set_long(d->config + PCI_REVISION_ID, revision | (class_code & 0xffffff) << 8);
     d->config[PCI_INTERRUPT_PIN] = (uint8_t)irq_pin;
-    /* x86 convention: 0xff = unknown / not connected. */
-    d->config[PCI_INTERRUPT_LINE] = irq_line < 0 ? 0xff : (uint8_t)irq_line;
+    /* x86 convention: 0xff = unknown / not connected. A function without
+     * an interrupt pin reads 0, as QEMU leaves it and no firmware writes it
+     * (Fiwix prints a non-zero line as the function's IRQ). */
+    d->config[PCI_INTERRUPT_LINE] = irq_line >= 0 ? (uint8_t)irq_line : irq_pin ? 0xff : 0;
     d->reset_intline = d->config[PCI_INTERRUPT_LINE];
     /* Command: I/O, memory, bus master, SERR#, Interrupt Disable. */
     pci_set_word(d->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |

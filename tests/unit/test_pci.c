@@ -185,7 +185,11 @@ static void test_register(void)
     /* devfn < 0: first slot with no function in use (slot 0 is the host). */
     PCIDevice *a = pci_register_device(bus, "auto", -1, 0x1af4, 0x1000, 0, 0x020000, 0, -1);
     CHECK(a && a->devfn == PCI_DEVFN(1, 0));
-    CHECK_EQ(conf_read(PCI_DEVFN(1, 0), PCI_INTERRUPT_LINE, 0), 0xff);
+    /* No pin: line 0 (as QEMU); a pin without a route: 0xff. */
+    CHECK_EQ(conf_read(PCI_DEVFN(1, 0), PCI_INTERRUPT_LINE, 0), 0);
+    PCIDevice *u = pci_register_device(bus, "unrouted", PCI_DEVFN(9, 0), 0x1af4, 0x1003, 0, 0x020000, 2, -1);
+    CHECK(u != NULL);
+    CHECK_EQ(conf_read(PCI_DEVFN(9, 0), PCI_INTERRUPT_LINE, 0), 0xff);
     /* Function 2 in slot 4: function 0 gets the multi-function bit. */
     PCIDevice *f0 = pci_register_device(bus, "f0", PCI_DEVFN(4, 0), 0x1af4, 0x1001, 0, 0x018000, 0, -1);
     CHECK_EQ(conf_read(PCI_DEVFN(4, 0), PCI_HEADER_TYPE, 0), 0x00);
