@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit/bundle_priv.h"
+#include "boot/multiboot.h"
 #include "devices/disk.h"
 
 /* ---- small helpers, shared with bundle_make.c ---- */
@@ -98,28 +99,34 @@ int bundle_journal_slices(const char *path, const BundleSegment *segs, int n, ui
     return points;
 }
 
-/* "key=" on the journal's boot line: its value's 64 hex digits, or NULL. */
-static int boot_digest(const char *boot, const char *key, uint8_t out[32])
+int bundle_boot_count(const char *boot, const char *key)
 {
-    char k[40], v[65];
-    snprintf(k, sizeof k, " %s=", key);
-    char padded[8300];
-    snprintf(padded, sizeof padded, " %s", boot);
-    const char *p = strstr(padded, k);
-    if (!p || sscanf(p + strlen(k), "%64[0-9a-f]", v) != 1)
-        return -1;
-    return bundle_unhex(v, out);
+    int n = 0;
+    char *v;
+    while ((v = journal_boot_value(boot, key, n))) {
+        free(v);
+        n++;
+    }
+    return n;
+}
+
+int bundle_boot_digest(const char *boot, const char *key, int nth, uint8_t out[32])
+{
+    char *v = journal_boot_value(boot, key, nth);
+    int rc = v ? bundle_unhex(v, out) : -1;
+    free(v);
+    return rc;
 }
 
 /* ---- the MANIFEST ---- */
 
-static const char *const kind_names[] = { "kernel", "initrd", "base", "checkpoint", "layer" };
+const char *const bundle_kind_names[BUNDLE_KINDS] = { "kernel", "initrd", "module", "base", "checkpoint", "layer" };
 
 /* A file name the MANIFEST may give its kind: inside the bundle, in its
  * folder, nothing else (a bundle from elsewhere names no other file). */
 static bool good_name(BundleKind k, const char *name)
 {
-    const char *dir = k == BUNDLE_KERNEL || k == BUNDLE_INITRD ? "inputs/"
+    const char *dir = k == BUNDLE_KERNEL || k == BUNDLE_INITRD || k == BUNDLE_MODULE ? "inputs/"
                       : k == BUNDLE_BASE ? "bases/" : k == BUNDLE_LAYER ? "layers/" : "checkpoints/";
     size_t dl = strlen(dir);
     if (strncmp(name, dir, dl))
@@ -173,6 +180,9 @@ static int file_line(Bundle *b, BundleKind k, const char *rest)
     if (k == BUNDLE_CHECKPOINT && (n != 4 || sscanf(extra[0], "ticks=%llu", &v) != 1))
         return -1;
     if (k == BUNDLE_LAYER && (n != 4 || sscanf(extra[0], "first=%d", &f.first) != 1 || f.first < 1))
+        return -1;
+    if (k == BUNDLE_MODULE && (n != 4 || sscanf(extra[0], "index=%d", &f.index) != 1 || f.index < 0 ||
+                               f.index >= MULTIBOOT_MAX_MODULES))
         return -1;
     if ((k == BUNDLE_KERNEL || k == BUNDLE_INITRD) && n != 3)
         return -1;
@@ -237,8 +247,8 @@ static int manifest_read(Bundle *b, char *err, size_t errlen)
             rc = segment_line(b, line + off);
         } else {
             int k = -1;
-            for (int i = 0; i < 5; i++)
-                if (!strcmp(kind, kind_names[i]))
+            for (int i = 0; i < BUNDLE_KINDS; i++)
+                if (!strcmp(kind, bundle_kind_names[i]))
                     k = i;
             rc = k < 0 ? -1 : file_line(b, (BundleKind)k, line + off);
         }
@@ -338,7 +348,8 @@ static bool needed_by(const Bundle *b, const BundleFile *f, int seg)
         return true;
     switch (f->kind) {
     case BUNDLE_KERNEL:
-    case BUNDLE_INITRD: return seg == 1;
+    case BUNDLE_INITRD:
+    case BUNDLE_MODULE: return seg == 1;
     case BUNDLE_CHECKPOINT: return f->first == seg;
     case BUNDLE_BASE: return true;
     case BUNDLE_LAYER: return f->first <= seg;
@@ -354,10 +365,10 @@ static int check_file(const Bundle *b, const BundleFile *f, bool deep, char *err
     bundle_path(b, f, path, sizeof path);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return lbvm_set_err(err, errlen, "segment %d: %s %s is missing", f->first, kind_names[f->kind], f->name);
+        return lbvm_set_err(err, errlen, "segment %d: %s %s is missing", f->first, bundle_kind_names[f->kind], f->name);
     if ((uint64_t)st.st_size != f->size)
         return lbvm_set_err(err, errlen, "segment %d: %s %s is altered (%llu bytes, the MANIFEST says %llu)", f->first,
-                            kind_names[f->kind], f->name, (unsigned long long)st.st_size, (unsigned long long)f->size);
+                            bundle_kind_names[f->kind], f->name, (unsigned long long)st.st_size, (unsigned long long)f->size);
     if (!deep)
         return 0;
     uint8_t md[32];
@@ -370,7 +381,7 @@ static int check_file(const Bundle *b, const BundleFile *f, bool deep, char *err
         bundle_hex(md, 32, got);
         bundle_hex(f->digest, 32, want);
         return lbvm_set_err(err, errlen, "segment %d: %s %s is altered (%s %s, the MANIFEST says %s)", f->first,
-                            kind_names[f->kind], f->name, f->kind == BUNDLE_BASE ? "content digest" : "SHA-256", got, want);
+                            bundle_kind_names[f->kind], f->name, f->kind == BUNDLE_BASE ? "content digest" : "SHA-256", got, want);
     }
     return 0;
 }
@@ -413,19 +424,35 @@ static int check_checkpoint(Bundle *b, const BundleFile *f, bool deep, char *err
     return rc;
 }
 
-/* The kernel and initrd are the ones the journal's boot line names. */
+/* The kernel, initrd and modules are the ones the journal's boot line names
+ * (by its kernel=, initrd=, module= and their -sha256=), each once: segment
+ * 1 reads no file but the bundle's. A BIOS boot names none. */
 static int check_inputs(const Bundle *b, char *err, size_t errlen)
 {
-    static const char *const keys[] = { "kernel-sha256", "initrd-sha256" };
-    for (int k = BUNDLE_KERNEL; k <= BUNDLE_INITRD; k++) {
-        uint8_t want[32];
-        const BundleFile *f = bundle_find(b, (BundleKind)k, 0);
-        bool named = boot_digest(b->boot, keys[k], want) == 0;
-        if (!named && !f && k == BUNDLE_INITRD)
-            continue;
-        if (!named || !f || memcmp(want, f->digest, 32))
-            return lbvm_set_err(err, errlen, "segment 1: the bundle's %s is not the one the journal's boot line names "
-                                "(%s)", kind_names[k], !f ? "the MANIFEST has none" : !named ? "it names none" : "SHA-256");
+    for (int k = BUNDLE_KERNEL; k <= BUNDLE_MODULE; k++) {
+        const char *key = bundle_kind_names[k];
+        int named = bundle_boot_count(b->boot, key);
+        char what[32], sha_key[32];
+        snprintf(sha_key, sizeof sha_key, "%s-sha256", key);
+        for (int i = 0; i < b->n_files; i++) {
+            const BundleFile *f = &b->files[i];
+            if (f->kind == (BundleKind)k && (f->index >= named || bundle_find(b, f->kind, f->index) != f))
+                return lbvm_set_err(err, errlen, "segment 1: the MANIFEST's %s %s is not one the journal's boot line "
+                                    "names (it names %d)", key, f->name, named);
+        }
+        for (int n = 0; n < named; n++) {
+            uint8_t want[32];
+            const BundleFile *f = bundle_find(b, (BundleKind)k, n);
+            bool digest = bundle_boot_digest(b->boot, sha_key, n, want) == 0;
+            if (k == BUNDLE_MODULE)
+                snprintf(what, sizeof what, "module %d", n + 1);
+            else
+                snprintf(what, sizeof what, "%s", key);
+            if (!digest || !f || memcmp(want, f->digest, 32))
+                return lbvm_set_err(err, errlen, "segment 1: the bundle's %s is not the one the journal's boot line "
+                                    "names (%s)", what, !f ? "the MANIFEST has none" : !digest ? "it gives no SHA-256"
+                                    : "SHA-256");
+        }
     }
     return 0;
 }
@@ -438,7 +465,7 @@ static int check_files(Bundle *b, int seg, char *err, size_t errlen)
         if (!needed_by(b, f, seg))
             continue;
         /* a segment's own checkpoint is always digested: it is what it stands on */
-        bool own = f->kind == BUNDLE_CHECKPOINT || f->kind == BUNDLE_KERNEL || f->kind == BUNDLE_INITRD;
+        bool own = f->kind == BUNDLE_CHECKPOINT || f->kind <= BUNDLE_MODULE;
         if (check_file(b, f, deep || own, err, errlen) < 0)
             return -1;
         if (f->kind == BUNDLE_CHECKPOINT && check_checkpoint(b, f, deep, err, errlen) < 0)
@@ -494,10 +521,11 @@ void bundle_path(const Bundle *b, const BundleFile *f, char *out, size_t len)
         out[0] = 0;
 }
 
-const BundleFile *bundle_find(const Bundle *b, BundleKind kind, int disk)
+const BundleFile *bundle_find(const Bundle *b, BundleKind kind, int n)
 {
     for (int i = 0; i < b->n_files; i++)
-        if (b->files[i].kind == kind && (kind != BUNDLE_BASE || b->files[i].disk == disk))
+        if (b->files[i].kind == kind && (kind != BUNDLE_BASE || b->files[i].disk == n) &&
+            (kind != BUNDLE_MODULE || b->files[i].index == n))
             return &b->files[i];
     return NULL;
 }

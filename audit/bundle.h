@@ -3,7 +3,8 @@
  * to verify a run segment by segment, on any host:
  *   BUNDLE/MANIFEST                        every file below with its digest, and the segments
  *   BUNDLE/journal                         the run's journal, byte for byte
- *   BUNDLE/inputs/<sha256>                 the kernel and initrd the boot line names
+ *   BUNDLE/inputs/<sha256>                 the kernel, initrd and modules the boot line names
+ *                                          (none for a BIOS boot: the bases hold everything)
  *   BUNDLE/bases/<content digest>          the disks' base images (sparse)
  *   BUNDLE/checkpoints/ckpt-<ticks>.lbvm   the checkpoints that start segments
  *   BUNDLE/layers/<sha256>                 the disk layers those checkpoints stand on
@@ -21,7 +22,13 @@
 #define BUNDLE_MANIFEST "MANIFEST"
 #define BUNDLE_JOURNAL "journal"
 
-typedef enum BundleKind { BUNDLE_KERNEL, BUNDLE_INITRD, BUNDLE_BASE, BUNDLE_CHECKPOINT, BUNDLE_LAYER } BundleKind;
+/* In MANIFEST order: a segment line names a checkpoint listed before it. */
+typedef enum BundleKind {
+    BUNDLE_KERNEL, BUNDLE_INITRD, BUNDLE_MODULE, BUNDLE_BASE, BUNDLE_CHECKPOINT, BUNDLE_LAYER
+} BundleKind;
+#define BUNDLE_KINDS 6
+/* The MANIFEST's word for each kind. */
+extern const char *const bundle_kind_names[BUNDLE_KINDS];
 
 typedef struct BundleFile {
     BundleKind kind;
@@ -30,6 +37,7 @@ typedef struct BundleFile {
     uint64_t size;
     uint64_t ticks;            /* checkpoint: its guest time */
     int disk, read_only;       /* base: its port; the guest may not write it */
+    int index;                 /* module: its place among the boot line's module= values, from 0 */
     int first;                 /* the first segment that needs it */
     char src[4096];            /* bundle_make: where it comes from */
 } BundleFile;
@@ -85,8 +93,9 @@ void bundle_close(Bundle *b);
 
 /* The path of one of the bundle's files. */
 void bundle_path(const Bundle *b, const BundleFile *f, char *out, size_t len);
-/* The bundle's kernel, initrd (NULL if none) or base of a disk. */
-const BundleFile *bundle_find(const Bundle *b, BundleKind kind, int disk);
+/* The bundle's kernel, initrd, module n (its place on the boot line) or
+ * base of disk n; NULL if none. */
+const BundleFile *bundle_find(const Bundle *b, BundleKind kind, int n);
 /* CkptResolveFunc over a Bundle: bases and layers by digest. */
 int bundle_resolve(void *opaque, int i, CkptDisk *d, char *err, size_t errlen);
 

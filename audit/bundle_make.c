@@ -36,6 +36,9 @@ static int read_journal(const BundleMakeOpts *o, Bundle *b, MakeCtx *mc, char *e
         if (b->pts[i].ticks == b->pts[i - 1].ticks)
             return lbvm_set_err(err, errlen, "%s: two points at %llu ticks", o->journal,
                                 (unsigned long long)b->pts[i].ticks);
+    if (!bundle_boot_count(b->boot, "kernel") && !bundle_boot_count(b->boot, "disk") &&
+        !bundle_boot_count(b->boot, "ide"))
+        return lbvm_set_err(err, errlen, "%s: the boot line names no kernel and no disk: nothing boots", o->journal);
     mc->n_pts = b->n_pts;
     mc->ckpt = calloc((size_t)b->n_pts, sizeof *mc->ckpt);
     mc->refs = calloc((size_t)b->n_pts, sizeof *mc->refs);
@@ -168,17 +171,7 @@ static void boot_path(const MakeCtx *mc, const char *p, char *out, size_t len)
 static int collect_bases(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
 {
     /* The boot line's disks in checkpoint order: disk= (AHCI), then ide=. */
-    int n_boot = 0, n_ahci = 0;
-    char *d;
-    while ((d = journal_boot_value(b->boot, "disk", n_ahci))) {
-        free(d);
-        n_ahci++;
-    }
-    n_boot = n_ahci;
-    while ((d = journal_boot_value(b->boot, "ide", n_boot - n_ahci))) {
-        free(d);
-        n_boot++;
-    }
+    int n_ahci = bundle_boot_count(b->boot, "disk"), n_boot = n_ahci + bundle_boot_count(b->boot, "ide");
     const CkptSession *first = NULL;
     for (int p = 0; p < mc->n_pts; p++) {
         if (!mc->ckpt[p][0])
@@ -249,24 +242,38 @@ static int collect_layers(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
     return 0;
 }
 
-/* The kernel and initrd the boot line names, with its digests. */
+/* The kernel, initrd and modules the boot line names, with its digests
+ * (module=FILE,CMDLINE: the file; the guest's strings stay on the boot
+ * line). A BIOS boot names none: its disks hold everything. */
 static int collect_inputs(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
 {
-    static const char *const keys[][2] = { { "kernel", "kernel-sha256" }, { "initrd", "initrd-sha256" } };
-    for (int k = 0; k < 2; k++) {
-        char *p = journal_boot_value(b->boot, keys[k][0], 0), *h = journal_boot_value(b->boot, keys[k][1], 0);
-        BundleFile f = { .kind = k ? BUNDLE_INITRD : BUNDLE_KERNEL, .first = 1 };
-        int bad = !p ? (k == 0) : (!h || bundle_unhex(h, f.digest) < 0);
-        if (p && !bad) {
+    for (int k = BUNDLE_KERNEL; k <= BUNDLE_MODULE; k++) {
+        const char *key = bundle_kind_names[k];
+        char sha_key[32];
+        snprintf(sha_key, sizeof sha_key, "%s-sha256", key);
+        int named = bundle_boot_count(b->boot, key);
+        for (int n = 0; n < named; n++) {
+            BundleFile f = { .kind = (BundleKind)k, .index = n, .first = 1 };
+            char *p = journal_boot_value(b->boot, key, n), hex[65];
+            if (!p)
+                return lbvm_set_err(err, errlen, "out of memory");
+            char *comma = k == BUNDLE_MODULE ? strchr(p, ',') : NULL;
+            if (comma)
+                *comma = 0;
+            if (bundle_boot_digest(b->boot, sha_key, n, f.digest) < 0) {
+                lbvm_set_err(err, errlen, "%s: the boot line names %s %s without its SHA-256 (%s=; journals of lbvm "
+                             "before module digests lack it): lbvm verify JOURNAL re-runs it, a bundle cannot carry it",
+                             mc->journal, key, p, sha_key);
+                free(p);
+                return -1;
+            }
             boot_path(mc, p, f.src, sizeof f.src);
-            snprintf(f.name, sizeof f.name, "inputs/%s", h);
+            free(p);
+            bundle_hex(f.digest, 32, hex);
+            snprintf(f.name, sizeof f.name, "inputs/%s", hex);
+            if (!add(b, &f))
+                return lbvm_set_err(err, errlen, "out of memory");
         }
-        free(p);
-        free(h);
-        if (bad)
-            return lbvm_set_err(err, errlen, "%s: the boot line has no %s with its SHA-256", mc->journal, keys[k][0]);
-        if (f.src[0] && !add(b, &f))
-            return lbvm_set_err(err, errlen, "out of memory");
     }
     return 0;
 }
@@ -384,7 +391,7 @@ static int place_file(Bundle *b, BundleFile *f, char *err, size_t errlen)
     }
     if (memcmp(md, f->digest, 32))
         return lbvm_set_err(err, errlen, "%s changed since the run: it is not the %s the %s recorded", f->src,
-                            f->kind == BUNDLE_LAYER ? "layer" : f->kind == BUNDLE_BASE ? "base image" : "file",
+                            f->kind == BUNDLE_BASE ? "base image" : bundle_kind_names[f->kind],
                             f->kind == BUNDLE_LAYER || f->kind == BUNDLE_BASE ? "checkpoints" : "journal's boot line");
     return 0;
 }
@@ -397,9 +404,17 @@ static int place_files(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
         bundle_sha256_file(dst, b->journal_sha256, &b->journal_size, err, errlen) < 0)
         return -1;
     b->n_points = b->n_pts;
-    for (int i = 0; i < b->n_files; i++)
-        if (place_file(b, &b->files[i], err, errlen) < 0)
+    for (int i = 0; i < b->n_files; i++) {
+        /* an input named twice (two modules of the same bytes) is one file */
+        const BundleFile *same = NULL;
+        for (int j = 0; j < i && !same; j++)
+            if (!strcmp(b->files[j].name, b->files[i].name))
+                same = &b->files[j];
+        if (same)
+            b->files[i].size = same->size;
+        else if (place_file(b, &b->files[i], err, errlen) < 0)
             return -1;
+    }
     uint8_t(*lines)[32] = calloc((size_t)b->n_segs, 32);
     bool *cut = calloc((size_t)b->n_segs, sizeof *cut);
     int rc = lines && cut ? 0 : lbvm_set_err(err, errlen, "out of memory");
@@ -411,8 +426,6 @@ static int place_files(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
     free(cut);
     return rc;
 }
-
-static const char *const kind_word[] = { "kernel", "initrd", "base", "checkpoint", "layer" };
 
 static int write_manifest(Bundle *b, char *err, size_t errlen)
 {
@@ -426,14 +439,16 @@ static int write_manifest(Bundle *b, char *err, size_t errlen)
     bundle_hex(b->journal_sha256, 32, hex);
     fprintf(f, "journal %s %llu " BUNDLE_JOURNAL " points=%d\n", hex, (unsigned long long)b->journal_size, b->n_points);
     /* in kind order: a segment line names a checkpoint listed before it */
-    for (int k = BUNDLE_KERNEL; k <= BUNDLE_LAYER; k++)
+    for (int k = 0; k < BUNDLE_KINDS; k++)
         for (int i = 0; i < b->n_files; i++) {
             const BundleFile *x = &b->files[i];
             if ((int)x->kind != k)
                 continue;
             bundle_hex(x->digest, 32, hex);
-            fprintf(f, "%s %s %llu %s", kind_word[k], hex, (unsigned long long)x->size, x->name);
-            if (k == BUNDLE_BASE)
+            fprintf(f, "%s %s %llu %s", bundle_kind_names[k], hex, (unsigned long long)x->size, x->name);
+            if (k == BUNDLE_MODULE)
+                fprintf(f, " index=%d", x->index);
+            else if (k == BUNDLE_BASE)
                 fprintf(f, " disk=%d ro=%d", x->disk, x->read_only);
             else if (k == BUNDLE_CHECKPOINT)
                 fprintf(f, " ticks=%llu", (unsigned long long)x->ticks);

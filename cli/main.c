@@ -116,8 +116,9 @@ static const char usage_text[] =
     "\n"
     "lbvm bundle JOURNAL [--checkpoint-dir DIR]... -o FOLDER\n"
     "  copies (or hard-links) the journal, the checkpoints at its points, their\n"
-    "  disk layers and base images, the kernel and initrd into FOLDER, with a\n"
-    "  MANIFEST of their SHA-256 (default DIR: 'checkpoints' beside JOURNAL)\n"
+    "  disk layers and base images, the kernel, initrd and modules (none for a\n"
+    "  BIOS boot) into FOLDER, with a MANIFEST of their SHA-256 (default DIR:\n"
+    "  'checkpoints' beside JOURNAL)\n"
     "\n"
     "lbvm verify BUNDLE [--jobs N | --list-segments | --segment K [--check-start]]\n"
     "  checks every file, then every checkpoint against its journal point, then\n"
@@ -255,6 +256,10 @@ typedef struct BootArgs {
     int n_ide;
     const char *module_arg[BOOT_MAX_MODULES];   /* --module FILE[,cmdline] (Multiboot kernels) */
     int n_modules;
+    /* verify BUNDLE: where the bytes are, when not at the recorded paths
+     * above; the paths stay what the guest sees (a Multiboot kernel gets its
+     * own and its modules' on their command lines) */
+    const char *kernel_file, *initrd_file, *module_file[BOOT_MAX_MODULES];
     uint64_t disk_size;
     int64_t epoch;
 } BootArgs;
@@ -283,8 +288,8 @@ static Machine *bios_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
         lbvm_error(0, "boot needs --kernel FILE, or an --ide or --disk FILE to power on from through lbvm's BIOS");
         return NULL;
     }
-    if (b->initrd || b->append) {
-        lbvm_error(0, "--initrd and --append need --kernel (a BIOS boot runs the disk's boot sector)");
+    if (b->initrd || b->append || b->n_modules) {
+        lbvm_error(0, "--initrd, --module and --append need --kernel (a BIOS boot runs the disk's boot sector)");
         return NULL;
     }
     MachineConfig cfg = {
@@ -338,7 +343,8 @@ static Machine *multiboot_machine(const BootArgs *b, uint8_t *k, size_t klen, Ck
         char path[4200];
         memcpy(path, a, plen);
         path[plen] = 0;
-        if (!(data[n] = read_file(path, &mods[n].len, "module")))
+        const char *file = i < 0 ? b->initrd_file : b->module_file[i];
+        if (!(data[n] = read_file(file ? file : path, &mods[n].len, "module")))
             goto out;
         if ((size_t)snprintf(names[n], sizeof names[n], "%s%s%s", path, comma ? " " : "", comma ? comma + 1 : "") >=
             sizeof names[n]) {
@@ -387,7 +393,7 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     if (!b->kernel)
         return bios_machine(b, cs, con, console_input, limit_ticks);
     size_t klen = 0;
-    uint8_t *k = read_file(b->kernel, &klen, "kernel");
+    uint8_t *k = read_file(b->kernel_file ? b->kernel_file : b->kernel, &klen, "kernel");
     if (!k)
         return NULL;
     char err[512];
@@ -415,7 +421,7 @@ static Machine *boot_machine(const BootArgs *b, CkptSession *cs, FILE *con, bool
     FILE *initrd_f = NULL;
     if (b->initrd) {
         struct stat st;
-        initrd_f = fopen(b->initrd, "rb");
+        initrd_f = fopen(b->initrd_file ? b->initrd_file : b->initrd, "rb");
         if (!initrd_f || fstat(fileno(initrd_f), &st) < 0 || !S_ISREG(st.st_mode)) {
             lbvm_error(0, "cannot open initrd %s: %s", b->initrd, initrd_f ? "not a regular file" : strerror(errno));
             goto bad;
@@ -546,8 +552,14 @@ static void journal_boot_line(FILE *j, const BootArgs *b)
         put_enc(j, "disk", b->disk_arg[i]);
     for (int i = 0; i < b->n_ide; i++)
         put_enc(j, "ide", b->ide_arg[i]);
-    for (int i = 0; i < b->n_modules; i++)
+    for (int i = 0; i < b->n_modules; i++) {
+        /* FILE[,CMDLINE]: the file's digest, for lbvm bundle */
+        char path[4200], mh[65];
+        snprintf(path, sizeof path, "%.*s", (int)strcspn(b->module_arg[i], ","), b->module_arg[i]);
+        file_sha256_hex(path, mh);
         put_enc(j, "module", b->module_arg[i]);
+        fprintf(j, " module-sha256=%s", mh);
+    }
     fputc('\n', j);
     fflush(j);
 }
@@ -1020,21 +1032,41 @@ static void print_divergence(const SessionResult *r, Machine *m)
 
 /* ---- lbvm verify BUNDLE (docs/audit.md) ---- */
 
-/* The boot segment's machine: the journal's boot, with the bundle's kernel,
- * initrd and base images, each base the one the bundle holds. */
+/* The bundle's copy (in path, *file set to it) of the input the boot line
+ * names `named` (NULL: none to find). -1 with err if the bundle has none. */
+#define INPUT_PATH 4200
+static int input_file(const Bundle *b, BundleKind kind, int n, const char *named, const char **file,
+                      char path[INPUT_PATH], char *err, size_t errlen)
+{
+    const BundleFile *f = named ? bundle_find(b, kind, n) : NULL;
+    if (named && !f)
+        return lbvm_set_err(err, errlen, "the bundle has no %s for %s", bundle_kind_names[kind], named);
+    if (f) {
+        bundle_path(b, f, path, INPUT_PATH);
+        *file = path;
+    }
+    return 0;
+}
+
+/* The boot segment's machine: the journal's boot (no kernel: through the
+ * BIOS from the disks), with the bundle's kernel, initrd, modules and base
+ * images, each base the one the bundle holds. */
 static Machine *segment_boot(const Bundle *b, CkptSession *cs, FILE *con, char *err, size_t errlen)
 {
     BootArgs a = { 0 };
-    char *vals[24] = { 0 }, kernel[4200], initrd[4200], disks[MACHINE_MAX_DISKS][4200];
+    char *vals[24] = { 0 }, inputs[2 + BOOT_MAX_MODULES][INPUT_PATH], disks[MACHINE_MAX_DISKS][4200];
     int nv = 0, code;
     Machine *m = NULL;
+    const BundleFile *base[MACHINE_MAX_DISKS];
     boot_args_from_line(b->boot, &a, vals, &nv);
-    const BundleFile *k = bundle_find(b, BUNDLE_KERNEL, 0), *i = bundle_find(b, BUNDLE_INITRD, 0), *base[MACHINE_MAX_DISKS];
-    bundle_path(b, k, kernel, sizeof kernel);
-    a.kernel = kernel;
-    a.initrd = i ? initrd : NULL;
-    if (i)
-        bundle_path(b, i, initrd, sizeof initrd);
+    /* The bytes from the bundle (bundle_open checked them against the boot
+     * line); the names the guest sees stay the recorded ones. */
+    if (input_file(b, BUNDLE_KERNEL, 0, a.kernel, &a.kernel_file, inputs[0], err, errlen) < 0 ||
+        input_file(b, BUNDLE_INITRD, 0, a.initrd, &a.initrd_file, inputs[1], err, errlen) < 0)
+        goto out;
+    for (int j = 0; j < a.n_modules; j++)
+        if (input_file(b, BUNDLE_MODULE, j, a.module_arg[j], &a.module_file[j], inputs[2 + j], err, errlen) < 0)
+            goto out;
     /* Disk d of the checkpoints: the AHCI ports, then the IDE devices. */
     for (int d = 0; d < a.n_disks + a.n_ide; d++) {
         if (!(base[d] = bundle_find(b, BUNDLE_BASE, d))) {
@@ -1353,14 +1385,16 @@ static int cmd_bundle(int argc, char **argv)
     if (bundle_make(&o, &b, err, sizeof err) < 0) {
         code = lbvm_error(EXIT_USAGE, "bundle: %s", err);
     } else {
-        int n[5] = { 0 };
+        int n[BUNDLE_KINDS] = { 0 };
         for (int i = 0; i < b.n_files; i++)
             n[b.files[i].kind]++;
         char hex[65];
         for (int i = 0; i < 32; i++)
             sprintf(hex + 2 * i, "%02x", b.journal_sha256[i]);
-        printf("bundle %s: %d points in %d segments; %d checkpoints, %d layers, %d base images; journal SHA-256 %s\n",
-               b.dir, b.n_pts, b.n_segs, n[BUNDLE_CHECKPOINT], n[BUNDLE_LAYER], n[BUNDLE_BASE], hex);
+        printf("bundle %s: %d points in %d segments; %d checkpoints, %d layers, %d base images, %s%s%d modules; journal "
+               "SHA-256 %s\n", b.dir, b.n_pts, b.n_segs, n[BUNDLE_CHECKPOINT], n[BUNDLE_LAYER], n[BUNDLE_BASE],
+               n[BUNDLE_KERNEL] ? "a kernel, " : "no kernel (a BIOS boot), ", n[BUNDLE_INITRD] ? "an initrd, " : "",
+               n[BUNDLE_MODULE], hex);
     }
     bundle_close(&b);
     return code;
