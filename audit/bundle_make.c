@@ -261,9 +261,9 @@ static int collect_inputs(Bundle *b, MakeCtx *mc, char *err, size_t errlen)
             if (comma)
                 *comma = 0;
             if (bundle_boot_digest(b->boot, sha_key, n, f.digest) < 0) {
-                lbvm_set_err(err, errlen, "%s: the boot line names %s %s without its SHA-256 (no %s=, as in "
-                             "journals of older lbvm): lbvm verify JOURNAL re-runs it, a bundle cannot carry it",
-                             mc->journal, key, p, sha_key);
+                lbvm_set_err(err, errlen, "%s: the boot line names %s %s without its SHA-256 (no valid %s=%s): "
+                             "lbvm verify JOURNAL re-runs it, a bundle cannot carry it", mc->journal, key, p, sha_key,
+                             k == BUNDLE_MODULE ? ", as in journals of lbvm before module digests" : "");
                 free(p);
                 return -1;
             }

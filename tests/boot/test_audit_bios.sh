@@ -143,7 +143,7 @@ printf 'module two' > m2
 
 sed 's/ module-sha256=[0-9a-f]*//' mb.journal > old.journal
 run_lbvm old bundle old.journal --checkpoint-dir mck -o "$WORK/old"
-refused old "^lbvm: bundle: old.journal: the boot line names module m2 without its SHA-256 \(no module-sha256=" \
+refused old "^lbvm: bundle: old.journal: the boot line names module m2 without its SHA-256 \(no valid module-sha256=, as in journals of lbvm before module digests\)" \
     "a journal from before module digests"
 run_lbvm vold verify old.journal
 [ "$RC" = 0 ] || fail "lbvm verify JOURNAL of a journal without module-sha256 exited $RC" "$WORK/vold.out" "$WORK/vold.err"

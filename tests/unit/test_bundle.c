@@ -340,7 +340,7 @@ static void test_make(void)
     /* a journal from before module digests */
     snprintf(boot, sizeof boot, "cwd=%s kernel=mb kernel-sha256=%s module=m1,x%%3dy", run, kernel_hex);
     CHECK_EQ(make_from(boot), -1);
-    CHECK(strstr(err, "the boot line names module m1 without its SHA-256 (no module-sha256=, as in journals of older lbvm)") != NULL);
+    CHECK(strstr(err, "the boot line names module m1 without its SHA-256 (no valid module-sha256=, as in journals of lbvm before module digests)") != NULL);
     CHECK(!strchr(err, '\n'));
     /* the module changed since the run */
     put_run("m1", "changed!", 8);
