@@ -19,6 +19,7 @@
 #include "devices/disk.h"
 #include "emu/bios.h"
 #include "emu/cpu.h"
+#include "fuzz_input.h"
 
 #define RAM_SIZE (1u << 20)
 #define DISK_SECTORS 64
@@ -29,12 +30,6 @@ static VClock clk;
 static CPUState *cpu;
 static BiosState *bios;
 static Disk *disk;
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
 
 static uint32_t ld(const uint8_t *p, int n)
 {

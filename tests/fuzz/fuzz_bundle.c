@@ -24,22 +24,9 @@
 #include <openssl/evp.h>
 
 #include "audit/bundle_priv.h"
+#include "fuzz_input.h"
 
 #define FILES 4
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
-static const uint8_t *part(const uint8_t **p, const uint8_t *end, size_t *n)
-{
-    const uint8_t *s = *p, *z = memchr(s, 0, (size_t)(end - s));
-    *n = z ? (size_t)(z - s) : (size_t)(end - s);
-    *p = z ? z + 1 : end;
-    return s;
-}
 
 static char dir[64];
 

@@ -10,17 +10,12 @@
 #include <string.h>
 
 #include "boot/linux.h"
+#include "fuzz_input.h"
 
 #define RAM_SIZE (64ull << 20)
 #define CMDLINE "console=ttyS0 earlyprintk=serial panic=-1 rdinit=/init quiet"
 
 static uint8_t *ram;
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
 
 static uint32_t ld32(const uint8_t *p)
 {

@@ -16,20 +16,7 @@
 
 #include "steps/hex0disk.h"
 #include "steps/manifest.h"
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
-static const uint8_t *part(const uint8_t **p, const uint8_t *end, size_t *n)
-{
-    const uint8_t *s = *p, *z = memchr(s, 0, (size_t)(end - s));
-    *n = z ? (size_t)(z - s) : (size_t)(end - s);
-    *p = z ? z + 1 : end;
-    return s;
-}
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

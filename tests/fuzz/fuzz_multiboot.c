@@ -11,16 +11,11 @@
 #include <string.h>
 
 #include "boot/multiboot.h"
+#include "fuzz_input.h"
 
 #define RAM_SIZE (64ull << 20)
 
 static uint8_t *ram;
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
 
 static uint32_t ld32(const uint8_t *p)
 {

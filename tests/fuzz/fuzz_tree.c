@@ -19,14 +19,9 @@
 
 #include "steps/fetch.h"
 #include "steps/stage0.h"
+#include "fuzz_input.h"
 
 static char root[64];
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
 
 static void put(const char *rel, const uint8_t *p, size_t n)
 {
