@@ -93,6 +93,8 @@ struct CPUState {
     uc_context *ctx;
     bool restoring;           /* cpu_state is loading: fills set no A/D bits */
     bool canon_fill;          /* cpu_tlb_canonical: fills map a dummy page */
+    bool drop_fill;           /* cpu_drop_hooked_regions: fills map RAM page 0 */
+    uc_hook block_hook;       /* the UC_HOOK_BLOCK hook (virtual time) */
     bool halted;              /* in hlt with IF set, waiting for an interrupt */
 
     /* Firmware traps (cpu_set_trap): real-mode int n inside [trap_base, +len). */
@@ -458,6 +460,13 @@ static bool cpu_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb
     int w_ok;
     uint32_t err;
 
+    if (s->drop_fill) {
+        /* cpu_drop_hooked_regions: executable, so the invalidation it asks
+         * for finds a RAM page; flushed before the guest runs again */
+        e->paddr = 0;
+        e->perms = UC_PROT_ALL;
+        return true;
+    }
     if (s->canon_fill) {
         /* cpu_tlb_canonical: flushed before the guest runs again */
         e->paddr = 0;
@@ -1842,8 +1851,29 @@ void cpu_stats_state(CPUStats *c, StateIO *io)
     state_u64(io, "halts", &c->halts);
 }
 
+/* QUIRK(hooked-regions): Unicorn records every (virtual address, size) a
+ * block hook instrumented, in a table of the hook's that only uc_hook_del
+ * empties (include/uc_priv.h hooked_regions_add; a tb flush leaves it). A
+ * guest that runs ever new code (processes with address-space randomisation)
+ * grows it without bound: 0.8 GiB of host memory in 40 minutes of a build.
+ * So the block hook is deleted and added again here, where every translation
+ * is thrown away anyway. uc_hook_del invalidates each recorded region through
+ * a code TLB fill of its stale virtual address: those fills map RAM page 0
+ * (drop_fill) and are flushed with the rest by the caller. */
+static void cpu_drop_hooked_regions(CPUState *s)
+{
+    s->drop_fill = true;
+    uc_hook_del(s->uc, s->block_hook);
+    s->drop_fill = false;
+    if (uc_hook_add(s->uc, &s->block_hook, UC_HOOK_BLOCK, cpu_hook_block, s, 1, 0) != UC_ERR_OK) {
+        fprintf(stderr, "lbvm: internal error: cannot add the block hook again\n");
+        abort();
+    }
+}
+
 void cpu_flush_caches(CPUState *s)
 {
+    cpu_drop_hooked_regions(s);
     uc_ctl_flush_tb(s->uc);
     cpu_tlb_canonical(s);       /* QUIRK(tlb-host-time) */
     s->cur_gen++;
@@ -1988,7 +2018,7 @@ CPUState *cpu_init(uint8_t *ram, uint64_t ram_size, IoMap *io, VClock *clock, ch
         goto fail;
     }
     TRY(uc_hook_add(s->uc, &h, UC_HOOK_TLB_FILL, cpu_tlb_fill, s, 1, 0));
-    TRY(uc_hook_add(s->uc, &h, UC_HOOK_BLOCK, cpu_hook_block, s, 1, 0));
+    TRY(uc_hook_add(s->uc, &s->block_hook, UC_HOOK_BLOCK, cpu_hook_block, s, 1, 0));
     TRY(uc_hook_add(s->uc, &h, UC_HOOK_INTR, cpu_hook_intr, s, 1, 0));
     TRY(uc_hook_add(s->uc, &h, UC_HOOK_INSN_INVALID, cpu_hook_invalid, s, 1, 0));
     TRY(uc_hook_add(s->uc, &h, UC_HOOK_INSN, cpu_hook_in, s, 1, 0, UC_X86_INS_IN));

@@ -7,6 +7,7 @@
  * Scenarios 15 and 16 are the exception: they check that lbvm's gettimeofday
  * (emu/cpu.c) is the one Unicorn calls, and run lbvm's canonical-TLB routine. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1286,6 +1287,59 @@ static void s16_tlb_canonical(void)
            f_new, g_again, f_again);
 }
 
+
+/* ---------------------------------------------------------------------------
+ * 17. QUIRK(hooked-regions): every block a UC_HOOK_BLOCK hook instrumented
+ *     stays recorded in a table of the hook's (16 bytes of heap per (address,
+ *     size), plus the table); a tb flush does not empty it, uc_hook_del does.
+ *     Seen through the C library's heap counters (glibc's mallinfo2).
+ */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#include <malloc.h>
+#define S17_BASE   0x200000u
+#define S17_BLOCKS 8192u
+
+static void s17_count(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
+{
+    (void)uc, (void)addr, (void)size;
+    ++*(unsigned *)ud;
+}
+
+static size_t s17_heap(void) { return mallinfo2().uordblks; }
+
+static void s17_hooked_regions(void)
+{
+    Vm v;
+    unsigned blocks = 0;
+    uc_hook h;
+    vm_open(&v, M_VTLB, NULL, NULL);
+    /* S17_BLOCKS blocks of one `jmp +6` each, 8 bytes apart, then hlt */
+    Asm a = { S17_BASE };
+    for (unsigned i = 0; i < S17_BLOCKS; i++) {
+        EMIT(&a, 0xeb, 0x06);
+        a.pc += 6;
+    }
+    EMIT(&a, 0xf4);
+    CHECK_EQ(uc_hook_add(v.uc, &h, UC_HOOK_BLOCK, s17_count, &blocks, 1, 0), UC_ERR_OK);
+    size_t h0 = s17_heap();
+    CHECK_EQ(run(&v, S17_BASE), UC_ERR_OK);
+    CHECK(blocks >= S17_BLOCKS);
+    size_t h1 = s17_heap();
+    CHECK(h1 > h0 + S17_BLOCKS * 16);               /* one record per block */
+    CHECK_EQ(uc_ctl_flush_tb(v.uc), UC_ERR_OK);
+    size_t h2 = s17_heap();
+    CHECK(h2 > h0 + S17_BLOCKS * 16);               /* a tb flush keeps them */
+    CHECK_EQ(uc_hook_del(v.uc, h), UC_ERR_OK);
+    size_t h3 = s17_heap();
+    CHECK(h3 + S17_BLOCKS * 16 < h2);               /* uc_hook_del frees them */
+    printf("[17] hooked-regions: %u blocks: heap +%zu KiB after the run, +%zu after a tb flush, +%zd after uc_hook_del\n",
+           S17_BLOCKS, (h1 - h0) >> 10, (h2 - h0) >> 10, ((ptrdiff_t)h3 - (ptrdiff_t)h0) / 1024);
+    vm_close(&v);
+}
+#else
+static void s17_hooked_regions(void) { printf("scenario 17 skipped: no glibc heap counters\n"); }
+#endif
+
 int main(void)
 {
     ram = aligned_alloc(4096, RAM_SIZE);
@@ -1307,6 +1361,7 @@ int main(void)
     s14_checkpoint();
     s15_tlb_host_time();
     s16_tlb_canonical();
+    s17_hooked_regions();
     free(ram);
     return check_done();
 }
