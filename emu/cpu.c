@@ -93,7 +93,7 @@ struct CPUState {
     uc_context *ctx;
     bool restoring;           /* cpu_state is loading: fills set no A/D bits */
     bool canon_fill;          /* cpu_tlb_canonical: fills map a dummy page */
-    bool drop_fill;           /* cpu_drop_hooked_regions: fills map RAM page 0 */
+    bool drop_fill;           /* cpu_drop_hooked_regions: fills map the unassigned page */
     uc_hook block_hook;       /* the UC_HOOK_BLOCK hook (virtual time) */
     bool halted;              /* in hlt with IF set, waiting for an interrupt */
 
@@ -461,9 +461,10 @@ static bool cpu_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb
     uint32_t err;
 
     if (s->drop_fill) {
-        /* cpu_drop_hooked_regions: executable, so the invalidation it asks
-         * for finds a RAM page; flushed before the guest runs again */
-        e->paddr = 0;
+        /* cpu_drop_hooked_regions: not RAM, so the invalidation it asks for
+         * finds no code page and does nothing (a RAM page would cost a scan
+         * of the whole TLB per region); flushed before the guest runs again */
+        e->paddr = UNASSIGNED_PAGE;
         e->perms = UC_PROT_ALL;
         return true;
     }
@@ -1856,10 +1857,11 @@ void cpu_stats_state(CPUStats *c, StateIO *io)
  * empties (include/uc_priv.h hooked_regions_add; a tb flush leaves it). A
  * guest that runs ever new code (processes with address-space randomisation)
  * grows it without bound: 0.8 GiB of host memory in 40 minutes of a build.
- * So the block hook is deleted and added again here, where every translation
- * is thrown away anyway. uc_hook_del invalidates each recorded region through
- * a code TLB fill of its stale virtual address: those fills map RAM page 0
- * (drop_fill) and are flushed with the rest by the caller. */
+ * So the block hook is deleted and added again where every translation is
+ * thrown away anyway, after the tb flush: uc_hook_del invalidates each
+ * recorded region (one by one, seconds per checkpoint while code is left)
+ * through a code TLB fill of its stale virtual address; those fills map the
+ * unassigned page (drop_fill) and the caller flushes the TLB. */
 static void cpu_drop_hooked_regions(CPUState *s)
 {
     s->drop_fill = true;
@@ -1873,8 +1875,8 @@ static void cpu_drop_hooked_regions(CPUState *s)
 
 void cpu_flush_caches(CPUState *s)
 {
-    cpu_drop_hooked_regions(s);
     uc_ctl_flush_tb(s->uc);
+    cpu_drop_hooked_regions(s);     /* after: there is no code left to invalidate */
     cpu_tlb_canonical(s);       /* QUIRK(tlb-host-time) */
     s->cur_gen++;
 }
