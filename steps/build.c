@@ -11,6 +11,7 @@
 #include "base/platform.h"
 #include "base/util.h"
 #include "steps/current.h"
+#include "steps/stage0.h"
 #include "boot/initramfs.h"
 #include "seeds/seeds.h"
 
@@ -247,31 +248,11 @@ int build_check_tree(const char *tree, int own_seeds, char *err, size_t errlen)
     }
     /* stage0-posix itself, then those of its submodules (its .gitmodules)
      * that the x86 phase runs */
+    /* bootstrap-seeds last: --seeds lbvm does not need it */
+    static const char *const used[] = { "x86", "M2-Planet", "mescc-tools", "M2libc", "mescc-tools-extra",
+                                        "M2-Mesoplanet", "bootstrap-seeds" };
     snprintf(p, sizeof p, "%s/" STAGE0_DIR, tree);
-    if (lbvm_dir_empty(p))
-        return lbvm_set_err(err, errlen, "%s is empty: the tree's git submodules are not checked out; run "
-                            "git -C %s submodule update --init --recursive", p, tree);
-    static const char *const used[] = { "x86", "bootstrap-seeds", "M2-Planet", "mescc-tools", "M2libc",
-                                        "mescc-tools-extra", "M2-Mesoplanet" };
-    char gm[4200], line[1024];
-    snprintf(gm, sizeof gm, "%s/" STAGE0_DIR "/.gitmodules", tree);
-    FILE *f = fopen(gm, "r");
-    int rc = 0;
-    while (!rc && f && fgets(line, sizeof line, f)) {
-        char path[512];
-        if (sscanf(line, " path = %511s", path) != 1)
-            continue;
-        int needed = 0;
-        for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
-            needed |= !strcmp(path, used[i]) && !(own_seeds && !strcmp(path, "bootstrap-seeds"));
-        snprintf(p, sizeof p, "%s/" STAGE0_DIR "/%s", tree, path);
-        if (needed && lbvm_dir_empty(p))
-            rc = lbvm_set_err(err, errlen, "%s is empty: the tree's git submodules are not checked out; run "
-                              "git -C %s submodule update --init --recursive", p, tree);
-    }
-    if (f)
-        fclose(f);
-    return rc;
+    return stage0_check_checkout(p, tree, used, sizeof used / sizeof used[0] - (own_seeds ? 1 : 0), err, errlen);
 }
 
 /* ---- the sysa initramfs ---------------------------------------------------- */

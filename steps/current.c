@@ -4,6 +4,7 @@
  * lbvm does without copying: the source file system is described from the
  * tree's own files and written straight into the image. */
 #include "steps/current.h"
+#include "steps/stage0.h"
 #include "base/util.h"
 
 #include <dirent.h>
@@ -38,30 +39,12 @@ int current_check_tree(const char *tree, int own_seeds, char *err, size_t errlen
     if (!lbvm_is_file(p))
         return lbvm_set_err(err, errlen, "%s has seed/ and steps/ but no steps/manifest: not a live-bootstrap "
                             "checkout in the current layout", tree);
-    snprintf(p, sizeof p, "%s/" CURRENT_STAGE0_DIR, tree);
-    if (lbvm_dir_empty(p))
-        return unfilled(p, tree, err, errlen);
     /* the submodules of stage0-posix (its .gitmodules) that the x86 phase reads */
     static const char *const used[] = { "x86", "M2-Planet", "mescc-tools", "M2libc", "mescc-tools-extra",
                                         "M2-Mesoplanet" };
-    char gm[4200], line[1024];
-    snprintf(gm, sizeof gm, "%s/" CURRENT_STAGE0_DIR "/.gitmodules", tree);
-    FILE *f = fopen(gm, "r");
-    int rc = 0;
-    while (!rc && f && fgets(line, sizeof line, f)) {
-        char path[512];
-        if (sscanf(line, " path = %511s", path) != 1)
-            continue;
-        for (size_t i = 0; i < sizeof used / sizeof used[0]; i++) {
-            snprintf(p, sizeof p, "%s/" CURRENT_STAGE0_DIR "/%s", tree, path);
-            if (!strcmp(path, used[i]) && lbvm_dir_empty(p))
-                rc = unfilled(p, tree, err, errlen);
-        }
-    }
-    if (f)
-        fclose(f);
-    if (rc)
-        return rc;
+    snprintf(p, sizeof p, "%s/" CURRENT_STAGE0_DIR, tree);
+    if (stage0_check_checkout(p, tree, used, sizeof used / sizeof used[0], err, errlen) < 0)
+        return -1;
     snprintf(p, sizeof p, "%s/builder-hex0", tree);
     if (lbvm_dir_empty(p))
         return unfilled(p, tree, err, errlen);

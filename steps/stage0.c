@@ -330,3 +330,33 @@ void stage0_phases_free(Stage0Phases *p)
     free(p->re);
     memset(p, 0, sizeof *p);
 }
+
+static int stage0_unfilled(const char *path, const char *tree, char *err, size_t errlen)
+{
+    return lbvm_set_err(err, errlen, "%s is empty: the tree's git submodules are not checked out; run "
+                        "git -C %s submodule update --init --recursive", path, tree);
+}
+
+int stage0_check_checkout(const char *dir, const char *tree, const char *const *used, size_t n, char *err,
+                          size_t errlen)
+{
+    if (lbvm_dir_empty(dir))
+        return stage0_unfilled(dir, tree, err, errlen);
+    char gm[4200], line[1024], p[4800];
+    snprintf(gm, sizeof gm, "%s/.gitmodules", dir);
+    FILE *f = fopen(gm, "r");
+    int rc = 0;
+    while (!rc && f && fgets(line, sizeof line, f)) {
+        char path[512];
+        if (sscanf(line, " path = %511s", path) != 1)
+            continue;
+        for (size_t i = 0; i < n && !rc; i++) {
+            snprintf(p, sizeof p, "%s/%s", dir, path);
+            if (!strcmp(path, used[i]) && lbvm_dir_empty(p))
+                rc = stage0_unfilled(p, tree, err, errlen);
+        }
+    }
+    if (f)
+        fclose(f);
+    return rc;
+}

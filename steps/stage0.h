@@ -25,6 +25,12 @@ typedef struct Stage0Phases {
     regex_t *re;        /* the patterns, compiled */
 } Stage0Phases;
 
+/* The stage0-posix checkout at dir (inside the live-bootstrap tree `tree`) is
+ * there, and so is each of its submodules (.gitmodules) named in used[n]:
+ * 0, or -1 with one line naming the empty folder and the git command. */
+int stage0_check_checkout(const char *dir, const char *tree, const char *const *used, size_t n, char *err,
+                          size_t errlen);
+
 /* Reads the phases of the stage0-posix tree at root (the initramfs's root:
  * kaem.x86 or kaem.run there). Returns the number of phases (0 if the scripts
  * have none), or -1 with a one-line message. */
